@@ -1,0 +1,43 @@
+/**
+ * The CLI's outer ring: turn thrown errors into one clear line and an exit code (never a stack trace unless
+ * OWSD_DEBUG=1), and print results as text or JSON.
+ */
+import { isOwsdError } from '../index.js';
+
+export function exitCodeFor(e: unknown): number {
+  return isOwsdError(e) ? e.exitCode : 1;
+}
+
+/** Wrap a command action: errors become `owsd: <message>` on stderr and a non-zero exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (process.env.OWSD_DEBUG === '1') console.error(e);
+      const message = isOwsdError(e) ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+      process.stderr.write(`owsd: ${message}\n`);
+      process.exitCode = exitCodeFor(e);
+    }
+  };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Parse a positive integer flag, naming the flag in the error. */
+export function intOption(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) {
+      process.stderr.write(`owsd: ${name} expects an integer >= ${min}, got '${v}'\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,60 @@
+/**
+ * Model preprocessing as data (models/spec.ts PreprocessSpec): resize, centre crop, scale to [0,1], normalise
+ * per channel, lay out as NCHW or NHWC float32.
+ */
+import type { PreprocessSpec } from '../models/spec.js';
+import type { ImageInput } from '../types.js';
+import { decodeRgb, type RgbImage } from './decode.js';
+
+export type Layout = 'NCHW' | 'NHWC';
+
+export function outputSize(spec: PreprocessSpec): number {
+  return spec.centerCrop ?? spec.resize;
+}
+
+/** Crop the centre (size x size) of an RGB image and normalise it into `out` at `offset` (3*size*size floats). */
+export function normalizeInto(img: RgbImage, spec: PreprocessSpec, layout: Layout, out: Float32Array, offset = 0): void {
+  const size = outputSize(spec);
+  const x0 = Math.floor((img.width - size) / 2);
+  const y0 = Math.floor((img.height - size) / 2);
+  if (x0 < 0 || y0 < 0) throw new RangeError(`image ${img.width}x${img.height} is smaller than the crop ${size}`);
+  const plane = size * size;
+  const scale = [1 / (255 * spec.std[0]), 1 / (255 * spec.std[1]), 1 / (255 * spec.std[2])];
+  const shift = [spec.mean[0] / spec.std[0], spec.mean[1] / spec.std[1], spec.mean[2] / spec.std[2]];
+  const src = img.data;
+  for (let y = 0; y < size; y++) {
+    let s = ((y + y0) * img.width + x0) * 3;
+    const row = y * size;
+    for (let x = 0; x < size; x++, s += 3) {
+      const p = row + x;
+      if (layout === 'NCHW') {
+        out[offset + p] = src[s]! * scale[0]! - shift[0]!;
+        out[offset + plane + p] = src[s + 1]! * scale[1]! - shift[1]!;
+        out[offset + 2 * plane + p] = src[s + 2]! * scale[2]! - shift[2]!;
+      } else {
+        const q = offset + p * 3;
+        out[q] = src[s]! * scale[0]! - shift[0]!;
+        out[q + 1] = src[s + 1]! * scale[1]! - shift[1]!;
+        out[q + 2] = src[s + 2]! * scale[2]! - shift[2]!;
+      }
+    }
+  }
+}
+
+export async function loadForModel(input: ImageInput, spec: PreprocessSpec): Promise<RgbImage> {
+  return decodeRgb(input, { resize: { size: spec.resize, fit: spec.centerCrop ? 'outside' : 'fill', kernel: spec.kernel } });
+}
+
+/** Preprocess a batch of images into one [N,3,S,S] (or [N,S,S,3]) float32 array; decodes concurrently. */
+export async function preprocessBatch(inputs: ImageInput[], spec: PreprocessSpec, layout: Layout = 'NCHW'): Promise<Float32Array> {
+  const size = outputSize(spec);
+  const per = 3 * size * size;
+  const out = new Float32Array(inputs.length * per);
+  await Promise.all(
+    inputs.map(async (input, i) => {
+      const img = await loadForModel(input, spec);
+      normalizeInto(img, spec, layout, out, i * per);
+    }),
+  );
+  return out;
+}

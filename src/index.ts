@@ -1,0 +1,6 @@
+/** owsd: the public API. The CLI and servers import only from here. */
+export * from './errors.js';
+export * from './settings.js';
+export * from './types.js';
+export * from './models/index.js';
+export * from './image/index.js';

@@ -1,0 +1,9 @@
+export type { ModelSpec, PreprocessSpec, EmbeddingSpec } from './spec.js';
+export { inputSize } from './spec.js';
+export { readManifest, parseModelEntry, type Manifest } from './manifest.js';
+export { resolveModel, listModels, manifestPath, pullCacheDir, type ResolveOptions } from './registry.js';
+export { pullModel, type PullOptions } from './pull.js';
+export { sha256File, verifySha256 } from './checksum.js';
+export { OnnxRunner, softmaxRows, type BatchMode } from './runner.js';
+export { OnnxClassifier } from './classifier.js';
+export { builtinLabels, readLabelsFile, type Labels } from './labels.js';

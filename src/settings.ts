@@ -1,0 +1,39 @@
+/**
+ * Every runtime setting in one place, read from the environment once. The CLI's flags override these.
+ *
+ * | variable          | meaning                                                         | default              |
+ * |-------------------|-----------------------------------------------------------------|----------------------|
+ * | OWSD_MODELS       | models directory holding models.json                            | (none)               |
+ * | OWSD_DATA         | data directory holding the datasets (demo, experiments)         | (none)               |
+ * | OWSD_CACHE        | cache for `owsd models pull`                                    | ~/.cache/owsd        |
+ * | OWSD_THREADS      | intra-op threads for onnxruntime                                | number of CPU cores  |
+ * | OWSD_LOG          | log level: silent, error, info, debug                           | info                 |
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Settings {
+  modelsDir: string | undefined;
+  dataDir: string | undefined;
+  cacheDir: string;
+  threads: number;
+  logLevel: 'silent' | 'error' | 'info' | 'debug';
+}
+
+function readLogLevel(v: string | undefined): Settings['logLevel'] {
+  return v === 'silent' || v === 'error' || v === 'debug' ? v : 'info';
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const threads = Number.parseInt(env.OWSD_THREADS ?? '', 10);
+  return {
+    modelsDir: env.OWSD_MODELS || undefined,
+    dataDir: env.OWSD_DATA || undefined,
+    cacheDir: env.OWSD_CACHE || path.join(os.homedir(), '.cache', 'owsd'),
+    threads: Number.isFinite(threads) && threads > 0 ? threads : Math.max(1, os.availableParallelism()),
+    logLevel: readLogLevel(env.OWSD_LOG),
+  };
+}
+
+/** The settings of this process; tests and the CLI may replace fields. */
+export const settings: Settings = readSettings();

@@ -1,0 +1,25 @@
+/** Test helpers: where ../shared is (OWSD_MODELS / OWSD_DATA or the checkout's sibling), temp dirs. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, from dist/test/*.js or test/*.ts alike. */
+export const repoRoot = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
+
+export const modelsDir = process.env.OWSD_MODELS ?? path.resolve(repoRoot, '../shared/models');
+export const dataDir = process.env.OWSD_DATA ?? path.resolve(repoRoot, '../shared/data');
+
+export function tempDir(prefix = 'owsd-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** The first `n` files of an Imagenette class folder. */
+export function imagenetteFiles(n: number, wnid = 'n01440764'): string[] {
+  const dir = path.join(dataDir, 'imagenette-val', wnid);
+  return fs.readdirSync(dir).sort().slice(0, n).map((f) => path.join(dir, f));
+}
