@@ -5,6 +5,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, fail } from '../errors.js';
 import { imageName, type ImageInput } from '../types.js';
+import { decodeNetpbm, isNetpbm } from './netpbm.js';
+import fs from 'node:fs/promises';
 
 /** Decompression-bomb guard: images with more pixels than this are refused (default 40 megapixels). */
 export const MAX_INPUT_PIXELS = 40_000_000;
@@ -42,7 +44,25 @@ function explain(e: unknown): string {
   return m;
 }
 
+/** sharp cannot read PPM/PGM (GTSRB's format): decode those ourselves into a raw input. */
+async function netpbmToRaw(input: ImageInput): Promise<ImageInput> {
+  if (input.kind === 'raw') return input;
+  if (input.kind === 'file' && !/\.(ppm|pgm|pnm|pbm)$/i.test(input.path)) return input;
+  let bytes: Uint8Array;
+  if (input.kind === 'file') {
+    try {
+      bytes = await fs.readFile(input.path);
+    } catch (e) {
+      return fail('OWSD_ERR_IMAGE', `${input.path}: cannot read image: ${explain(e)}`, e);
+    }
+  } else bytes = input.bytes;
+  if (!isNetpbm(bytes)) return input;
+  const img = decodeNetpbm(bytes, imageName(input));
+  return { kind: 'raw', data: img.data, width: img.width, height: img.height, channels: img.channels, name: imageName(input) };
+}
+
 export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}): Promise<RgbImage> {
+  input = await netpbmToRaw(input);
   if (input.kind === 'raw' && input.channels === 3 && !opts.resize) {
     return { data: input.data, width: input.width, height: input.height };
   }
