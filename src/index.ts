@@ -4,3 +4,7 @@ export * from './settings.js';
 export * from './types.js';
 export * from './models/index.js';
 export * from './image/index.js';
+export * from './key/index.js';
+export * from './encoder/index.js';
+export * from './scrambler/index.js';
+export * from './pipeline/index.js';

@@ -40,7 +40,7 @@ function explain(e: unknown): string {
   const m = describe(e);
   if (/pixel limit/i.test(m)) return `image is larger than the ${MAX_INPUT_PIXELS / 1e6} megapixel limit (a decompression bomb?)`;
   if (/unsupported image format/i.test(m)) return 'not an image format owsd can read (expected JPEG, PNG, WebP, GIF, TIFF, AVIF or PPM)';
-  if (/ENOENT|no such file/i.test(m)) return 'file not found';
+  if (/ENOENT|no such file|input file is missing/i.test(m)) return 'file not found';
   return m;
 }
 

@@ -1,6 +1,13 @@
 /** Every command group, registered in the order of the data flow. */
 import type { Command } from 'commander';
+import { registerModels } from './models.js';
+import { registerKey } from './key.js';
+import { registerScramble } from './scramble.js';
+import { registerCloud } from './cloud.js';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerModels(program);
+  registerKey(program);
+  registerScramble(program);
+  registerCloud(program);
 }

@@ -1,0 +1,156 @@
+/**
+ * `owsd cloud serve`: host ONNX classifiers as a KServe V2 / Open Inference Protocol server (the embedded cloud).
+ * `owsd cloud accuracy`: top-1/top-5 of such a cloud on PLAINTEXT dataset images (a test of the cloud itself).
+ */
+import type { Command } from 'commander';
+import { action, intOption, printJson, collect } from '../run.js';
+import { startCloudServer, type RunningCloud } from '../../cloud/server/index.js';
+import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy, spreadSample } from '../../cloud/accuracy.js';
+import { loadDataset } from '../../data/index.js';
+import { resolveModel } from '../../models/registry.js';
+import { fail } from '../../errors.js';
+
+interface ServeOptions {
+  model: string[];
+  port: number;
+  host: string;
+  models?: string;
+  maxBody: number;
+  threads?: number;
+  quiet?: boolean;
+}
+
+interface AccuracyOptions {
+  model: string;
+  data: string;
+  limit?: number;
+  models?: string;
+  url?: string;
+  batch: number;
+  concurrency: number;
+  threads?: number;
+  json?: boolean;
+}
+
+/** Resolve when SIGTERM or SIGINT arrives; a second signal exits at once. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const on = (sig: NodeJS.Signals): void => {
+      if (seen) {
+        process.stderr.write(`owsd cloud: second ${sig}, exiting now\n`);
+        process.exit(130);
+      }
+      seen = true;
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  const started = performance.now();
+  const cloud: RunningCloud = await startCloudServer({
+    model: opts.model,
+    port: opts.port,
+    host: opts.host,
+    modelsDir: opts.models,
+    maxBodyBytes: opts.maxBody,
+    threads: opts.threads,
+    logger: opts.quiet ? false : undefined,
+  });
+  const names = cloud.models.map((m) => `${m.name} (${m.classifier.numClasses} classes, ${m.classifier.inputSize}px)`).join(', ');
+  process.stderr.write(`owsd cloud: serving ${names} at ${cloud.url} (KServe V2 / Open Inference Protocol), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  for (const m of cloud.models) process.stderr.write(`owsd cloud:   POST ${cloud.url}/v2/models/${encodeURIComponent(m.name)}/infer\n`);
+  const sig = await untilSignal();
+  process.stderr.write(`owsd cloud: ${sig}: finishing in-flight requests and shutting down\n`);
+  await cloud.close();
+  process.stderr.write('owsd cloud: stopped\n');
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+async function accuracy(opts: AccuracyOptions): Promise<void> {
+  const dataset = await loadDataset(opts.data);
+  const samples = spreadSample(dataset.samples, opts.limit);
+  let cloud: RunningCloud | undefined;
+  let url = opts.url;
+  if (!url) {
+    cloud = await startCloudServer({ model: opts.model, port: 0, host: '127.0.0.1', modelsDir: opts.models, logger: false, threads: opts.threads });
+    url = cloud.url;
+  }
+  try {
+    const modelName = cloud ? cloud.models[0]!.name : opts.model;
+    const probe = createPlaintextCloudProbe({ url, modelName, maxBatch: opts.batch, concurrency: opts.concurrency });
+    // The cloud's own word on its classes (owsd_labels extension), else the local model spec.
+    const meta = await probe.metadata();
+    let ids = meta.labels?.ids;
+    if (!ids && !opts.url) ids = (await resolveModel(opts.model, { modelsDir: opts.models })).labels?.ids;
+    if (!ids) fail('OWSD_ERR_BAD_ARGUMENT', `the cloud does not say the class labels of model '${modelName}', so its answers cannot be compared with the dataset's labels`);
+    const labelMap = buildLabelMap(dataset.classes, ids, dataset.classNames);
+    const knownClasses = labelMap.filter((i) => i >= 0).length;
+    if (knownClasses === 0) {
+      fail('OWSD_ERR_BAD_ARGUMENT', `model '${modelName}' knows none of the ${dataset.classes.length} classes of ${dataset.root} (e.g. ${dataset.classes.slice(0, 3).join(', ')})`);
+    }
+    const showProgress = !opts.json && process.stderr.isTTY;
+    const result = await measurePlaintextCloudAccuracy({
+      probe,
+      samples,
+      labelMap,
+      onProgress: showProgress ? (d, t) => process.stderr.write(`\r${d}/${t} images`) : undefined,
+    });
+    if (showProgress) process.stderr.write('\n');
+    const report = {
+      model: modelName,
+      cloud: url,
+      embedded: cloud !== undefined,
+      dataset: dataset.root,
+      format: dataset.format,
+      classesKnown: `${knownClasses}/${dataset.classes.length}`,
+      ...result,
+      note: 'plaintext images sent to the cloud: a test of the cloud classifier itself, not of owsd',
+    };
+    if (opts.json) printJson(report);
+    else {
+      process.stdout.write(
+        `${modelName} on ${dataset.root} (${dataset.format}, ${result.evaluated} images${result.skipped ? `, ${result.skipped} of classes the model does not know left out` : ''}) via ${url}\n` +
+          `top-1 ${pct(result.top1)} (${result.correct1})  top-5 ${pct(result.top5)} (${result.correct5})  ${result.imagesPerSecond.toFixed(1)} images/s, ${result.seconds.toFixed(1)} s\n`,
+      );
+    }
+  } finally {
+    await cloud?.close();
+  }
+}
+
+export function registerCloud(program: Command): void {
+  const cloud = program.command('cloud').description('the embedded cloud classifier (KServe V2 / Open Inference Protocol) and its checks');
+
+  cloud
+    .command('serve')
+    .description('serve ONNX classifiers over the KServe V2 / Open Inference Protocol REST API until SIGTERM/SIGINT')
+    .requiredOption('--model <name|path>', 'model name in the models directory or .onnx path (repeat to serve several)', collect, [] as string[])
+    .option('--port <port>', 'port (0 picks a free one)', intOption('--port', 0), 8080)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--models <dir>', 'models directory holding models.json (default: $OWSD_MODELS)')
+    .option('--max-body <bytes>', 'largest request body accepted (larger: 413)', intOption('--max-body', 1024), 64 * 1024 * 1024)
+    .option('--threads <n>', 'onnxruntime threads per model', intOption('--threads', 1))
+    .option('--quiet', 'no request log')
+    .action(action(async (opts: ServeOptions) => serve(opts)));
+
+  cloud
+    .command('accuracy')
+    .description('top-1/top-5 of the cloud on PLAINTEXT dataset images (tests the cloud classifier; owsd itself never sends plaintext)')
+    .requiredOption('--model <name|path>', 'model to serve (or, with --url, the model name on that server)')
+    .requiredOption('--data <path>', 'dataset (CIFAR-10/100 folder, class folders such as imagenette-val, ...)')
+    .option('--limit <n>', 'at most n images, spread evenly over the dataset', intOption('--limit', 1))
+    .option('--models <dir>', 'models directory holding models.json (default: $OWSD_MODELS)')
+    .option('--url <url>', 'measure this running KServe V2 server instead of starting one (it will SEE the images)')
+    .option('--batch <n>', 'images per request', intOption('--batch', 1), 16)
+    .option('--concurrency <n>', 'requests in flight', intOption('--concurrency', 1), 2)
+    .option('--threads <n>', 'onnxruntime threads for the embedded server', intOption('--threads', 1))
+    .option('--json', 'print the result as JSON')
+    .action(action(async (opts: AccuracyOptions) => accuracy(opts)));
+}

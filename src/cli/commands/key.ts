@@ -1,0 +1,58 @@
+/** owsd key new | show */
+import type { Command } from 'commander';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, generatorLayers, countWeights, ledgerPath } from '../../index.js';
+import { action, intOption, printJson } from '../run.js';
+import fs from 'node:fs';
+
+export function registerKey(program: Command): void {
+  const key = program.command('key').description('make and inspect secret keys');
+  key
+    .command('new')
+    .description('write a new key file (mode 0600) holding a 256-bit secret from the OS CSPRNG')
+    .requiredOption('--out <file>', 'key file to create (never overwritten)')
+    .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), 256)
+    .option('--budget <n>', 'submissions allowed before the key must be replaced', intOption('--budget'), DEFAULT_BUDGET)
+    .option('--channels <n>', 'channels of the generator\'s first feature map (paper: 1024)', intOption('--channels', 8), 1024)
+    .option('--json', 'print the key\'s public description as JSON')
+    .action(
+      action((opts: { out: string; imageSize: number; budget: number; channels: number; json?: boolean }) => {
+        const k = createKey({ imageSize: opts.imageSize, budget: opts.budget, baseChannels: opts.channels });
+        writeKeyFile(opts.out, k);
+        if (opts.json) printJson(keyInfo(k));
+        else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions\n`);
+      }),
+    );
+  key
+    .command('show')
+    .description('print everything about a key except its secret')
+    .argument('<file>', 'key file')
+    .option('--json', 'JSON output')
+    .option('--input-dim <n>', 'embedding dimension, to count the generator\'s weights', intOption('--input-dim'), 1280)
+    .action(
+      action((file: string, opts: { json?: boolean; inputDim: number }) => {
+        const k = readKeyFile(file);
+        const ledger = UsageLedger.open(k);
+        const layers = generatorLayers(opts.inputDim, k.generator);
+        const info = {
+          ...keyInfo(k),
+          used: ledger.used,
+          remaining: ledger.remaining,
+          ledger: fs.existsSync(ledgerPath(file)) ? ledgerPath(file) : null,
+          generatorShape: {
+            inputDim: opts.inputDim,
+            layers: layers.map((l) => ({ name: l.name, dims: l.dims })),
+            weights: countWeights(layers),
+            output: [k.generator.imageSize, k.generator.imageSize, 3],
+          },
+        };
+        if (opts.json) return printJson(info);
+        const lines = [
+          `key id      ${info.id}`,
+          `created     ${info.created}`,
+          `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
+          `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}

@@ -1,0 +1,93 @@
+/**
+ * The encoder: a pretrained ImageNet-style classifier whose penultimate pooled features are the private
+ * embedding. Several encoders concatenate their embeddings per image (the paper's use-case 4).
+ *
+ * **Example:**
+ * ```ts
+ * const encoder = await Encoder.create([await resolveModel('mobilenetv2-12-int8')]);
+ * const emb = await encoder.encode([{ kind: 'file', path: 'cat.jpg' }]); // Float32Array(1280)
+ * ```
+ */
+import fs from 'node:fs';
+import { fail } from '../errors.js';
+import { preprocessBatch, outputSize } from '../image/preprocess.js';
+import { OnnxRunner } from '../models/runner.js';
+import type { ModelSpec } from '../models/spec.js';
+import type { ImageInput } from '../types.js';
+import { EMBEDDING_OUTPUT, tapEmbedding } from './tap.js';
+
+class SingleEncoder {
+  constructor(
+    readonly spec: ModelSpec,
+    readonly runner: OnnxRunner,
+    readonly dim: number,
+    readonly source: string,
+  ) {}
+
+  static async create(spec: ModelSpec, threads?: number): Promise<SingleEncoder> {
+    if (spec.format !== 'onnx') return fail('OWSD_ERR_MODEL_LOAD', `encoder '${spec.name}' is in ${spec.format} format; encoders must be ONNX models`);
+    const what = `encoder '${spec.name}' (${spec.path})`;
+    const tapped = tapEmbedding(fs.readFileSync(spec.path), what, spec.embedding, spec.output.name);
+    const size = outputSize(spec.preprocess);
+    const itemDims = spec.input.layout === 'NHWC' ? [size, size, 3] : [3, size, size];
+    const runner = await OnnxRunner.create(tapped.model, { what, itemDims, inputName: spec.input.name, threads });
+    const [probe] = await runner.run(new Float32Array(itemDims.reduce((a, b) => a * b, 1)), 1, [EMBEDDING_OUTPUT]);
+    const dim = probe!.length;
+    if (spec.embedding?.dim && spec.embedding.dim !== dim) {
+      return fail('OWSD_ERR_MODEL_LOAD', `${what}: the manifest says the embedding has ${spec.embedding.dim} values, the graph gives ${dim}`);
+    }
+    return new SingleEncoder(spec, runner, dim, tapped.source);
+  }
+
+  async encode(images: ImageInput[]): Promise<Float32Array> {
+    const data = await preprocessBatch(images, this.spec.preprocess, this.spec.input.layout);
+    const [emb] = await this.runner.run(data, images.length, [EMBEDDING_OUTPUT], 32);
+    return emb!;
+  }
+}
+
+export class Encoder {
+  private constructor(private readonly parts: SingleEncoder[]) {}
+
+  static async create(specs: ModelSpec[], opts: { threads?: number } = {}): Promise<Encoder> {
+    if (specs.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', 'at least one encoder is needed');
+    const parts = [];
+    for (const s of specs) parts.push(await SingleEncoder.create(s, opts.threads));
+    return new Encoder(parts);
+  }
+
+  /** Total embedding dimension (sum over encoders). */
+  get dim(): number {
+    return this.parts.reduce((a, p) => a + p.dim, 0);
+  }
+
+  get names(): string[] {
+    return this.parts.map((p) => p.spec.name);
+  }
+
+  /** Per encoder: name, dimension and the graph tensor the embedding is read from. */
+  describe(): Array<{ name: string; dim: number; tensor: string }> {
+    return this.parts.map((p) => ({ name: p.spec.name, dim: p.dim, tensor: p.source }));
+  }
+
+  /** N images → N x dim embeddings (concatenated across encoders, in the order given). */
+  async encode(images: ImageInput[]): Promise<Float32Array> {
+    const n = images.length;
+    if (this.parts.length === 1) return this.parts[0]!.encode(images);
+    const outs: Float32Array[] = [];
+    for (const p of this.parts) outs.push(await p.encode(images));
+    const dim = this.dim;
+    const joined = new Float32Array(n * dim);
+    let offset = 0;
+    this.parts.forEach((p, k) => {
+      const e = outs[k]!;
+      for (let i = 0; i < n; i++) joined.set(e.subarray(i * p.dim, (i + 1) * p.dim), i * dim + offset);
+      offset += p.dim;
+    });
+    return joined;
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.parts) await p.runner.release();
+  }
+}

@@ -1,0 +1,2 @@
+export { Encoder } from './encoder.js';
+export { tapEmbedding, EMBEDDING_OUTPUT, type TapResult } from './tap.js';

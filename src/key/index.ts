@@ -1,0 +1,3 @@
+export * from './keyfile.js';
+export { UsageLedger, ledgerPath, type Usage } from './ledger.js';
+export { deriveNormals, keystreamWords, streamKey } from './keystream.js';

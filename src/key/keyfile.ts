@@ -1,0 +1,141 @@
+/**
+ * The key file: a 256-bit secret from the OS CSPRNG plus the generator's design, image size and submission
+ * budget, as JSON with mode 0600. Only this file ever holds the secret. The key id is derived from the secret
+ * by HMAC, so it names the key without revealing it.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../errors.js';
+
+export const KEY_FORMAT = 'owsd-key/1';
+/** The paper replaces a key after at most 9,000 submissions. */
+export const DEFAULT_BUDGET = 9000;
+export const DEFAULT_IMAGE_SIZE = 256;
+export const DEFAULT_BASE_CHANNELS = 1024;
+export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;
+
+export interface GeneratorDesign {
+  /** Output image side in pixels (a power of two, 32 to 512). */
+  imageSize: number;
+  /** Channels of the first 4x4 feature map; halved at each upsampling (paper: 1024). */
+  baseChannels: number;
+  /** Name of the architecture, so old keys keep their meaning if the default changes. */
+  design: 'dcgan-he-v1';
+}
+
+export interface KeyInfo {
+  format: typeof KEY_FORMAT;
+  id: string;
+  created: string;
+  generator: GeneratorDesign;
+  budget: number;
+}
+
+/** A loaded key. `secret` is deliberately not enumerable, so JSON.stringify/console.log of a Key omit it. */
+export interface Key extends KeyInfo {
+  readonly secret: Uint8Array;
+  /** The file it was read from. */
+  readonly file?: string;
+}
+
+export function keyIdOf(secret: Uint8Array): string {
+  return 'k_' + crypto.createHmac('sha256', secret).update('owsd key id').digest('hex').slice(0, 16);
+}
+
+function withSecret(info: KeyInfo, secret: Uint8Array, file?: string): Key {
+  const key = { ...info } as Key;
+  Object.defineProperty(key, 'secret', { value: secret, enumerable: false });
+  Object.defineProperty(key, 'file', { value: file, enumerable: false });
+  return key;
+}
+
+export interface NewKeyOptions {
+  imageSize?: number;
+  budget?: number;
+  baseChannels?: number;
+  /** For tests and reproducible experiments only: a fixed secret instead of the CSPRNG. */
+  secret?: Uint8Array;
+}
+
+export function validateImageSize(size: number, where = 'image size'): number {
+  if (!(IMAGE_SIZES as readonly number[]).includes(size)) {
+    return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be one of ${IMAGE_SIZES.join(', ')} (a power of two), got ${size}`);
+  }
+  return size;
+}
+
+export function createKey(opts: NewKeyOptions = {}): Key {
+  const secret = opts.secret ?? crypto.randomBytes(32);
+  if (secret.length !== 32) return fail('OWSD_ERR_BAD_ARGUMENT', `secret must be 32 bytes, got ${secret.length}`);
+  const budget = opts.budget ?? DEFAULT_BUDGET;
+  if (!Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_BAD_ARGUMENT', `budget must be a positive integer, got ${budget}`);
+  const baseChannels = opts.baseChannels ?? DEFAULT_BASE_CHANNELS;
+  if (!Number.isInteger(baseChannels) || baseChannels < 8) return fail('OWSD_ERR_BAD_ARGUMENT', `base channels must be an integer >= 8, got ${baseChannels}`);
+  const info: KeyInfo = {
+    format: KEY_FORMAT,
+    id: keyIdOf(secret),
+    created: new Date().toISOString(),
+    generator: { imageSize: validateImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE), baseChannels, design: 'dcgan-he-v1' },
+    budget,
+  };
+  return withSecret(info, secret);
+}
+
+/** Write a key file with mode 0600; refuses to overwrite an existing file. */
+export function writeKeyFile(file: string, key: Key): void {
+  const body = JSON.stringify({ ...key, secret: Buffer.from(key.secret).toString('base64') }, null, 2) + '\n';
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail('OWSD_ERR_FILE', `cannot create key file ${file}: ${code === 'EEXIST' ? 'it already exists (keys are never overwritten)' : (e as Error).message}`);
+  }
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeSync(fd, body);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read and check a key file: permissions, format and secret. Errors never quote the file's content. */
+export function readKeyFile(file: string): Key {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return fail('OWSD_ERR_KEY', `key file ${file} does not exist`);
+  }
+  if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+    return fail('OWSD_ERR_KEY_PERMISSIONS', `key file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}): run chmod 600 ${file}`);
+  }
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: not valid JSON`);
+  }
+  if (json.format !== KEY_FORMAT) return fail('OWSD_ERR_KEY', `key file ${file}: expected format "${KEY_FORMAT}"`);
+  const secret = typeof json.secret === 'string' ? Buffer.from(json.secret, 'base64') : Buffer.alloc(0);
+  if (secret.length !== 32) return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: the secret must be 32 bytes of base64`);
+  const id = keyIdOf(secret);
+  if (json.id !== id) return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: its id does not match its secret`);
+  const g = json.generator as Partial<GeneratorDesign> | undefined;
+  if (!g || typeof g.imageSize !== 'number' || typeof g.baseChannels !== 'number' || g.design !== 'dcgan-he-v1') {
+    return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: "generator" must give imageSize, baseChannels and design`);
+  }
+  validateImageSize(g.imageSize, `key file ${file}: generator.imageSize`);
+  const budget = json.budget;
+  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);
+  const info: KeyInfo = { format: KEY_FORMAT, id, created: String(json.created ?? ''), generator: g as GeneratorDesign, budget };
+  return withSecret(info, new Uint8Array(secret), path.resolve(file));
+}
+
+/** Everything about a key except its secret. */
+export function keyInfo(key: Key): KeyInfo {
+  return { format: key.format, id: key.id, created: key.created, generator: { ...key.generator }, budget: key.budget };
+}

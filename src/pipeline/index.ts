@@ -1,0 +1,1 @@
+export { scrambleImages, type ScrambledBatch } from './scramble.js';

@@ -1,0 +1,130 @@
+/**
+ * The secret generator as an ONNX graph: the paper's DCGAN-style deconvolutional network with random weights
+ * derived from the key.
+ *
+ *   embedding [N,D] ─MatMul─▶ [N,16·C] ─Reshape─▶ [N,C,4,4] ─ReLU─▶ ConvT(4,s2,p1) ─ReLU─▶ … ─ConvT─▶ [N,3,S,S]
+ *     ─per-image standardise─▶ tanh ─▶ ×127.5+127.5, round ─▶ uint8 [N,S,S,3] (what becomes the PNG)
+ *
+ * Channels start at C (paper: 1024 for 256x256, about 45M weights) and halve at each upsampling; the last layer
+ * has 3. Weights are N(0, 0.02²) as in DCGAN, rescaled per layer to He variance (std √(2/fan_in)) so the signal
+ * survives the depth: without it the paper's initialisation collapses to a flat grey image (see issue notes).
+ * There are no biases, so the network is positively homogeneous; the per-image standardisation before tanh then
+ * makes the output use the full 0-255 range whatever the embedding's scale.
+ */
+import { makeGraph, makeModel, makeNode, makeTensor, serializeModel, valueInfo, int64Tensor } from '../internal/onnx-graph.js';
+import { deriveNormals } from '../key/keystream.js';
+import type { GeneratorDesign, Key } from '../key/keyfile.js';
+
+export interface LayerShape {
+  name: string;
+  /** MatMul: [D, 16C]; ConvTranspose: [Cin, Cout, 4, 4]. */
+  dims: number[];
+  fanIn: number;
+}
+
+/** The generator's layer shapes for an input dimension and design. */
+export function generatorLayers(inputDim: number, g: GeneratorDesign): LayerShape[] {
+  const ups = Math.log2(g.imageSize / 4);
+  const layers: LayerShape[] = [{ name: 'dense', dims: [inputDim, 16 * g.baseChannels], fanIn: inputDim }];
+  let c = g.baseChannels;
+  for (let i = 0; i < ups; i++) {
+    const out = i === ups - 1 ? 3 : Math.max(1, c >> 1);
+    // A stride-2, 4x4 transposed convolution feeds each output pixel from Cin x 2 x 2 inputs.
+    layers.push({ name: `deconv${i + 1}`, dims: [c, out, 4, 4], fanIn: c * 4 });
+    c = out;
+  }
+  return layers;
+}
+
+export function countWeights(layers: LayerShape[]): number {
+  return layers.reduce((a, l) => a + l.dims.reduce((x, y) => x * y, 1), 0);
+}
+
+/** Multiply-adds x2 per image. */
+export function generatorFlops(inputDim: number, g: GeneratorDesign): number {
+  let flops = 2 * inputDim * 16 * g.baseChannels;
+  let side = 4;
+  for (const l of generatorLayers(inputDim, g).slice(1)) {
+    const [cin, cout] = l.dims as [number, number];
+    flops += 2 * side * side * cin * cout * 16;
+    side *= 2;
+  }
+  return flops;
+}
+
+const DCGAN_STD = 0.02;
+
+/** Derive the layer weights from the key: the DCGAN N(0, 0.02²) draw, rescaled to He variance. */
+export function deriveGeneratorWeights(key: Key, inputDim: number): Array<{ layer: LayerShape; weights: Float32Array }> {
+  const g = key.generator;
+  return generatorLayers(inputDim, g).map((layer) => {
+    const count = layer.dims.reduce((a, b) => a * b, 1);
+    const label = `generator/${g.design}/in${inputDim}/size${g.imageSize}/c${g.baseChannels}/${layer.name}`;
+    const he = Math.sqrt(2 / layer.fanIn);
+    // N(0, 0.02²) · (he / 0.02): written as one multiplication so the result is bit-identical everywhere.
+    const weights = deriveNormals(key.secret, label, count, DCGAN_STD * (he / DCGAN_STD));
+    return { layer, weights };
+  });
+}
+
+export interface GeneratorGraphOptions {
+  /** Also output every ReLU activation (for the zero-fraction report). */
+  exposeActivations?: boolean;
+  /** Also output the float image in [-1,1] before quantisation. */
+  exposeFloat?: boolean;
+}
+
+/** The ONNX model bytes of the key's generator for `inputDim`-dimensional embeddings. */
+export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorGraphOptions = {}): Uint8Array {
+  const g = key.generator;
+  const derived = deriveGeneratorWeights(key, inputDim);
+  const nodes = [];
+  const inits = [];
+  const extraOutputs = [];
+  const relus: string[] = [];
+  const dense = derived[0]!;
+  inits.push(makeTensor('w_dense', dense.layer.dims, dense.weights));
+  inits.push(int64Tensor('shape_4x4', [4], [-1, g.baseChannels, 4, 4]));
+  nodes.push(makeNode('MatMul', ['embedding', 'w_dense'], ['dense_out']));
+  nodes.push(makeNode('Reshape', ['dense_out', 'shape_4x4'], ['fmap0']));
+  let x = 'fmap0';
+  derived.slice(1).forEach((d, i) => {
+    nodes.push(makeNode('Relu', [x], [`relu${i}`]));
+    relus.push(`relu${i}`);
+    inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
+    nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [`deconv${i + 1}`], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
+    x = `deconv${i + 1}`;
+  });
+  // Per-image standardisation over all pixels and channels, then tanh.
+  inits.push(makeTensor('eps', [], [1e-6]));
+  inits.push(makeTensor('half_range', [], [127.5]));
+  inits.push(makeTensor('zero_f', [], [0]));
+  inits.push(makeTensor('max_f', [], [255]));
+  nodes.push(
+    makeNode('ReduceMean', [x], ['mean'], { axes: [1, 2, 3], keepdims: 1 }),
+    makeNode('Sub', [x, 'mean'], ['centred']),
+    makeNode('Mul', ['centred', 'centred'], ['sq']),
+    makeNode('ReduceMean', ['sq'], ['var'], { axes: [1, 2, 3], keepdims: 1 }),
+    makeNode('Add', ['var', 'eps'], ['var_eps']),
+    makeNode('Sqrt', ['var_eps'], ['std']),
+    makeNode('Div', ['centred', 'std'], ['standard']),
+    makeNode('Tanh', ['standard'], ['image_float']),
+    // [-1,1] → [0,255], rounded half to even, clipped, uint8, NHWC for the PNG encoder.
+    makeNode('Mul', ['image_float', 'half_range'], ['scaled']),
+    makeNode('Add', ['scaled', 'half_range'], ['shifted']),
+    makeNode('Round', ['shifted'], ['rounded']),
+    makeNode('Clip', ['rounded', 'zero_f', 'max_f'], ['clipped']),
+    makeNode('Transpose', ['clipped'], ['nhwc'], { perm: [0, 2, 3, 1] }),
+    makeNode('Cast', ['nhwc'], ['pixels'], { to: 2 }),
+  );
+  if (opts.exposeActivations) for (const r of relus) extraOutputs.push(valueInfo(r, 'FLOAT', ['batch', 'c', 'h', 'w']));
+  if (opts.exposeFloat) extraOutputs.push(valueInfo('image_float', 'FLOAT', ['batch', 3, g.imageSize, g.imageSize]));
+  const graph = makeGraph(
+    'owsd_generator',
+    nodes,
+    [valueInfo('embedding', 'FLOAT', ['batch', inputDim])],
+    [valueInfo('pixels', 'UINT8', ['batch', g.imageSize, g.imageSize, 3]), ...extraOutputs],
+    inits,
+  );
+  return serializeModel(makeModel(graph, { docString: `owsd secret generator ${key.id} (${inputDim} → ${g.imageSize}x${g.imageSize}x3)` }));
+}

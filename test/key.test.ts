@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createKey, keyIdOf, readKeyFile, UsageLedger, writeKeyFile, deriveNormals, ledgerPath } from '../src/index.js';
+import { tempDir } from './helpers.js';
+
+// Fixed secrets, recorded here, so every run derives the same keys.
+const SECRET_A = new Uint8Array(32).fill(1);
+const SECRET_B = new Uint8Array(32).fill(2);
+
+test('a key file is created 0600, holds a 32-byte secret, and round-trips', () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'k.key');
+  const key = createKey({ imageSize: 128, budget: 50 });
+  writeKeyFile(file, key);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const back = readKeyFile(file);
+  assert.equal(back.id, key.id);
+  assert.deepEqual(Buffer.from(back.secret), Buffer.from(key.secret));
+  assert.equal(back.generator.imageSize, 128);
+  assert.equal(back.budget, 50);
+});
+
+test('two new keys have different secrets and ids; the id is not the secret', () => {
+  const a = createKey();
+  const b = createKey();
+  assert.notEqual(a.id, b.id);
+  const secretHex = Buffer.from(a.secret).toString('hex');
+  const secretB64 = Buffer.from(a.secret).toString('base64');
+  assert.ok(!a.id.includes(secretHex.slice(0, 16)));
+  // The secret is not enumerable: serialising a Key never shows it.
+  const shown = JSON.stringify(a);
+  assert.ok(!shown.includes(secretB64) && !shown.includes(secretHex), shown);
+  assert.equal(keyIdOf(a.secret), a.id);
+});
+
+test('EXPECTED FAILURE - a key file readable by others is refused with a clear error', () => {
+  const file = path.join(tempDir(), 'k.key');
+  writeKeyFile(file, createKey({ secret: SECRET_A }));
+  fs.chmodSync(file, 0o644);
+  assert.throws(() => readKeyFile(file), { name: 'OwsdError', code: 'OWSD_ERR_KEY_PERMISSIONS', message: /readable by others.*chmod 600/ });
+});
+
+test('EXPECTED FAILURE - a corrupted key file is refused, and the error quotes no secret', () => {
+  const file = path.join(tempDir(), 'k.key');
+  writeKeyFile(file, createKey({ secret: SECRET_A }));
+  const body = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const secret = body.secret as string;
+  body.secret = secret.slice(0, 20);
+  fs.writeFileSync(file, JSON.stringify(body));
+  assert.throws(() => readKeyFile(file), (e: Error) => /corrupt/.test(e.message) && !e.message.includes(secret.slice(0, 20)));
+  fs.writeFileSync(file, '{not json');
+  assert.throws(() => readKeyFile(file), { code: 'OWSD_ERR_KEY', message: /not valid JSON/ });
+  body.secret = Buffer.from(SECRET_B).toString('base64'); // id no longer matches
+  fs.writeFileSync(file, JSON.stringify(body));
+  assert.throws(() => readKeyFile(file), { message: /id does not match/ });
+});
+
+test('EXPECTED FAILURE - an existing key file is never overwritten', () => {
+  const file = path.join(tempDir(), 'k.key');
+  writeKeyFile(file, createKey({ secret: SECRET_A }));
+  assert.throws(() => writeKeyFile(file, createKey()), { code: 'OWSD_ERR_FILE', message: /already exists/ });
+  assert.equal(readKeyFile(file).id, keyIdOf(SECRET_A));
+});
+
+test('BAD CALL - image sizes other than powers of two from 32 to 512 are refused', () => {
+  assert.throws(() => createKey({ imageSize: 100 }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /image size must be one of 32, 64, 128, 256, 512/ });
+  assert.throws(() => createKey({ budget: 0 }), { message: /budget/ });
+});
+
+test('the keystream is deterministic per (secret, label), independent across labels and secrets, and N(0,1)', () => {
+  const a1 = deriveNormals(SECRET_A, 'layer', 200_000);
+  const a2 = deriveNormals(SECRET_A, 'layer', 200_000);
+  assert.deepEqual(Buffer.from(a1.buffer), Buffer.from(a2.buffer));
+  const other = deriveNormals(SECRET_A, 'layer2', 200_000);
+  const b = deriveNormals(SECRET_B, 'layer', 200_000);
+  let mean = 0;
+  let sq = 0;
+  let dotOther = 0;
+  let dotB = 0;
+  for (let i = 0; i < a1.length; i++) {
+    mean += a1[i]!;
+    sq += a1[i]! * a1[i]!;
+    dotOther += a1[i]! * other[i]!;
+    dotB += a1[i]! * b[i]!;
+  }
+  const n = a1.length;
+  assert.ok(Math.abs(mean / n) < 0.01, `mean ${mean / n}`);
+  assert.ok(Math.abs(sq / n - 1) < 0.02, `variance ${sq / n}`);
+  // Correlation of independent streams is about 1/sqrt(n) = 0.002.
+  assert.ok(Math.abs(dotOther / n) < 0.01 && Math.abs(dotB / n) < 0.01);
+  // Golden values pin the derivation: a change here changes every key's generator.
+  assert.deepEqual(Array.from(a1.subarray(0, 3), (x) => x.toFixed(6)), GOLDEN);
+});
+// Computed independently in Python (hmac/hashlib HKDF-SHA256 + cryptography's AES-256-CTR + the polar method).
+const GOLDEN = ['-0.333988', '0.757897', '-0.391258'];
+
+test('the usage ledger counts durably, survives reopening, and refuses to pass the budget', () => {
+  const file = path.join(tempDir(), 'k.key');
+  writeKeyFile(file, createKey({ secret: SECRET_A, budget: 10 }));
+  const key = readKeyFile(file);
+  const ledger = UsageLedger.open(key);
+  ledger.reserve(4);
+  ledger.reserve(6);
+  assert.equal(ledger.used, 10);
+  assert.throws(() => ledger.reserve(1), { code: 'OWSD_ERR_BUDGET', message: /used 10 of its 10/ });
+  assert.equal(UsageLedger.open(readKeyFile(file)).used, 10);
+  const text = fs.readFileSync(ledgerPath(file), 'utf8');
+  assert.ok(!text.includes(Buffer.from(key.secret).toString('base64')));
+  fs.writeFileSync(ledgerPath(file), 'garbage');
+  assert.throws(() => UsageLedger.open(key), { code: 'OWSD_ERR_KEY', message: /corrupt/ });
+});

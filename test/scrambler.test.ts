@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng } from '../src/index.js';
+import { imagenetteFiles, modelsDir } from './helpers.js';
+
+const KEY_A = createKey({ secret: new Uint8Array(32).fill(11) });
+const KEY_B = createKey({ secret: new Uint8Array(32).fill(12) });
+
+const files = imagenetteFiles(4, 'n03888257').map((path) => ({ kind: 'file' as const, path }));
+const encoder = await Encoder.create([await resolveModel('mobilenetv2-12-int8', { modelsDir })]);
+const embeddings = await encoder.encode(files);
+
+test('the paper-size generator has about 45M weights and derives the same weights twice', () => {
+  const layers = generatorLayers(2048, KEY_A.generator);
+  assert.equal(countWeights(layers), 44_729_856);
+  const [dense1] = deriveGeneratorWeights(KEY_A, 64);
+  const [dense2] = deriveGeneratorWeights(KEY_A, 64);
+  const [denseB] = deriveGeneratorWeights(KEY_B, 64);
+  assert.deepEqual(Buffer.from(dense1!.weights.buffer), Buffer.from(dense2!.weights.buffer));
+  assert.notDeepEqual(Buffer.from(dense1!.weights.buffer), Buffer.from(denseB!.weights.buffer));
+  // He-scaled: std sqrt(2 / fan_in).
+  const w = dense1!.weights;
+  const std = Math.sqrt(w.reduce((a, x) => a + x * x, 0) / w.length);
+  assert.ok(Math.abs(std - Math.sqrt(2 / 64)) / Math.sqrt(2 / 64) < 0.02, `std ${std}`);
+});
+
+test('scrambled PNGs are 256x256 RGB noise spanning 0-255, with at least 200 levels per channel', async () => {
+  const scrambler = await Scrambler.create(KEY_A, encoder.dim, { exposeActivations: true });
+  const pngs = await scrambler.scramble(embeddings, files.length);
+  assert.equal(pngs.length, 4);
+  for (const png of pngs) {
+    assert.ok(isPng(png));
+    const meta = await sharp(png).metadata();
+    assert.deepEqual([meta.width, meta.height, meta.channels, meta.depth], [256, 256, 3, 'uchar']);
+  }
+  const pixels = await scrambler.pixels(embeddings, 4);
+  const stats = scrambleStats(pixels, 4, await scrambler.activations(embeddings, 4));
+  assert.ok(stats.minDistinctLevels >= 200, `levels ${stats.minDistinctLevels}`);
+  assert.ok(stats.pixelStd > 50, `std ${stats.pixelStd}`);
+  assert.ok(stats.zeroFraction > 0.3 && stats.zeroFraction < 0.7, `zero fraction ${stats.zeroFraction}`);
+  // The PNG decodes to exactly the generator's pixels: what the cloud sees is what we computed.
+  const decoded = await sharp(pngs[0]!).raw().toBuffer();
+  assert.deepEqual(new Uint8Array(decoded), pixels.subarray(0, 256 * 256 * 3));
+  // Noise: neighbouring pixels of a natural image correlate strongly; here far less.
+  await scrambler.release();
+});
+
+test('same key, same image: byte-identical PNGs; another key: a different image; another image: a different output', async () => {
+  const s1 = await Scrambler.create(KEY_A, encoder.dim);
+  const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11) }), encoder.dim, { batchSize: 1 });
+  const sb = await Scrambler.create(KEY_B, encoder.dim);
+  const a = await s1.scramble(embeddings, 4);
+  const a2 = await s2.scramble(embeddings, 4);
+  const b = await sb.scramble(embeddings, 4);
+  for (let i = 0; i < 4; i++) {
+    assert.deepEqual(Buffer.from(a[i]!), Buffer.from(a2[i]!), `image ${i} differs across runs/batch sizes`);
+    assert.notDeepEqual(Buffer.from(a[i]!), Buffer.from(b[i]!));
+  }
+  assert.notDeepEqual(Buffer.from(a[0]!), Buffer.from(a[1]!));
+  // Different keys give unrelated images: pixel correlation near zero.
+  const pa = await s1.pixels(embeddings.subarray(0, encoder.dim), 1);
+  const pb = await sb.pixels(embeddings.subarray(0, encoder.dim), 1);
+  assert.ok(Math.abs(correlation(pa, pb)) < 0.2, `correlation ${correlation(pa, pb)}`);
+});
+
+test('every output size from 32 to 512 works', async () => {
+  for (const size of [32, 64, 128, 512]) {
+    const key = createKey({ secret: new Uint8Array(32).fill(size % 251), imageSize: size, baseChannels: size === 512 ? 256 : 1024 });
+    const s = await Scrambler.create(key, encoder.dim);
+    const [png] = await s.scramble(embeddings.subarray(0, encoder.dim), 1);
+    const meta = await sharp(png!).metadata();
+    assert.deepEqual([meta.width, meta.height], [size, size]);
+    await s.release();
+  }
+});
+
+test('BAD CALL - embeddings of the wrong length are refused with the expected size', async () => {
+  const s = await Scrambler.create(KEY_A, 16, { batchSize: 2 });
+  await assert.rejects(s.pixels(new Float32Array(15), 1), { code: 'OWSD_ERR_SHAPE', message: /expected 1 embeddings of 16 values/ });
+});
+
+function correlation(a: Uint8Array, b: Uint8Array): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let cov = 0;
+  let va = 0;
+  let vb = 0;
+  for (let i = 0; i < a.length; i++) {
+    cov += (a[i]! - ma) * (b[i]! - mb);
+    va += (a[i]! - ma) ** 2;
+    vb += (b[i]! - mb) ** 2;
+  }
+  return cov / Math.sqrt(va * vb);
+}
