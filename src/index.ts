@@ -8,3 +8,4 @@ export * from './key/index.js';
 export * from './encoder/index.js';
 export * from './scrambler/index.js';
 export * from './pipeline/index.js';
+export * from './data/index.js';

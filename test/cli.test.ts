@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { imagenetteFiles, modelsDir, repoRoot, tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+const BIN = path.join(repoRoot, 'dist/src/cli/main.js');
+const env = { ...process.env, OWSD_MODELS: modelsDir };
+
+async function owsd(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run('node', [BIN, ...args], { env, maxBuffer: 1 << 24 });
+    return { stdout, stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
+}
+
+test('owsd key new/show: 0600 file, and the secret appears in no output', async () => {
+  const dir = tempDir();
+  const keyFile = path.join(dir, 'k.key');
+  const made = await owsd(['key', 'new', '--out', keyFile, '--budget', '500', '--image-size', '128']);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+  const secret = JSON.parse(fs.readFileSync(keyFile, 'utf8')).secret as string;
+  const hex = Buffer.from(secret, 'base64').toString('hex');
+  const shown = await owsd(['key', 'show', keyFile, '--json']);
+  const info = JSON.parse(shown.stdout);
+  assert.equal(info.budget, 500);
+  assert.equal(info.used, 0);
+  assert.equal(info.generator.imageSize, 128);
+  assert.match(info.id, /^k_[0-9a-f]{16}$/);
+  const text = await owsd(['key', 'show', keyFile]);
+  for (const out of [made.stdout + made.stderr, shown.stdout + shown.stderr, text.stdout + text.stderr]) {
+    assert.ok(!out.includes(secret) && !out.includes(hex), 'secret printed');
+  }
+  assert.ok(!JSON.stringify(info).includes('secret'));
+});
+
+test('owsd scramble: same key, two processes, byte-identical PNGs; another key differs', async () => {
+  const dir = tempDir();
+  const images = imagenetteFiles(3, 'n02979186');
+  for (const k of ['a', 'b']) assert.equal((await owsd(['key', 'new', '--out', path.join(dir, `${k}.key`)])).code, 0);
+  const outs = [];
+  for (const [k, out] of [['a', 'out1'], ['a', 'out2'], ['b', 'out3']]) {
+    const r = await owsd(['scramble', '--key', path.join(dir, `${k}.key`), '--encoder', 'shufflenet-v2-12-qdq', '--out', path.join(dir, out!), ...images]);
+    assert.equal(r.code, 0, r.stderr);
+    outs.push(out!);
+  }
+  const names = fs.readdirSync(path.join(dir, 'out1')).sort();
+  assert.equal(names.length, 3);
+  for (const n of names) {
+    const a = fs.readFileSync(path.join(dir, 'out1', n));
+    assert.deepEqual(a, fs.readFileSync(path.join(dir, 'out2', n)));
+    assert.notDeepEqual(a, fs.readFileSync(path.join(dir, 'out3', n)));
+    const meta = await sharp(a).metadata();
+    assert.deepEqual([meta.width, meta.height, meta.format], [256, 256, 'png']);
+  }
+});
+
+test('owsd scramble --stats reports zero activations, pixel std and distinct levels', async () => {
+  const dir = tempDir();
+  await owsd(['key', 'new', '--out', path.join(dir, 'k.key')]);
+  const r = await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', 'mobilenetv2-12-int8', '--out', path.join(dir, 'o'), '--stats', '--json', ...imagenetteFiles(2)]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout).stats;
+  assert.ok(s.zeroFraction > 0.3 && s.zeroFraction < 0.7);
+  assert.ok(s.minDistinctLevels >= 200);
+});
+
+test('EXPECTED FAILURE - CLI errors are one clear line with no stack trace', async () => {
+  const dir = tempDir();
+  const keyFile = path.join(dir, 'k.key');
+  await owsd(['key', 'new', '--out', keyFile]);
+  fs.chmodSync(keyFile, 0o644);
+  const r = await owsd(['key', 'show', keyFile]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /^owsd: key file .* is readable by others/);
+  assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
+  fs.chmodSync(keyFile, 0o600);
+  const bad = await owsd(['scramble', '--key', keyFile, '--encoder', 'mobilenetv2-12-int8', '--out', path.join(dir, 'o'), path.join(dir, 'nope.jpg')]);
+  assert.match(bad.stderr, /^owsd: .*nope\.jpg.*file not found/);
+  assert.ok(!/\n\s+at /.test(bad.stderr));
+});
