@@ -1,0 +1,168 @@
+/**
+ * Load test of the embedded cloud server. The server runs in a child process (`owsd cloud serve`, as in
+ * production); this process drives `--concurrency` request loops for `--seconds` over loopback, each request a
+ * KServe V2 BYTES tensor of `--batch` scrambled-like PNGs (seeded noise, `--size` px square). Prints requests/s,
+ * images/s, p50/p90/p99 latency and errors, then one JSON line.
+ *
+ *   npm run build && node dist/bench/cloud-server.js [--model mobilenetv2-12-int8] [--seconds 10]
+ *     [--concurrency 4] [--batch 1] [--size 256] [--threads N]
+ *
+ * Server and load generator share the machine's cores, so numbers are a floor for a dedicated server.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { buildImageInferenceRequest } from '../src/cloud/protocol.js';
+import { modelsDir } from '../test/helpers.js';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'mobilenetv2-12-int8' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '1' },
+    size: { type: 'string', default: '256' },
+    threads: { type: 'string' },
+  },
+});
+const model = args.model!;
+const seconds = Number(args.seconds);
+const warmup = Number(args.warmup);
+const concurrency = Number(args.concurrency);
+const batch = Number(args.batch);
+const size = Number(args.size);
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function noisePng(seed: number): Promise<Buffer> {
+  const rnd = mulberry32(seed);
+  const px = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < px.length; i++) px[i] = Math.floor(rnd() * 256);
+  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+}
+
+/** Start `owsd cloud serve` on a free port; resolve with its URL once it says it is serving. */
+function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
+  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const argv = [main, 'cloud', 'serve', '--model', model, '--port', '0', '--quiet', '--models', modelsDir];
+  if (args.threads) argv.push('--threads', args.threads);
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const onData = (d: Buffer): void => {
+      err += d.toString();
+      const m = /at (http:\/\/\S+) \(KServe/.exec(err);
+      if (m) {
+        child.stderr!.off('data', onData);
+        child.stderr!.on('data', (x: Buffer) => process.stderr.write(x));
+        resolve({
+          url: m[1]!,
+          stop: async () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited (${code}) before serving:\n${err}`)));
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const t0 = performance.now();
+const server = await startServer();
+const startupS = (performance.now() - t0) / 1000;
+const pngs = await Promise.all(Array.from({ length: Math.max(8, batch) }, (_, i) => noisePng(i + 1)));
+const pngBytes = pngs.reduce((a, p) => a + p.length, 0) / pngs.length;
+// A few different request bodies, prebuilt, so the load generator spends its time waiting, not encoding.
+const bodies = Array.from({ length: 4 }, (_, k) =>
+  JSON.stringify(buildImageInferenceRequest(Array.from({ length: batch }, (_, i) => pngs[(k + i) % pngs.length]!.toString('base64')))),
+);
+const inferUrl = `${server.url}/v2/models/${encodeURIComponent(model)}/infer`;
+
+const latencies: number[] = [];
+let errors = 0;
+const errorKinds = new Map<string, number>();
+let requests = 0;
+let measuring = false;
+
+async function loop(worker: number, until: number): Promise<void> {
+  let k = worker;
+  while (performance.now() < until) {
+    const start = performance.now();
+    let ok = false;
+    let kind = '';
+    try {
+      const res = await fetch(inferUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[k++ % bodies.length] });
+      const json = (await res.json()) as { outputs?: Array<{ shape: number[] }>; error?: string };
+      ok = res.status === 200 && json.outputs?.[0]?.shape?.[0] === batch;
+      if (!ok) kind = `HTTP ${res.status}${json.error ? `: ${json.error.slice(0, 80)}` : ''}`;
+    } catch (e) {
+      kind = (e as Error).message;
+    }
+    if (!measuring) continue;
+    requests++;
+    if (ok) latencies.push(performance.now() - start);
+    else {
+      errors++;
+      errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+    }
+  }
+}
+
+// Warm-up (not counted), then the measured window.
+await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, performance.now() + warmup * 1000)));
+measuring = true;
+const mStart = performance.now();
+await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, mStart + seconds * 1000)));
+const elapsed = (performance.now() - mStart) / 1000;
+const exitCode = await server.stop();
+
+latencies.sort((a, b) => a - b);
+const ok = latencies.length;
+const result = {
+  bench: 'cloud-server',
+  model,
+  imageSize: size,
+  pngBytes: Math.round(pngBytes),
+  batch,
+  concurrency,
+  seconds: Number(elapsed.toFixed(2)),
+  requests,
+  errors,
+  requestsPerSecond: Number((ok / elapsed).toFixed(2)),
+  imagesPerSecond: Number(((ok * batch) / elapsed).toFixed(2)),
+  latencyMs: {
+    p50: Number(percentile(latencies, 50).toFixed(1)),
+    p90: Number(percentile(latencies, 90).toFixed(1)),
+    p99: Number(percentile(latencies, 99).toFixed(1)),
+    max: Number((latencies[ok - 1] ?? NaN).toFixed(1)),
+  },
+  serverStartupS: Number(startupS.toFixed(2)),
+  serverExit: exitCode,
+  cores: (await import('node:os')).availableParallelism(),
+};
+
+console.log(`cloud server bench: ${model}, ${size}x${size} noise PNGs (${Math.round(pngBytes / 1024)} KiB), batch ${batch}, concurrency ${concurrency}, ${elapsed.toFixed(1)} s on ${result.cores} cores`);
+console.log(`  requests/s ${result.requestsPerSecond}   images/s ${result.imagesPerSecond}`);
+console.log(`  latency ms p50 ${result.latencyMs.p50}  p90 ${result.latencyMs.p90}  p99 ${result.latencyMs.p99}  max ${result.latencyMs.max}`);
+console.log(`  requests ${requests}, errors ${errors}${errorKinds.size ? ` (${[...errorKinds].map(([k, n]) => `${n}x ${k}`).join('; ')})` : ''}; server started in ${startupS.toFixed(1)} s, exited with ${exitCode} after SIGTERM`);
+console.log(JSON.stringify(result));
+if (errors > 0 || exitCode !== 0) process.exitCode = 1;

@@ -1,0 +1,202 @@
+/**
+ * The clients' transport: one JSON request over Node's global fetch (undici), with a per-attempt timeout and
+ * retries with exponential backoff and jitter on 429, 5xx, network errors and timeouts, honouring Retry-After.
+ * Failures are OwsdErrors whose message names the method, URL and status:
+ *   OWSD_ERR_CLOUD_HTTP      an HTTP error status (after retries for 429/5xx)
+ *   OWSD_ERR_CLOUD_NETWORK   connection refused/reset, DNS, ...
+ *   OWSD_ERR_CLOUD_TIMEOUT   no complete answer within timeoutMs
+ *   OWSD_ERR_CLOUD_RESPONSE  a 2xx answer that is not JSON
+ */
+import { describe, OwsdError, type ErrorCode } from '../../errors.js';
+
+export interface RetryInfo {
+  /** 1 for the first retry. */
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpOptions {
+  /** Per attempt, covering connect, upload and reading the whole answer (default 30 s). */
+  timeoutMs?: number;
+  /** Retries after the first attempt (default 4). */
+  retries?: number;
+  /** First backoff delay; doubles each retry (default 200 ms). */
+  backoffMs?: number;
+  /** Cap of the backoff delay (default 10 s). */
+  maxBackoffMs?: number;
+  /** Longest Retry-After honoured; a server asking for longer makes the request fail at once (default 60 s). */
+  maxRetryAfterMs?: number;
+  /** Extra request headers (e.g. Authorization); never included in error messages. */
+  headers?: Record<string, string>;
+  /** Called before each retry (logging, tests). */
+  onRetry?: (info: RetryInfo) => void;
+  /** Jitter source in [0,1) (tests). */
+  random?: () => number;
+  /** Cancels everything, retries included. */
+  signal?: AbortSignal;
+}
+
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+}
+
+const RETRYABLE_STATUS = (s: number): boolean => s === 429 || s === 408 || (s >= 500 && s !== 501 && s !== 505);
+
+/** Retry-After: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** JSON.parse that also reads the bare NaN / Infinity some servers (Python's json) write, as null. */
+export function parseJsonLenient(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    const fixed = text.replace(/(?<=[[,:]\s*)(-?Infinity|NaN)(?=\s*[\],}])/g, 'null');
+    if (fixed !== text) return JSON.parse(fixed);
+    throw first;
+  }
+}
+
+function snippet(text: string): string {
+  let s = text;
+  try {
+    const j = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (j && typeof j === 'object') {
+      if (typeof j.error === 'string') s = j.error;
+      else if (j.error && typeof j.error === 'object' && typeof (j.error as { message?: unknown }).message === 'string') s = (j.error as { message: string }).message;
+      else if (typeof j.message === 'string') s = j.message;
+    }
+  } catch {
+    // not JSON: keep the text
+  }
+  s = s.replace(/\s+/g, ' ').trim();
+  return s.length > 300 ? `${s.slice(0, 297)}...` : s;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+interface AttemptFailure {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** A network error's deepest cause code (ECONNREFUSED, ECONNRESET, ENOTFOUND, UND_ERR_SOCKET, ...). */
+function networkReason(e: unknown): string {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    const c = (cur as { cause?: unknown }).cause;
+    if (!c) break;
+    cur = c;
+  }
+  const code = (cur as { code?: string })?.code;
+  return code ? `${code}: ${describe(cur)}` : describe(cur);
+}
+
+async function attempt(url: string, init: { method: string; body?: string; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal): Promise<JsonResponse | AttemptFailure> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error('timeout'));
+  }, timeoutMs);
+  const onOuter = (): void => controller.abort(outer!.reason);
+  outer?.addEventListener('abort', onOuter, { once: true });
+  const what = `${init.method} ${url}`;
+  try {
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, { method: init.method, body: init.body, headers: init.headers, signal: controller.signal });
+      text = await res.text();
+    } catch (e) {
+      if (timedOut) return { code: 'OWSD_ERR_CLOUD_TIMEOUT', message: `${what}: no answer within ${timeoutMs} ms`, retryable: true };
+      if (outer?.aborted) throw outer.reason;
+      return { code: 'OWSD_ERR_CLOUD_NETWORK', message: `${what}: cannot reach the cloud: ${networkReason(e)}`, retryable: true, cause: e };
+    }
+    if (res.status < 200 || res.status >= 300) {
+      const detail = snippet(text);
+      return {
+        code: 'OWSD_ERR_CLOUD_HTTP',
+        message: `${what}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}`,
+        retryable: RETRYABLE_STATUS(res.status),
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      };
+    }
+    if (text.length === 0) return { status: res.status, body: undefined };
+    try {
+      return { status: res.status, body: parseJsonLenient(text) };
+    } catch (e) {
+      return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} but the answer is not JSON (${describe(e)}): ${snippet(text).slice(0, 80)}`, retryable: false };
+    }
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuter);
+  }
+}
+
+/** Send one request (JSON body when `body` is given), retrying as configured; resolves with the parsed JSON answer. */
+export async function requestJson(url: string, req: { method?: string; body?: unknown }, opts: HttpOptions = {}): Promise<JsonResponse> {
+  const method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  let body: string | undefined;
+  if (req.body !== undefined) {
+    body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const retries = opts.retries ?? 4;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const base = opts.backoffMs ?? 200;
+  const cap = opts.maxBackoffMs ?? 10_000;
+  const maxRetryAfter = opts.maxRetryAfterMs ?? 60_000;
+  const random = opts.random ?? Math.random;
+  for (let i = 0; ; i++) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal);
+    if (!('code' in r)) return r;
+    const attempts = i + 1;
+    if (!r.retryable) throw new OwsdError(r.code, r.message, r.cause === undefined ? undefined : { cause: r.cause });
+    if (i >= retries) {
+      throw new OwsdError(r.code, `${r.message} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})`, r.cause === undefined ? undefined : { cause: r.cause });
+    }
+    let delay: number;
+    if (r.retryAfterMs !== undefined) {
+      if (r.retryAfterMs > maxRetryAfter) {
+        throw new OwsdError(r.code, `${r.message} (the cloud asks to retry after ${Math.round(r.retryAfterMs / 1000)} s, longer than the ${Math.round(maxRetryAfter / 1000)} s limit)`);
+      }
+      // Honour Retry-After, plus up to 10% jitter so that parallel clients do not come back at once.
+      delay = r.retryAfterMs * (1 + 0.1 * random());
+    } else {
+      // Exponential backoff with "equal jitter": half fixed, half random.
+      const exp = Math.min(cap, base * 2 ** i);
+      delay = exp / 2 + (exp / 2) * random();
+    }
+    opts.onRetry?.({ attempt: attempts, delayMs: delay, reason: r.message });
+    await sleep(delay, opts.signal);
+  }
+}

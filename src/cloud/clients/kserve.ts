@@ -1,0 +1,90 @@
+/** KServe V2 / Open Inference Protocol REST client (the default; owsd's embedded cloud speaks it). */
+import { describe, isOwsdError } from '../../errors.js';
+import type { CloudHealth, KServeClientOptions } from '../client.js';
+import { buildImageInferenceRequest, parseProbabilitiesResponse, type ModelMetadataResponse } from '../protocol.js';
+import { BatchingClient } from './base.js';
+import { requestJson, type HttpOptions } from './http.js';
+
+/** `{url}/v2/models/{model}[/versions/{v}]` */
+export function kserveModelUrl(url: string, modelName: string, modelVersion?: string): string {
+  const base = `${url.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(modelName)}`;
+  return modelVersion === undefined ? base : `${base}/versions/${encodeURIComponent(modelVersion)}`;
+}
+
+/** One KServe V2 inference request for N base64-encoded images; N vectors back. */
+export async function kserveInfer(
+  modelUrl: string,
+  base64Images: string[],
+  opts: { http?: HttpOptions; inputName?: string; outputName?: string; numClasses?: number } = {},
+): Promise<Float32Array[]> {
+  const url = `${modelUrl}/infer`;
+  const req = buildImageInferenceRequest(base64Images, { inputName: opts.inputName, outputName: opts.outputName });
+  const res = await requestJson(url, { method: 'POST', body: req }, opts.http);
+  return parseProbabilitiesResponse(res.body, base64Images.length, { where: `POST ${url}`, outputName: opts.outputName, numClasses: opts.numClasses });
+}
+
+export class KServeClient extends BatchingClient {
+  readonly protocol = 'kserve' as const;
+  readonly modelName: string;
+  readonly modelUrl: string;
+  private metadataCache: Promise<ModelMetadataResponse> | undefined;
+
+  constructor(private readonly opts: KServeClientOptions) {
+    super(opts, 16);
+    this.modelName = opts.modelName;
+    this.modelUrl = kserveModelUrl(this.url, opts.modelName, opts.modelVersion);
+  }
+
+  protected endpoint(): string {
+    return `POST ${this.modelUrl}/infer`;
+  }
+
+  protected sendBatch(base64Images: string[]): Promise<Float32Array[]> {
+    return kserveInfer(this.modelUrl, base64Images, {
+      http: this.http,
+      inputName: this.opts.inputName,
+      outputName: this.opts.outputName,
+      numClasses: this.knownClasses,
+    });
+  }
+
+  /** The model's metadata (`GET {url}/v2/models/{model}`), fetched once. */
+  metadata(): Promise<ModelMetadataResponse> {
+    this.metadataCache ??= requestJson(this.modelUrl, { method: 'GET' }, this.http).then((r) => r.body as ModelMetadataResponse);
+    this.metadataCache.catch(() => {
+      this.metadataCache = undefined;
+    });
+    return this.metadataCache;
+  }
+
+  /** From the configuration, an earlier answer, or the metadata (parameters.num_classes or the output shape). */
+  override async numClasses(): Promise<number | undefined> {
+    if (this.knownClasses !== undefined) return this.knownClasses;
+    const meta = await this.metadata();
+    const fromParams = meta.parameters?.num_classes;
+    const out = meta.outputs?.find((o) => o.name === (this.opts.outputName ?? 'probabilities')) ?? meta.outputs?.[0];
+    const fromShape = out?.shape?.[out.shape.length - 1];
+    const c = typeof fromParams === 'number' ? fromParams : typeof fromShape === 'number' && fromShape > 0 ? fromShape : undefined;
+    if (c !== undefined) this.knownClasses = c;
+    return c;
+  }
+
+  /** Label ids from the owsd_labels metadata extension, when the server has it. */
+  async labels(): Promise<string[] | undefined> {
+    const meta = await this.metadata();
+    return Array.isArray(meta.labels?.ids) ? meta.labels.ids : undefined;
+  }
+
+  async health(): Promise<CloudHealth> {
+    const quick = { ...this.http, retries: 0, timeoutMs: Math.min(this.http.timeoutMs ?? 10_000, 10_000) };
+    try {
+      await requestJson(`${this.url}/v2/health/ready`, { method: 'GET' }, quick);
+      await requestJson(`${this.modelUrl}/ready`, { method: 'GET' }, quick);
+      const numClasses = await this.numClasses().catch(() => undefined);
+      return { ok: true, url: this.url, model: this.modelName, numClasses, detail: `server ready and model '${this.modelName}' ready${numClasses ? ` (${numClasses} classes)` : ''}` };
+    } catch (e) {
+      if (!isOwsdError(e)) throw e;
+      return { ok: false, url: this.url, model: this.modelName, detail: describe(e) };
+    }
+  }
+}

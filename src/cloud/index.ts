@@ -1,0 +1,31 @@
+/** The cloud side of owsd: the embedded KServe V2 server, the protocol, and the clients that send scrambled images. */
+export * from './protocol.js';
+export { markScrambled, isScrambled, assertScrambled, isPng, type ScrambledImage } from './scrambled.js';
+export {
+  createCloudClient,
+  type CloudClient,
+  type CloudHealth,
+  type CloudProtocol,
+  type CommonClientOptions,
+  type KServeClientOptions,
+  type TfServingClientOptions,
+  type GenericClientOptions,
+  type CreateCloudClientOptions,
+} from './client.js';
+export { KServeClient, kserveInfer, kserveModelUrl } from './clients/kserve.js';
+export { TfServingClient } from './clients/tfserving.js';
+export { GenericClient, parseJsonPath, evalJsonPath, fillTemplate, topkToVector, type PathSegment } from './clients/generic.js';
+export { BatchingClient, Limiter } from './clients/base.js';
+export { requestJson, parseRetryAfter, parseJsonLenient, type HttpOptions, type RetryInfo, type JsonResponse } from './clients/http.js';
+export {
+  PlaintextCloudProbe,
+  createPlaintextCloudProbe,
+  measurePlaintextCloudAccuracy,
+  buildLabelMap,
+  encodeForSending,
+  rankOf,
+  spreadSample,
+  type PlaintextAccuracy,
+  type PlaintextAccuracyOptions,
+} from './accuracy.js';
+export * from './server/index.js';

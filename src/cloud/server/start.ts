@@ -1,0 +1,85 @@
+/** Load models by name or path and serve them on a port: the embedded cloud as a running server. */
+import type { FastifyInstance } from 'fastify';
+import { OnnxClassifier } from '../../models/classifier.js';
+import { resolveModel } from '../../models/registry.js';
+import { fail } from '../../errors.js';
+import { buildCloudApp, type CloudLogger, type HostedModel } from './app.js';
+
+export interface StartCloudOptions {
+  /** One model (name in the models directory, or path to an .onnx file with a sidecar) or several. */
+  model: string | string[];
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: string;
+  modelsDir?: string;
+  maxBodyBytes?: number;
+  maxImagesPerRequest?: number;
+  logger?: CloudLogger;
+  /** onnxruntime intra-op threads per model (default: settings.threads). */
+  threads?: number;
+}
+
+export interface RunningCloud {
+  /** Base URL, e.g. http://127.0.0.1:40123 (the KServe client's `url`). */
+  url: string;
+  host: string;
+  port: number;
+  app: FastifyInstance;
+  models: HostedModel[];
+  /** Stop accepting connections, finish in-flight requests, release the models. */
+  close(): Promise<void>;
+}
+
+/** Load the classifiers of `names` (in parallel). */
+export async function loadHostedModels(names: string[], opts: { modelsDir?: string; threads?: number } = {}): Promise<HostedModel[]> {
+  return Promise.all(
+    names.map(async (nameOrPath) => {
+      const spec = await resolveModel(nameOrPath, { modelsDir: opts.modelsDir });
+      const classifier = await OnnxClassifier.create(spec, { threads: opts.threads });
+      return { name: spec.name, classifier };
+    }),
+  );
+}
+
+export function formatUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${port}`;
+}
+
+export async function startCloudServer(opts: StartCloudOptions): Promise<RunningCloud> {
+  const names = Array.isArray(opts.model) ? opts.model : [opts.model];
+  if (names.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'startCloudServer: no model given');
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `port must be an integer 0..65535, got ${port}`);
+  const models = await loadHostedModels(names, { modelsDir: opts.modelsDir, threads: opts.threads });
+  const release = async (): Promise<void> => {
+    await Promise.all(models.map((m) => (m.classifier as OnnxClassifier).release?.()));
+  };
+  const app = buildCloudApp({ models, maxBodyBytes: opts.maxBodyBytes, maxImagesPerRequest: opts.maxImagesPerRequest, logger: opts.logger });
+  try {
+    await app.listen({ port, host });
+  } catch (e) {
+    await release();
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    return fail('OWSD_ERR_BAD_ARGUMENT', `cannot listen on ${host}:${port}: ${why}`, e);
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: formatUrl(host, actualPort),
+    host,
+    port: actualPort,
+    app,
+    models,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        await release();
+      })();
+      return closing;
+    },
+  };
+}
