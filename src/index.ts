@@ -9,3 +9,6 @@ export * from './encoder/index.js';
 export * from './scrambler/index.js';
 export * from './pipeline/index.js';
 export * from './data/index.js';
+export * from './cloud/index.js';
+export * from './iin/index.js';
+export * from './analysis/index.js';

@@ -1,1 +1,10 @@
 export { scrambleImages, type ScrambledBatch } from './scramble.js';
+export { VectorJournal } from './journal.js';
+export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type Features, type FeatureSet, type KeyChannel, type CollectOptions } from './features.js';
+export { readBundle, writeBundle, BUNDLE_FORMAT, type Bundle, type BundleIin } from './bundle.js';
+export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSettings } from './session.js';
+export { selectData, type DataSelection, type SelectedData } from './data.js';
+export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit.js';
+export { Predictor, topLabels, type PredictorOptions } from './predict.js';
+export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';
+export { runDemo, demoSecret, type DemoOptions, type DemoReport } from './demo.js';

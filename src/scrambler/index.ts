@@ -1,4 +1,4 @@
 export { Scrambler, type ScramblerOptions } from './scrambler.js';
 export { buildGeneratorModel, deriveGeneratorWeights, generatorLayers, generatorFlops, countWeights, type LayerShape } from './generator.js';
-export { encodePng, encodePngBatch, isPng } from './png.js';
+export { encodePng, encodePngBatch } from './png.js';
 export { scrambleStats, type ScrambleStats } from './stats.js';

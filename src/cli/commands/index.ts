@@ -4,10 +4,12 @@ import { registerModels } from './models.js';
 import { registerKey } from './key.js';
 import { registerScramble } from './scramble.js';
 import { registerCloud } from './cloud.js';
+import { registerPipeline } from './pipeline.js';
 
 export function registerCommands(program: Command): void {
   registerModels(program);
   registerKey(program);
   registerScramble(program);
   registerCloud(program);
+  registerPipeline(program);
 }

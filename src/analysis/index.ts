@@ -1,0 +1,1 @@
+export { nearestNeighbourAttack, decodePixels, type LeakAttackResult } from './label-leak.js';

@@ -1,0 +1,70 @@
+/**
+ * Label inference from the traffic: an observer (the cloud, or anyone on the wire) who knows the true labels of
+ * k scrambled images per class labels the other scrambled images by 1-nearest-neighbour on their pixels. A
+ * deterministic, continuous generator keeps neighbourhoods, so this works far above chance unless the design
+ * prevents it. Its accuracy is the real confidentiality of the labels.
+ */
+import sharp from 'sharp';
+import { createRng, deriveSeed, shuffle } from '../internal/random.js';
+
+export interface LeakAttackResult {
+  k: number;
+  /** Share of the non-leaked images the attacker labels correctly. */
+  accuracy: number;
+  /** 1 / number of classes. */
+  chance: number;
+  queries: number;
+  classes: number;
+  seed: number;
+}
+
+/** Decode scrambled PNGs to float pixel vectors (the attacker sees exactly these bytes). */
+export async function decodePixels(pngs: Uint8Array[]): Promise<Float32Array[]> {
+  return Promise.all(
+    pngs.map(async (p) => {
+      const raw = await sharp(p).raw().toBuffer();
+      return Float32Array.from(raw);
+    }),
+  );
+}
+
+function sqDist(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    s += d * d;
+  }
+  return s;
+}
+
+/**
+ * k labelled leaks per class (seeded choice), 1-NN on the rest. Classes with k or fewer images contribute leaks
+ * only. Returns null when no class has a query left.
+ */
+export function nearestNeighbourAttack(vectors: Float32Array[], labels: number[], k: number, seed: number): LeakAttackResult | null {
+  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
+  const byClass = new Map<number, number[]>();
+  labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
+  const leaked: number[] = [];
+  const queries: number[] = [];
+  for (const idx of byClass.values()) {
+    const order = shuffle([...idx], rng);
+    leaked.push(...order.slice(0, k));
+    queries.push(...order.slice(k));
+  }
+  if (queries.length === 0) return null;
+  let correct = 0;
+  for (const q of queries) {
+    let best = -1;
+    let bestD = Infinity;
+    for (const l of leaked) {
+      const d = sqDist(vectors[q]!, vectors[l]!);
+      if (d < bestD) {
+        bestD = d;
+        best = l;
+      }
+    }
+    if (labels[best] === labels[q]) correct++;
+  }
+  return { k, accuracy: correct / queries.length, chance: 1 / byClass.size, queries: queries.length, classes: byClass.size, seed };
+}

@@ -1,0 +1,193 @@
+/**
+ * eval: top-1/top-5 of the fitted IINs on labelled images, the cloud gain, and, when asked, the paper's second
+ * measure: agreement with the cloud's own prediction on the PLAINTEXT image plus the cloud's plaintext accuracy.
+ * That reference sends unscrambled images to the cloud: only for a cloud you run yourself (the demo's embedded
+ * one), never for a real third party. It is off unless `plaintextReference` is set.
+ */
+import { fail } from '../errors.js';
+import type { Key } from '../key/keyfile.js';
+import type { ResolveOptions } from '../models/registry.js';
+import type { Sample } from '../types.js';
+import { buildLabelMap, createPlaintextCloudProbe, encodeForSending, rankOf } from '../cloud/accuracy.js';
+import type { FeatureSet } from './features.js';
+import { readBundle, type Bundle } from './bundle.js';
+import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
+import { Predictor } from './predict.js';
+import { selectData, type DataSelection } from './data.js';
+import type { CloudSettings } from './session.js';
+
+export interface EvalOptions extends ResolveOptions {
+  bundle: string | Bundle;
+  keys: Key[];
+  /** Labelled data; default: the held-out part of the bundle's own data selection. */
+  data?: DataSelection;
+  cloud?: Partial<CloudSettings>;
+  plaintextReference?: boolean;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface TopK {
+  top1: number;
+  top5: number;
+}
+
+export interface EvalReport {
+  bundleKeyIds: string[];
+  data: DataSelection & { split: 'test' | 'all' };
+  samples: number;
+  /** Samples whose label the bundle does not know (left out, counted). */
+  skippedUnknownLabel: number;
+  classes: number;
+  accuracy: Record<FeatureSet, TopK>;
+  /** Top-1 with the cloud minus top-1 with the embedding alone, in points of accuracy (0-1 scale). */
+  cloudGain: number;
+  /** Standard error of the gain, paired over the same images (McNemar): sqrt(b + c - (b - c)²/n) / n. */
+  cloudGainStdErr: number;
+  plaintext?: {
+    /** Samples whose class the cloud knows. */
+    mapped: number;
+    /** The cloud's accuracy on plaintext images. */
+    cloud: TopK;
+    /** The IIN's top-1/top-5 against the cloud's plaintext top-1 (the paper's second measure), over all samples. */
+    agreement: TopK;
+  };
+  /**
+   * A 1-nearest-neighbour attacker on the scrambled pixels with k=5 labelled leaks per class, run on these
+   * evaluation images (null when a class has too few images): how well the traffic gives the labels away.
+   */
+  attack: LeakAttackResult | null;
+  submissionsSent: number;
+  seconds: number;
+}
+
+/** Images the attack measurement decodes at most (memory and time stay bounded). */
+export const ATTACK_MAX_IMAGES = 2000;
+
+function scoreTopK(probs: Float32Array, targets: number[], width: number): TopK {
+  let c1 = 0;
+  let c5 = 0;
+  targets.forEach((t, i) => {
+    const r = rankOf(probs.subarray(i * width, (i + 1) * width), t);
+    if (r === 0) c1++;
+    if (r < 5) c5++;
+  });
+  const n = targets.length || 1;
+  return { top1: c1 / n, top5: c5 / n };
+}
+
+function argmax(v: Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[b]!) b = i;
+  return b;
+}
+
+async function evalSamples(bundle: Bundle, data: EvalOptions['data']): Promise<{ samples: Sample[]; skipped: number; selection: EvalReport['data'] }> {
+  const sameData = !data || data.path === bundle.data.path;
+  const sel: DataSelection = data ?? { path: bundle.data.path, labels: bundle.data.labels, perLabel: bundle.data.perLabel, testFraction: bundle.data.testFraction, seed: bundle.data.seed };
+  if (sameData) {
+    if (bundle.data.testFraction <= 0 && !data) return fail('OWSD_ERR_BAD_ARGUMENT', 'the bundle was fitted on all of its data: give labelled images to evaluate with --data PATH');
+    const own = await selectData({ ...sel, labels: bundle.data.labels, perLabel: bundle.data.perLabel, testFraction: bundle.data.testFraction, seed: bundle.data.seed });
+    if (own.test.length > 0) return { samples: own.test, skipped: 0, selection: { ...own.selection, split: 'test' } };
+  }
+  const picked = await selectData({ ...sel, testFraction: 0 });
+  const index = new Map(bundle.classes.map((c, i) => [c, i]));
+  const samples: Sample[] = [];
+  let skipped = 0;
+  for (const s of picked.train) {
+    const i = index.get(picked.dataset.classes[s.label]!);
+    if (i === undefined) skipped++;
+    else samples.push({ ...s, label: i });
+  }
+  if (samples.length === 0) return fail('OWSD_ERR_DATASET', `${sel.path}: none of its labels are among the bundle's ${bundle.classes.length} labels`);
+  return { samples, skipped, selection: { ...picked.selection, split: 'all' } };
+}
+
+export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
+  const t0 = performance.now();
+  const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
+  const { samples, skipped, selection } = await evalSamples(bundle, opts.data);
+  const predictor = await Predictor.open({ ...opts, bundle }, ['both', 'embedding', 'cloud']);
+  const f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES);
+  const C = bundle.classes.length;
+  const targets = samples.map((s) => s.label);
+  const probs = {
+    both: await predictor.probabilities(f, 'both'),
+    embedding: await predictor.probabilities(f, 'embedding'),
+    cloud: await predictor.probabilities(f, 'cloud'),
+  };
+  const accuracy = {
+    both: scoreTopK(probs.both, targets, C),
+    embedding: scoreTopK(probs.embedding, targets, C),
+    cloud: scoreTopK(probs.cloud, targets, C),
+  };
+  await predictor.close();
+  // Discordant pairs: right with the cloud and wrong without (b), and the reverse (c).
+  let b = 0;
+  let c = 0;
+  targets.forEach((t, i) => {
+    const withCloud = argmax(probs.both.subarray(i * C, (i + 1) * C)) === t;
+    const without = argmax(probs.embedding.subarray(i * C, (i + 1) * C)) === t;
+    if (withCloud && !without) b++;
+    if (!withCloud && without) c++;
+  });
+  const n = targets.length || 1;
+  const report: EvalReport = {
+    bundleKeyIds: bundle.keyIds,
+    data: selection,
+    samples: samples.length,
+    skippedUnknownLabel: skipped,
+    classes: C,
+    accuracy,
+    cloudGain: accuracy.both.top1 - accuracy.embedding.top1,
+    cloudGainStdErr: Math.sqrt(Math.max(0, b + c - (b - c) ** 2 / n)) / n,
+    attack: f.scrambled ? nearestNeighbourAttack(await decodePixels(f.scrambled), targets, 5, selection.seed) : null,
+    submissionsSent: f.sent,
+    seconds: 0,
+  };
+  if (opts.plaintextReference) {
+    const url = opts.cloud?.url ?? bundle.cloud.url;
+    const probe = createPlaintextCloudProbe({ url, modelName: opts.cloud?.modelName ?? bundle.cloud.modelName });
+    const meta = (await probe.metadata()) as { labels?: { ids: string[] } };
+    const cloudIds = meta.labels?.ids;
+    // Dataset label → cloud class, and back (cloud class → dataset label) for agreement.
+    const toCloud = cloudIds ? buildLabelMap(bundle.classes, cloudIds, bundle.classNames) : bundle.classes.map(() => -1);
+    const fromCloud = new Map<number, number>();
+    toCloud.forEach((c, d) => c >= 0 && fromCloud.set(c, d));
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < samples.length; i += 64) {
+      const encoded = await Promise.all(samples.slice(i, i + 64).map((s) => encodeForSending(s.image)));
+      vectors.push(...(await probe.classifyPlaintext(encoded)));
+    }
+    let mapped = 0;
+    let c1 = 0;
+    let c5 = 0;
+    const agreeTargets: number[] = [];
+    const agreeRows: number[] = [];
+    vectors.forEach((v, i) => {
+      const t = toCloud[targets[i]!]!;
+      if (t >= 0) {
+        mapped++;
+        const r = rankOf(v, t);
+        if (r === 0) c1++;
+        if (r < 5) c5++;
+      }
+      const cloudTop = fromCloud.get(argmax(v));
+      if (cloudTop !== undefined) {
+        agreeTargets.push(cloudTop);
+        agreeRows.push(i);
+      }
+    });
+    const rows = new Float32Array(agreeRows.length * C);
+    agreeRows.forEach((r, j) => rows.set(probs.both.subarray(r * C, (r + 1) * C), j * C));
+    // Samples whose plaintext top-1 is a class outside the bundle's labels count as disagreement.
+    const agreeKnown = scoreTopK(rows, agreeTargets, C);
+    const frac = agreeRows.length / (samples.length || 1);
+    report.plaintext = {
+      mapped,
+      cloud: { top1: mapped ? c1 / mapped : 0, top5: mapped ? c5 / mapped : 0 },
+      agreement: { top1: agreeKnown.top1 * frac, top5: agreeKnown.top5 * frac },
+    };
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}

@@ -1,0 +1,117 @@
+/**
+ * fit: labelled private images → encode → scramble(key) → cloud → train the IIN → bundle.
+ *
+ * Three IINs are trained on the same samples and seed: on [embedding, cloud vectors] (the one predict uses), on
+ * the embedding alone and on the cloud vectors alone. Their validation accuracies give the cloud gain: what the
+ * cloud adds over what the organization's own encoder already knows.
+ */
+import path from 'node:path';
+import { fail } from '../errors.js';
+import type { Key } from '../key/keyfile.js';
+import type { ResolveOptions } from '../models/registry.js';
+import { trainIin, type IinConfig, type IinEpochRecord } from '../iin/index.js';
+import { collectFeatures, featureMatrix, type FeatureSet, type Features } from './features.js';
+import { BUNDLE_FORMAT, writeBundle, type Bundle, type BundleIin } from './bundle.js';
+import { openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
+import { selectData, type DataSelection } from './data.js';
+import { sha256File } from '../models/checksum.js';
+import type { Sample } from '../types.js';
+
+export interface FitOptions extends ResolveOptions {
+  keys: Key[];
+  encoders: string[];
+  cloud: CloudSettings;
+  data: DataSelection;
+  /** Bundle folder to write. */
+  out: string;
+  /** Where cloud answers are journaled for resuming (default: `<out>.work`). */
+  workDir?: string;
+  /** What identifies the cloud's answers in the journal (default: URL and model name). */
+  cloudId?: string;
+  iin?: Partial<IinConfig>;
+  batchSize?: number;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
+}
+
+export interface FitResult {
+  bundle: Bundle;
+  out: string;
+  /** Validation top-1 of each IIN, and the cloud gain (both - embedding). */
+  validation: Record<FeatureSet, number | null> & { cloudGain: number | null };
+  trainSamples: number;
+  submissionsSent: number;
+  seconds: number;
+}
+
+export function labelsOf(samples: Sample[]): Int32Array {
+  return Int32Array.from(samples, (s) => s.label);
+}
+
+/** Train the three IINs on collected features. */
+export async function trainIins(f: Features, y: Int32Array, numClasses: number, config: Partial<IinConfig>, onEpoch?: FitOptions['onEpoch']): Promise<Record<FeatureSet, BundleIin>> {
+  const out = {} as Record<FeatureSet, BundleIin>;
+  for (const which of ['both', 'embedding', 'cloud'] as const) {
+    const { x, dim } = featureMatrix(f, which);
+    const t = await trainIin(x, y, { inputDim: dim, numClasses, config, onEpoch: (e) => onEpoch?.(which, e) });
+    const best = t.history.find((h) => h.epoch === t.bestEpoch);
+    out[which] = { inputs: which, config: t.config, weights: t.weights, history: t.history, bestEpoch: t.bestEpoch, validationAccuracy: best?.valAccuracy ?? null };
+  }
+  return out;
+}
+
+export async function fit(opts: FitOptions): Promise<FitResult> {
+  const started = performance.now();
+  const data = await selectData(opts.data);
+  const train = data.train;
+  const numClasses = data.dataset.classes.length;
+  if (numClasses < 2) return fail('OWSD_ERR_DATASET', `${opts.data.path}: fit needs at least 2 labels, found ${numClasses}`);
+  const { encoder, specs } = await openEncoder(opts.encoders, opts);
+  const client = openCloud(opts.cloud);
+  const workDir = opts.workDir ?? `${path.resolve(opts.out)}.work`;
+  const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}` });
+  const progress = opts.onProgress;
+  const f = await collectFeatures({
+    samples: train,
+    encoder,
+    channels,
+    client,
+    batchSize: opts.batchSize,
+    onProgress: (stage, done) => progress?.(stage, done, train.length * (stage === 'cloud' ? channels.length : 1)),
+  });
+  const y = labelsOf(train);
+  const iinConfig = { ...opts.iin, seed: opts.iin?.seed ?? opts.data.seed };
+  const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch);
+  const seconds = (performance.now() - started) / 1000;
+  const encoders = await Promise.all(
+    encoder.describe().map(async (e, i) => ({ ...e, sha256: specs[i]!.sha256 ?? (await sha256File(specs[i]!.path)) })),
+  );
+  const bundle: Bundle = {
+    format: BUNDLE_FORMAT,
+    created: new Date().toISOString(),
+    keyIds: opts.keys.map((k) => k.id),
+    imageSize: opts.keys[0]!.generator.imageSize,
+    encoders,
+    cloud: { url: opts.cloud.url, protocol: opts.cloud.protocol ?? 'kserve', modelName: opts.cloud.modelName, numClasses: f.cloudDim },
+    classes: data.dataset.classes,
+    classNames: data.dataset.classNames,
+    features: { embeddingDim: f.embeddingDim, cloudDim: f.cloudDim, keys: f.keys },
+    data: { ...data.selection, format: data.dataset.format, train: train.length, test: data.test.length },
+    fit: { submissionsSent: f.sent, seconds },
+    iins,
+  };
+  writeBundle(opts.out, bundle);
+  await encoder.release();
+  for (const c of channels) await c.scrambler.release();
+  const v = (k: FeatureSet) => iins[k].validationAccuracy;
+  const both = v('both');
+  const emb = v('embedding');
+  return {
+    bundle,
+    out: opts.out,
+    validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
+    trainSamples: train.length,
+    submissionsSent: f.sent,
+    seconds,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * What came back from the cloud, kept on disk so a rerun after a crash does not resend it. One append-only
+ * JSON-lines file per key: `{"id": sample id, "v": base64 float32 vector}`; each batch is appended and fsynced
+ * when its answer arrives. A torn last line (crash mid-write) is ignored. Holds cloud outputs only: no image,
+ * embedding or key material.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class VectorJournal {
+  private readonly vectors = new Map<string, Float32Array>();
+
+  private constructor(readonly file: string) {}
+
+  static open(dir: string, keyId: string, cloudId: string): VectorJournal {
+    fs.mkdirSync(dir, { recursive: true });
+    const safe = cloudId.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80);
+    const j = new VectorJournal(path.join(dir, `${keyId}--${safe}.jsonl`));
+    if (fs.existsSync(j.file)) {
+      for (const line of fs.readFileSync(j.file, 'utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const rec = JSON.parse(line) as { id: string; v: string };
+          const b = Buffer.from(rec.v, 'base64');
+          j.vectors.set(rec.id, new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+        } catch {
+          /* a torn last line from a crash: that batch is sent again */
+        }
+      }
+    }
+    return j;
+  }
+
+  has(id: string): boolean {
+    return this.vectors.has(id);
+  }
+
+  get(id: string): Float32Array | undefined {
+    return this.vectors.get(id);
+  }
+
+  get size(): number {
+    return this.vectors.size;
+  }
+
+  /** Append a batch durably. */
+  append(records: Array<{ id: string; vector: Float32Array }>): void {
+    if (records.length === 0) return;
+    const body = records
+      .map((r) => JSON.stringify({ id: r.id, v: Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength).toString('base64') }))
+      .join('\n');
+    const fd = fs.openSync(this.file, 'a');
+    try {
+      // Start on a fresh line even if a crash left a torn one.
+      fs.writeSync(fd, `\n${body}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    for (const r of records) this.vectors.set(r.id, r.vector);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * predict: new images → encode → scramble → cloud → IIN → true labels, with a fitted bundle and its key(s).
+ *
+ * **Example:**
+ * ```ts
+ * const p = await Predictor.open({ bundle: 'my.bundle', keys: [readKeyFile('k.key')] });
+ * const [top] = await p.predict([{ kind: 'file', path: 'x.jpg' }], 5);
+ * // top = [{ label: 'n03888257', name: 'parachute', index: 9, score: 0.97 }, ...]
+ * ```
+ */
+import type { Key } from '../key/keyfile.js';
+import type { ResolveOptions } from '../models/registry.js';
+import { Iin } from '../iin/index.js';
+import type { ImageInput, LabelScore, Sample } from '../types.js';
+import { collectFeatures, featureMatrix, type FeatureSet, type Features, type KeyChannel } from './features.js';
+import { readBundle, type Bundle } from './bundle.js';
+import { checkKeysMatch, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
+import type { Encoder } from '../encoder/encoder.js';
+import type { CloudClient } from '../cloud/client.js';
+
+export interface PredictorOptions extends ResolveOptions {
+  bundle: string | Bundle;
+  keys: Key[];
+  /** Override the cloud the bundle names (e.g. another replica). */
+  cloud?: Partial<CloudSettings>;
+}
+
+export function topLabels(probs: Float32Array, classes: string[], names: string[], k: number): LabelScore[] {
+  const idx = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!).slice(0, k);
+  return idx.map((i) => ({ label: classes[i]!, name: names[i]!, index: i, score: probs[i]! }));
+}
+
+export class Predictor {
+  private constructor(
+    readonly bundle: Bundle,
+    private readonly encoder: Encoder,
+    private readonly channels: KeyChannel[],
+    private readonly client: CloudClient,
+    private readonly iins: Partial<Record<FeatureSet, Iin>>,
+  ) {}
+
+  static async open(opts: PredictorOptions, which: FeatureSet[] = ['both']): Promise<Predictor> {
+    const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
+    checkKeysMatch(opts.keys, bundle.keyIds, typeof opts.bundle === 'string' ? `bundle ${opts.bundle}` : 'the bundle');
+    const { encoder } = await openEncoder(bundle.encoders.map((e) => e.name), opts);
+    const channels = await openChannels(opts.keys, encoder.dim, { cloudId: bundle.cloud.url });
+    const client = openCloud({ ...bundle.cloud, ...opts.cloud });
+    const iins: Partial<Record<FeatureSet, Iin>> = {};
+    for (const w of which) iins[w] = await Iin.create(bundle.iins[w].weights);
+    return new Predictor(bundle, encoder, channels, client, iins);
+  }
+
+  /** Encode, scramble, send (counted against each key's budget) and collect features. */
+  async features(images: ImageInput[], ids?: string[], keepScrambled = false): Promise<Features> {
+    const samples: Sample[] = images.map((image, i) => ({ id: ids?.[i] ?? String(i), label: -1, image }));
+    return collectFeatures({ samples, encoder: this.encoder, channels: this.channels, client: this.client, keepScrambled });
+  }
+
+  /** Class probabilities of an IIN for collected features (n x classes). */
+  async probabilities(f: Features, which: FeatureSet = 'both'): Promise<Float32Array> {
+    const iin = this.iins[which];
+    if (!iin) throw new Error(`IIN '${which}' was not opened`);
+    const { x } = featureMatrix(f, which);
+    return iin.predict(x, f.n);
+  }
+
+  async predict(images: ImageInput[], k = 5): Promise<LabelScore[][]> {
+    const f = await this.features(images);
+    const probs = await this.probabilities(f);
+    const c = this.bundle.classes.length;
+    return Array.from({ length: f.n }, (_, i) => topLabels(probs.subarray(i * c, (i + 1) * c), this.bundle.classes, this.bundle.classNames, k));
+  }
+
+  async close(): Promise<void> {
+    await this.encoder.release();
+    for (const c of this.channels) await c.scrambler.release();
+  }
+}
