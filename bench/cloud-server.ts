@@ -12,9 +12,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { buildImageInferenceRequest } from '../src/cloud/protocol.js';
-import { modelsDir } from '../test/helpers.js';
+import { modelsDir, noisePngBytes } from '../test/helpers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,23 +33,8 @@ const concurrency = Number(args.concurrency);
 const batch = Number(args.batch);
 const size = Number(args.size);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-async function noisePng(seed: number): Promise<Buffer> {
-  const rnd = mulberry32(seed);
-  const px = Buffer.alloc(size * size * 3);
-  for (let i = 0; i < px.length; i++) px[i] = Math.floor(rnd() * 256);
-  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-}
+const noisePng = (seed: number): Promise<Uint8Array> => noisePngBytes(seed, size);
 
 /** Start `owsd cloud serve` on a free port; resolve with its URL once it says it is serving. */
 function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
@@ -93,7 +77,7 @@ const pngs = await Promise.all(Array.from({ length: Math.max(8, batch) }, (_, i)
 const pngBytes = pngs.reduce((a, p) => a + p.length, 0) / pngs.length;
 // A few different request bodies, prebuilt, so the load generator spends its time waiting, not encoding.
 const bodies = Array.from({ length: 4 }, (_, k) =>
-  JSON.stringify(buildImageInferenceRequest(Array.from({ length: batch }, (_, i) => pngs[(k + i) % pngs.length]!.toString('base64')))),
+  JSON.stringify(buildImageInferenceRequest(Array.from({ length: batch }, (_, i) => Buffer.from(pngs[(k + i) % pngs.length]!).toString('base64')))),
 );
 const inferUrl = `${server.url}/v2/models/${encodeURIComponent(model)}/infer`;
 

@@ -4,7 +4,7 @@
  * Target (issue 2): generator alone at 256x256 >= 50 images/s on a 2-core machine.
  */
 import os from 'node:os';
-import { createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers } from '../src/index.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 
 const REPEAT_S = Number(process.env.BENCH_SECONDS ?? 3);
@@ -51,9 +51,15 @@ for (const size of [32, 64, 128, 256]) {
   await s.release();
 }
 
+// Key derivation at paper size (2048-d input, 256x256x3 output, base 1024 channels: about 45M weights).
+const deriveStart = performance.now();
+deriveGeneratorWeights(key, 2048);
+const deriveSeconds = (performance.now() - deriveStart) / 1000;
+
 console.log(`machine: ${os.cpus()[0]?.model} x${os.availableParallelism()}, node ${process.version}`);
+console.log(`key derivation: ${(countWeights(generatorLayers(2048, key.generator)) / 1e6).toFixed(1)}M generator weights in ${deriveSeconds.toFixed(2)} s (target < 1 s)`);
 console.log('stage'.padEnd(62), 'batch', 'images/s');
 for (const r of rows) console.log(r.stage.padEnd(62), String(r.batch).padStart(5), r.imagesPerSecond.toFixed(1).padStart(8));
 const gen = rows.find((r) => r.stage.startsWith('generator 256') && r.batch === 32)!;
 console.log(`generator 256x256 at batch 32: ${gen.imagesPerSecond.toFixed(1)} images/s, target 50: ${gen.imagesPerSecond >= 50 ? 'met' : 'NOT met'} (${(gen.imagesPerSecond / 50).toFixed(2)}x)`);
-console.log(JSON.stringify({ bench: 'scramble', rows }));
+console.log(JSON.stringify({ bench: 'scramble', deriveSeconds, rows }));

@@ -20,28 +20,15 @@ import {
   type ScrambledImage,
 } from '../src/cloud/index.js';
 import { isOwsdError } from '../src/errors.js';
+import { noisePng as noise } from './helpers.js';
+
+/** Small seeded noise PNGs, `width` wide so fake servers can tell images apart. */
+const noisePng = (seed: number, width = 8, height = 8) => noise(seed, width, height);
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** A seeded noise PNG (what scrambled images look like), `width` wide so fake servers can tell images apart. */
-async function noisePng(seed: number, width = 8, height = 8): Promise<ScrambledImage> {
-  const rnd = mulberry32(seed);
-  const px = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < px.length; i++) px[i] = Math.floor(rnd() * 256);
-  return markScrambled(new Uint8Array(await sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer()));
-}
 
 /** Width of a base64 PNG (IHDR), which the tests use as the image's id. */
 function pngWidth(b64: string): number {

@@ -24,31 +24,13 @@ import {
 } from '../src/cloud/index.js';
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
-import { dataDir, modelsDir, repoRoot } from './helpers.js';
+import { dataDir, modelsDir, noisePng, repoRoot } from './helpers.js';
 
 const IMAGENET = ['mobilenetv2-12-int8', 'shufflenet-v2-12-qdq'];
 const ALL = [...IMAGENET, 'cifar10-resnet20', 'cifar100-mobilenetv3-small-128'];
 const CLASSES: Record<string, number> = { 'mobilenetv2-12-int8': 1000, 'shufflenet-v2-12-qdq': 1000, 'cifar10-resnet20': 10, 'cifar100-mobilenetv3-small-128': 100 };
 
-/** Seeded noise: what scrambled images look like. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-async function noisePng(seed: number, width = 256, height = 256): Promise<ScrambledImage> {
-  const rnd = mulberry32(seed);
-  const px = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < px.length; i++) px[i] = Math.floor(rnd() * 256);
-  const png = await sharp(px, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
-  return markScrambled(new Uint8Array(png));
-}
 
 const argmax = (v: ArrayLike<number>): number => {
   let best = 0;

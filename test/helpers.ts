@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { createRng } from '../src/internal/random.js';
+import { markScrambled, type ScrambledImage } from '../src/cloud/scrambled.js';
 
 /** The repository root, from dist/test/*.js or test/*.ts alike. */
 export const repoRoot = (() => {
@@ -22,4 +25,17 @@ export function tempDir(prefix = 'owsd-test-'): string {
 export function imagenetteFiles(n: number, wnid = 'n01440764'): string[] {
   const dir = path.join(dataDir, 'imagenette-val', wnid);
   return fs.readdirSync(dir).sort().slice(0, n).map((f) => path.join(dir, f));
+}
+
+/** Seeded noise pixels as PNG bytes: what scrambled images look like, for tests and benches of the cloud. */
+export async function noisePngBytes(seed: number, width = 256, height = width): Promise<Uint8Array> {
+  const rng = createRng(seed);
+  const px = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < px.length; i++) px[i] = rng.int(256);
+  return new Uint8Array(await sharp(px, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
+}
+
+/** The same, marked as a scrambled image, ready for a CloudClient. */
+export async function noisePng(seed: number, width = 256, height = width): Promise<ScrambledImage> {
+  return markScrambled(await noisePngBytes(seed, width, height));
 }

@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: every bench, one after another, each in its own process (so one's memory and threads do not
+ * disturb the next). Each is also runnable alone: `node dist/bench/<name>.js`.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const benches = ['scramble', 'iin-train', 'cloud-server'];
+let failed = 0;
+for (const b of benches) {
+  console.log(`\n=== ${b} ===`);
+  const r = spawnSync(process.execPath, [path.join(here, `${b}.js`)], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exitCode = failed ? 1 : 0;
