@@ -87,3 +87,22 @@ test('EXPECTED FAILURE - CLI errors are one clear line with no stack trace', asy
   assert.match(bad.stderr, /^owsd: .*nope\.jpg.*file not found/);
   assert.ok(!/\n\s+at /.test(bad.stderr));
 });
+
+test('a bare .onnx path works with preprocessing given by flags, and without them says what to give', async () => {
+  const dir = tempDir();
+  const onnx = path.join(dir, 'encoder.onnx');
+  fs.copyFileSync(path.join(modelsDir, 'mobilenetv2-12-int8.onnx'), onnx);
+  await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '64']);
+  const images = imagenetteFiles(1);
+  const missing = await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', onnx, '--out', path.join(dir, 'o'), ...images]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /no preprocessing known.*sidecar.*--resize\/--crop\/--mean\/--std/);
+  const ok = await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', onnx, '--resize', '256', '--crop', '224', '--out', path.join(dir, 'o'), '--json', ...images]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).encoders[0].dim, 1280);
+  // Same model, same preprocessing, found by name: byte-identical PNG.
+  const named = await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', 'mobilenetv2-12-int8', '--out', path.join(dir, 'n'), ...images]);
+  assert.equal(named.code, 0, named.stderr);
+  const name = fs.readdirSync(path.join(dir, 'o'))[0]!;
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'o', name)), fs.readFileSync(path.join(dir, 'n', name)));
+});

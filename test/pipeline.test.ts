@@ -37,6 +37,9 @@ test('fit → bundle → predict → eval through the real server; the budget co
   const report = await evaluate({ bundle: out, keys: [readKeyFile(keyFile)], modelsDir });
   assert.equal(report.samples, 12);
   assert.equal(report.data.split, 'test');
+  assert.equal(report.fitted.iin.both.seed, 7);
+  assert.equal(report.fitted.data.seed, 7);
+  assert.ok(report.attack === null || report.attack.k === 5);
   // Real learning: well above chance (25%) on held-out images.
   assert.ok(report.accuracy.both.top1 >= 0.6, `top-1 ${report.accuracy.both.top1}`);
   assert.ok(report.accuracy.embedding.top1 >= 0.6);

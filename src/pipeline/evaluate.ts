@@ -33,6 +33,8 @@ export interface TopK {
 
 export interface EvalReport {
   bundleKeyIds: string[];
+  /** The fitted settings this result depends on: encoders, cloud, image size, how the training data was chosen, IIN configs (seeds included). */
+  fitted: Pick<Bundle, 'encoders' | 'cloud' | 'imageSize' | 'data' | 'created'> & { iin: Record<FeatureSet, Bundle['iins']['both']['config']> };
   data: DataSelection & { split: 'test' | 'all' };
   samples: number;
   /** Samples whose label the bundle does not know (left out, counted). */
@@ -133,6 +135,14 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   const n = targets.length || 1;
   const report: EvalReport = {
     bundleKeyIds: bundle.keyIds,
+    fitted: {
+      encoders: bundle.encoders,
+      cloud: bundle.cloud,
+      imageSize: bundle.imageSize,
+      data: bundle.data,
+      created: bundle.created,
+      iin: { both: bundle.iins.both.config, embedding: bundle.iins.embedding.config, cloud: bundle.iins.cloud.config },
+    },
     data: selection,
     samples: samples.length,
     skippedUnknownLabel: skipped,

@@ -9,8 +9,9 @@ import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy
 import { loadDataset } from '../../data/index.js';
 import { resolveModel } from '../../models/registry.js';
 import { fail } from '../../errors.js';
+import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
 
-interface ServeOptions {
+interface ServeOptions extends ModelFlags {
   model: string[];
   port: number;
   host: string;
@@ -56,6 +57,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     port: opts.port,
     host: opts.host,
     modelsDir: opts.models,
+    entry: modelEntry(opts),
     maxBodyBytes: opts.maxBody,
     threads: opts.threads,
     logger: opts.quiet ? false : undefined,
@@ -128,8 +130,8 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
 export function registerCloud(program: Command): void {
   const cloud = program.command('cloud').description('the embedded cloud classifier (KServe V2 / Open Inference Protocol) and its checks');
 
-  cloud
-    .command('serve')
+  addModelFlags(cloud
+    .command('serve'))
     .description('serve ONNX classifiers over the KServe V2 / Open Inference Protocol REST API until SIGTERM/SIGINT')
     .requiredOption('--model <name|path>', 'model name in the models directory or .onnx path (repeat to serve several)', collect, [] as string[])
     .option('--port <port>', 'port (0 picks a free one)', intOption('--port', 0), 8080)

@@ -5,8 +5,9 @@ import type { Command } from 'commander';
 import { Encoder, readKeyFile, resolveModel, Scrambler, scrambleImages, scrambleStats, type ScrambleStats } from '../../index.js';
 import { action, collect, intOption, printJson } from '../run.js';
 import { progress } from '../progress.js';
+import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
 
-interface Opts {
+interface Opts extends ModelFlags {
   key: string;
   encoder: string[];
   out: string;
@@ -27,8 +28,7 @@ function outputNames(files: string[]): string[] {
 }
 
 export function registerScramble(program: Command): void {
-  program
-    .command('scramble')
+  addModelFlags(program.command('scramble'))
     .description('encode and scramble images with a key; writes one PNG per input (nothing leaves the machine)')
     .argument('<images...>', 'image files')
     .requiredOption('--key <file>', 'key file')
@@ -42,7 +42,7 @@ export function registerScramble(program: Command): void {
       action(async (images: string[], opts: Opts) => {
         const key = readKeyFile(opts.key);
         const specs = [];
-        for (const e of opts.encoder) specs.push(await resolveModel(e, { modelsDir: opts.models }));
+        for (const e of opts.encoder) specs.push(await resolveModel(e, { modelsDir: opts.models, entry: modelEntry(opts) }));
         const encoder = await Encoder.create(specs);
         const scrambler = await Scrambler.create(key, encoder.dim, { exposeActivations: opts.stats });
         fs.mkdirSync(opts.out, { recursive: true });

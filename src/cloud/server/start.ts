@@ -12,6 +12,8 @@ export interface StartCloudOptions {
   port?: number;
   host?: string;
   modelsDir?: string;
+  /** For bare .onnx paths without a sidecar: manifest-style fields (preprocess, labels). */
+  entry?: Record<string, unknown>;
   maxBodyBytes?: number;
   maxImagesPerRequest?: number;
   logger?: CloudLogger;
@@ -31,10 +33,10 @@ export interface RunningCloud {
 }
 
 /** Load the classifiers of `names` (in parallel). */
-export async function loadHostedModels(names: string[], opts: { modelsDir?: string; threads?: number } = {}): Promise<HostedModel[]> {
+export async function loadHostedModels(names: string[], opts: { modelsDir?: string; threads?: number; entry?: Record<string, unknown> } = {}): Promise<HostedModel[]> {
   return Promise.all(
     names.map(async (nameOrPath) => {
-      const spec = await resolveModel(nameOrPath, { modelsDir: opts.modelsDir });
+      const spec = await resolveModel(nameOrPath, { modelsDir: opts.modelsDir, entry: opts.entry });
       const classifier = await OnnxClassifier.create(spec, { threads: opts.threads });
       return { name: spec.name, classifier };
     }),
@@ -52,7 +54,7 @@ export async function startCloudServer(opts: StartCloudOptions): Promise<Running
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `port must be an integer 0..65535, got ${port}`);
-  const models = await loadHostedModels(names, { modelsDir: opts.modelsDir, threads: opts.threads });
+  const models = await loadHostedModels(names, { modelsDir: opts.modelsDir, threads: opts.threads, entry: opts.entry });
   const release = async (): Promise<void> => {
     await Promise.all(models.map((m) => (m.classifier as OnnxClassifier).release?.()));
   };
