@@ -18,7 +18,7 @@ import {
   parseJsonPath,
   parseRetryAfter,
   type ScrambledImage,
-} from '../src/cloud/index.js';
+} from '../src/index.js';
 import { isOwsdError } from '../src/errors.js';
 import { noisePng as noise } from './helpers.js';
 

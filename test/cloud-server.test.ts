@@ -21,7 +21,7 @@ import {
   startCloudServer,
   type RunningCloud,
   type ScrambledImage,
-} from '../src/cloud/index.js';
+} from '../src/index.js';
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
 import { dataDir, modelsDir, noisePng, repoRoot } from './helpers.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createRng } from '../src/internal/random.js';
-import { markScrambled, type ScrambledImage } from '../src/cloud/scrambled.js';
+import { markScrambled, type ScrambledImage } from '../src/scrambler/scrambled.js';
 
 /** The repository root, from dist/test/*.js or test/*.ts alike. */
 export const repoRoot = (() => {

@@ -27,7 +27,7 @@ test('the paper-size generator has about 45M weights and derives the same weight
 
 test('scrambled PNGs are 256x256 RGB noise spanning 0-255, with at least 200 levels per channel', async () => {
   const scrambler = await Scrambler.create(KEY_A, encoder.dim, { exposeActivations: true });
-  const pngs = await scrambler.scramble(embeddings, files.length);
+  const pngs = (await scrambler.scramble(embeddings, files.length)).map((s) => s.png);
   assert.equal(pngs.length, 4);
   for (const png of pngs) {
     assert.ok(isPng(png));
@@ -50,9 +50,9 @@ test('same key, same image: byte-identical PNGs; another key: a different image;
   const s1 = await Scrambler.create(KEY_A, encoder.dim);
   const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11) }), encoder.dim, { batchSize: 1 });
   const sb = await Scrambler.create(KEY_B, encoder.dim);
-  const a = await s1.scramble(embeddings, 4);
-  const a2 = await s2.scramble(embeddings, 4);
-  const b = await sb.scramble(embeddings, 4);
+  const a = (await s1.scramble(embeddings, 4)).map((s) => s.png);
+  const a2 = (await s2.scramble(embeddings, 4)).map((s) => s.png);
+  const b = (await sb.scramble(embeddings, 4)).map((s) => s.png);
   for (let i = 0; i < 4; i++) {
     assert.deepEqual(Buffer.from(a[i]!), Buffer.from(a2[i]!), `image ${i} differs across runs/batch sizes`);
     assert.notDeepEqual(Buffer.from(a[i]!), Buffer.from(b[i]!));
@@ -68,8 +68,8 @@ test('every output size from 32 to 512 works', async () => {
   for (const size of [32, 64, 128, 512]) {
     const key = createKey({ secret: new Uint8Array(32).fill(size % 251), imageSize: size, baseChannels: size === 512 ? 256 : 1024 });
     const s = await Scrambler.create(key, encoder.dim);
-    const [png] = await s.scramble(embeddings.subarray(0, encoder.dim), 1);
-    const meta = await sharp(png!).metadata();
+    const [scrambled] = await s.scramble(embeddings.subarray(0, encoder.dim), 1);
+    const meta = await sharp(scrambled!.png).metadata();
     assert.deepEqual([meta.width, meta.height], [size, size]);
     await s.release();
   }

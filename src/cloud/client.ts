@@ -14,7 +14,7 @@
  * All of them batch (maxBatch images per request), cap the requests in flight (concurrency), time out each
  * attempt, and retry 429/5xx/network errors/timeouts with exponential backoff and jitter, honouring Retry-After.
  */
-import type { ScrambledImage } from './scrambled.js';
+import type { ScrambledImage } from '../scrambler/scrambled.js';
 import type { HttpOptions } from './clients/http.js';
 import { KServeClient } from './clients/kserve.js';
 import { TfServingClient } from './clients/tfserving.js';
@@ -107,7 +107,7 @@ export type CreateCloudClientOptions =
   | ({ protocol: 'tfserving' } & TfServingClientOptions)
   | ({ protocol: 'generic' } & GenericClientOptions);
 
-export type { ScrambledImage } from './scrambled.js';
+export type { ScrambledImage } from '../scrambler/scrambled.js';
 
 /** A client for `protocol` (default 'kserve'). */
 export function createCloudClient(opts: { protocol: 'tfserving' } & TfServingClientOptions): TfServingClient;

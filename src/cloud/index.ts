@@ -1,6 +1,5 @@
 /** The cloud side of owsd: the embedded KServe V2 server, the protocol, and the clients that send scrambled images. */
 export * from './protocol.js';
-export { markScrambled, isScrambled, assertScrambled, isPng, type ScrambledImage } from './scrambled.js';
 export {
   createCloudClient,
   type CloudClient,

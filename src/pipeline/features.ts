@@ -8,7 +8,6 @@ import type { Encoder } from '../encoder/encoder.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
 import type { UsageLedger } from '../key/ledger.js';
 import type { CloudClient } from '../cloud/client.js';
-import { markScrambled } from '../cloud/scrambled.js';
 import type { Sample } from '../types.js';
 import type { VectorJournal } from './journal.js';
 
@@ -92,12 +91,12 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
       if (scrambled && k === 0) {
         // Journaled samples are not sent again, but the attack needs their images: re-scramble locally.
         const local = await ch.scrambler.scramble(emb, batch.length);
-        local.forEach((p, i) => (scrambled[start + i] = p));
+        local.forEach((p, i) => (scrambled[start + i] = p.png));
       }
       if (todo.length === 0) continue;
       const sub = new Float32Array(todo.length * embeddingDim);
       todo.forEach((i, j) => sub.set(emb.subarray(i * embeddingDim, (i + 1) * embeddingDim), j * embeddingDim));
-      const pngs = (await ch.scrambler.scramble(sub, todo.length)).map(markScrambled);
+      const pngs = await ch.scrambler.scramble(sub, todo.length);
       // Counted durably before anything leaves: a crash can over-count, never under-count.
       ch.ledger.reserve(pngs.length);
       sent += pngs.length;

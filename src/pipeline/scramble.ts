@@ -5,11 +5,12 @@
 import type { Encoder } from '../encoder/encoder.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
 import type { ImageInput } from '../types.js';
+import type { ScrambledImage } from '../scrambler/scrambled.js';
 
 export interface ScrambledBatch {
   start: number;
   embeddings: Float32Array;
-  pngs: Uint8Array[];
+  pngs: ScrambledImage[];
 }
 
 /** Encode and scramble images batch by batch, in input order. */

@@ -15,8 +15,3 @@ export async function encodePngBatch(pixels: Uint8Array, n: number, size: number
   return Promise.all(Array.from({ length: n }, (_, i) => encodePng(pixels.subarray(i * per, (i + 1) * per), size)));
 }
 
-export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-export function isPng(bytes: Uint8Array): boolean {
-  return bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
-}

@@ -5,7 +5,7 @@
  * **Example:**
  * ```ts
  * const scrambler = await Scrambler.create(key, encoder.dim);
- * const pngs = await scrambler.scramble(embeddings, n); // Uint8Array[] of 256x256 PNGs
+ * const images = await scrambler.scramble(embeddings, n); // ScrambledImage[]: { png: Uint8Array } of 256x256 PNGs
  * ```
  */
 import { createSession, floatTensor, type Session } from '../internal/ort.js';
@@ -13,6 +13,7 @@ import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import { buildGeneratorModel, generatorLayers, countWeights, generatorFlops } from './generator.js';
 import { encodePngBatch } from './png.js';
+import { markScrambled, type ScrambledImage } from './scrambled.js';
 
 export interface ScramblerOptions {
   threads?: number;
@@ -57,9 +58,9 @@ export class Scrambler {
     return out;
   }
 
-  /** N embeddings → N scrambled PNGs. */
-  async scramble(embeddings: Float32Array, n: number): Promise<Uint8Array[]> {
-    return encodePngBatch(await this.pixels(embeddings, n), n, this.imageSize);
+  /** N embeddings → N scrambled PNGs, marked as the only thing a cloud client will send. */
+  async scramble(embeddings: Float32Array, n: number): Promise<ScrambledImage[]> {
+    return (await encodePngBatch(await this.pixels(embeddings, n), n, this.imageSize)).map(markScrambled);
   }
 
   /** Every ReLU activation of the generator for these embeddings, for the zero-fraction report. */

@@ -51,7 +51,7 @@ export function registerScramble(program: Command): void {
         const started = performance.now();
         const stats: Array<{ n: number; s: ScrambleStats }> = [];
         for await (const b of scrambleImages(encoder, scrambler, images.map((p) => ({ kind: 'file' as const, path: p })), opts.batch)) {
-          b.pngs.forEach((png, i) => fs.writeFileSync(path.join(opts.out, names[b.start + i]!), png));
+          b.pngs.forEach((s, i) => fs.writeFileSync(path.join(opts.out, names[b.start + i]!), s.png));
           if (opts.stats) {
             const n = b.pngs.length;
             stats.push({ n, s: scrambleStats(await scrambler.pixels(b.embeddings, n), n, await scrambler.activations(b.embeddings, n)) });

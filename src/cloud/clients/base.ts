@@ -1,6 +1,6 @@
 /** What every cloud client shares: the leak guard, batching, the concurrency limit and answer checks. */
 import { fail } from '../../errors.js';
-import { assertScrambled, type ScrambledImage } from '../scrambled.js';
+import { assertScrambled, type ScrambledImage } from '../../scrambler/scrambled.js';
 import type { CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from '../client.js';
 import type { HttpOptions } from './http.js';
 
