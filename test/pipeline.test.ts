@@ -89,3 +89,39 @@ test('two keys at once: their cloud vectors are concatenated; predict needs the 
   assert.equal(readBundle(out).features.keys, 2);
   await assert.rejects(Predictor.open({ bundle: out, keys: [readKeyFile(k1)], modelsDir }), { code: 'OWSD_ERR_KEY', message: /fitted with key\(s\)/ });
 });
+
+test('EXPECTED FAILURE - a cloud that fails mid-run gives one clear error; what came back is kept and not resent', async () => {
+  const http = await import('node:http');
+  let calls = 0;
+  // A proxy to the real cloud that starts answering 500 after a few requests.
+  const proxy = http.createServer((req, res) => {
+    calls++;
+    if (calls > 3) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const r = await fetch(cloud.url + req.url, { method: req.method, body: Buffer.concat(chunks), headers: { 'content-type': 'application/json' } });
+      res.writeHead(r.status, { 'content-type': 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  const keyD = path.join(dir, 'faulty.key');
+  writeKeyFile(keyD, createKey({ secret: new Uint8Array(32).fill(26), imageSize: 64, budget: 200 }));
+  const out = path.join(dir, 'b5');
+  try {
+    await assert.rejects(
+      fit({ keys: [readKeyFile(keyD)], encoders: ['mobilenetv2-12-int8'], cloud: { url, modelName: 'cifar10-resnet20', concurrency: 4 }, data, out, modelsDir, iin, batchSize: 4 }),
+      { code: 'OWSD_ERR_CLOUD_HTTP', message: /HTTP 500.*broken/ },
+    );
+  } finally {
+    proxy.close();
+  }
+  // Give any straggling request time to settle: an unhandled rejection would fail the test run.
+  await new Promise((r) => setTimeout(r, 200));
+  const used = UsageLedger.open(readKeyFile(keyD)).used;
+  assert.ok(used >= 12 && used <= 36, `used ${used}`);
+  // Resume against the healthy cloud: only what did not come back is sent.
+  const resumed = await fit({ keys: [readKeyFile(keyD)], encoders: ['mobilenetv2-12-int8'], cloud: cloudSettings, data, out, modelsDir, iin, cloudId: `${url}|cifar10-resnet20`, batchSize: 4 });
+  assert.ok(resumed.submissionsSent < 36 && resumed.submissionsSent >= 36 - 12, `resent ${resumed.submissionsSent}`);
+});

@@ -100,13 +100,15 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
       // Counted durably before anything leaves: a crash can over-count, never under-count.
       ch.ledger.reserve(pngs.length);
       sent += pngs.length;
-      inflight.push(
-        client.classify(pngs).then((vectors) => {
-          ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));
-          todo.forEach((i, j) => (perKey[k]![start + i] = vectors[j]!));
-          opts.onProgress?.('cloud', todo.length);
-        }),
-      );
+      const answered = client.classify(pngs).then((vectors) => {
+        ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));
+        todo.forEach((i, j) => (perKey[k]![start + i] = vectors[j]!));
+        opts.onProgress?.('cloud', todo.length);
+      });
+      // Marked handled here; the failure still surfaces through Promise.all below. Without this, a second failing
+      // request after the first error would be an unhandled rejection that kills the process.
+      answered.catch(() => undefined);
+      inflight.push(answered);
     }
     // Keep encoding while the cloud answers, but bound what is held in memory.
     if (inflight.length >= 4 * channels.length) await Promise.all(inflight.splice(0, channels.length));
