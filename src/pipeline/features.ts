@@ -6,6 +6,7 @@
 import { fail } from '../errors.js';
 import type { Encoder } from '../encoder/encoder.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
+import type { ScrambledImage } from '../scrambler/scrambled.js';
 import type { UsageLedger } from '../key/ledger.js';
 import type { CloudClient } from '../cloud/client.js';
 import type { Sample } from '../types.js';
@@ -88,15 +89,21 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
         if (known) perKey[k]![start + i] = known;
         else todo.push(i);
       });
-      if (scrambled && k === 0) {
-        // Journaled samples are not sent again, but the attack needs their images: re-scramble locally.
-        const local = await ch.scrambler.scramble(emb, batch.length);
-        local.forEach((p, i) => (scrambled[start + i] = p.png));
+      const keep = scrambled !== undefined && k === 0;
+      if (todo.length === 0 && !keep) continue;
+      let pngs: ScrambledImage[];
+      if (keep) {
+        // The attack measurement needs every image, journaled ones included: scramble the whole batch once and
+        // send the part that has not come back yet.
+        const all = await ch.scrambler.scramble(emb, batch.length);
+        all.forEach((p, i) => (scrambled[start + i] = p.png));
+        pngs = todo.map((i) => all[i]!);
+      } else {
+        const sub = new Float32Array(todo.length * embeddingDim);
+        todo.forEach((i, j) => sub.set(emb.subarray(i * embeddingDim, (i + 1) * embeddingDim), j * embeddingDim));
+        pngs = await ch.scrambler.scramble(sub, todo.length);
       }
-      if (todo.length === 0) continue;
-      const sub = new Float32Array(todo.length * embeddingDim);
-      todo.forEach((i, j) => sub.set(emb.subarray(i * embeddingDim, (i + 1) * embeddingDim), j * embeddingDim));
-      const pngs = await ch.scrambler.scramble(sub, todo.length);
+      if (pngs.length === 0) continue;
       // Counted durably before anything leaves: a crash can over-count, never under-count.
       ch.ledger.reserve(pngs.length);
       sent += pngs.length;
