@@ -59,6 +59,14 @@ export class PlaintextCloudProbe {
     );
     return out.flat();
   }
+
+  /** Plaintext probabilities of samples, read, encoded and sent `chunk` at a time, yielded in order. */
+  async *classifySamples(samples: Sample[], chunk = 128): AsyncGenerator<{ start: number; vectors: Float32Array[] }> {
+    for (let start = 0; start < samples.length; start += chunk) {
+      const encoded = await Promise.all(samples.slice(start, start + chunk).map((s) => encodeForSending(s.image)));
+      yield { start, vectors: await this.classifyPlaintext(encoded) };
+    }
+  }
 }
 
 export function createPlaintextCloudProbe(opts: KServeClientOptions): PlaintextCloudProbe {
@@ -120,21 +128,17 @@ export async function measurePlaintextCloudAccuracy(opts: PlaintextAccuracyOptio
   const t0 = performance.now();
   const known = opts.samples.filter((s) => (opts.labelMap[s.label] ?? -1) >= 0);
   const skipped = opts.samples.length - known.length;
-  const chunk = opts.chunk ?? 128;
   let correct1 = 0;
   let correct5 = 0;
-  for (let start = 0; start < known.length; start += chunk) {
-    const part = known.slice(start, start + chunk);
-    const encoded = await Promise.all(part.map((s) => encodeForSending(s.image)));
-    const vectors = await opts.probe.classifyPlaintext(encoded);
+  for await (const { start, vectors } of opts.probe.classifySamples(known, opts.chunk)) {
     vectors.forEach((v, i) => {
-      const target = opts.labelMap[part[i]!.label]!;
+      const target = opts.labelMap[known[start + i]!.label]!;
       if (target >= v.length) fail('OWSD_ERR_CLOUD_RESPONSE', `the cloud answers ${v.length} classes, but the label map points at class ${target}`);
       const r = rankOf(v, target);
       if (r === 0) correct1++;
       if (r < 5) correct5++;
     });
-    opts.onProgress?.(Math.min(start + chunk, known.length), known.length);
+    opts.onProgress?.(start + vectors.length, known.length);
   }
   const seconds = (performance.now() - t0) / 1000;
   const n = known.length;

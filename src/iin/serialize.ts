@@ -10,6 +10,7 @@
 import { fail } from '../errors.js';
 import { checkIinWeights, iinWeightDims, IIN_WEIGHT_NAMES, resolveIinConfig, type IinConfig, type IinWeights } from './config.js';
 import { serializeInference } from './graph.js';
+import { base64ToFloat32, float32ToBase64 } from '../internal/float-base64.js';
 
 export const IIN_JSON_FORMAT = 'owsd-iin/1';
 
@@ -30,31 +31,12 @@ export interface IinWeightsJson {
   config?: IinConfig;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
-function toBase64(a: Float32Array): string {
-  const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  if (LITTLE_ENDIAN) return bytes.toString('base64');
-  const copy = Buffer.from(bytes);
-  copy.swap32();
-  return copy.toString('base64');
-}
-
-function fromBase64(s: string, n: number): Float32Array | string {
-  const bytes = Buffer.from(s, 'base64');
-  if (bytes.length !== 4 * n) return `${bytes.length} bytes`;
-  if (!LITTLE_ENDIAN) bytes.swap32();
-  const out = new Float32Array(n);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
-}
-
 /** Weights (and optionally the config they were trained with) as a JSON-able object. */
 export function iinWeightsToJson(weights: IinWeights, config?: IinConfig): IinWeightsJson {
   checkIinWeights(weights);
   const dims = iinWeightDims(weights);
   const tensors = {} as IinWeightsJson['tensors'];
-  for (const name of IIN_WEIGHT_NAMES) tensors[name] = { dims: dims[name], data: toBase64(weights[name]) };
+  for (const name of IIN_WEIGHT_NAMES) tensors[name] = { dims: dims[name], data: float32ToBase64(weights[name]) };
   const json: IinWeightsJson = {
     format: IIN_JSON_FORMAT,
     inputDim: weights.inputDim,
@@ -91,7 +73,7 @@ export function readIinJson(json: unknown, what = 'IIN weights'): { weights: Iin
       bad(`tensors.${name}.dims must be [${want.join(', ')}], got ${JSON.stringify(t.dims)}`);
     }
     const n = want.reduce((a, b) => a * b, 1);
-    const data = typeof t.data === 'string' ? fromBase64(t.data, n) : `${typeof t.data}`;
+    const data = typeof t.data === 'string' ? base64ToFloat32(t.data, n) : `${typeof t.data}`;
     if (typeof data === 'string') bad(`tensors.${name}.data must be base64 of ${n} float32 values (${4 * n} bytes), got ${data}`);
     arrays[name] = data as Float32Array;
   }

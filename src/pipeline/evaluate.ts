@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
 import type { Sample } from '../types.js';
-import { buildLabelMap, createPlaintextCloudProbe, encodeForSending, rankOf } from '../cloud/accuracy.js';
+import { buildLabelMap, createPlaintextCloudProbe, rankOf } from '../cloud/accuracy.js';
 import type { FeatureSet } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
@@ -164,10 +164,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     const fromCloud = new Map<number, number>();
     toCloud.forEach((c, d) => c >= 0 && fromCloud.set(c, d));
     const vectors: Float32Array[] = [];
-    for (let i = 0; i < samples.length; i += 64) {
-      const encoded = await Promise.all(samples.slice(i, i + 64).map((s) => encodeForSending(s.image)));
-      vectors.push(...(await probe.classifyPlaintext(encoded)));
-    }
+    for await (const part of probe.classifySamples(samples, 64)) vectors.push(...part.vectors);
     let mapped = 0;
     let c1 = 0;
     let c5 = 0;

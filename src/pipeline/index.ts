@@ -5,6 +5,6 @@ export { readBundle, writeBundle, BUNDLE_FORMAT, type Bundle, type BundleIin } f
 export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSettings } from './session.js';
 export { selectData, type DataSelection, type SelectedData } from './data.js';
 export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit.js';
-export { Predictor, topLabels, type PredictorOptions } from './predict.js';
+export { Predictor, type PredictorOptions } from './predict.js';
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';
 export { runDemo, demoSecret, type DemoOptions, type DemoReport } from './demo.js';

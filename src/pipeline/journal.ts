@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { base64ToFloat32, float32ToBase64 } from '../internal/float-base64.js';
 
 export class VectorJournal {
   private readonly vectors = new Map<string, Float32Array>();
@@ -21,8 +22,8 @@ export class VectorJournal {
         if (!line) continue;
         try {
           const rec = JSON.parse(line) as { id: string; v: string };
-          const b = Buffer.from(rec.v, 'base64');
-          j.vectors.set(rec.id, new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+          const v = base64ToFloat32(rec.v);
+          if (typeof v !== 'string') j.vectors.set(rec.id, v);
         } catch {
           /* a torn last line from a crash: that batch is sent again */
         }
@@ -47,7 +48,7 @@ export class VectorJournal {
   append(records: Array<{ id: string; vector: Float32Array }>): void {
     if (records.length === 0) return;
     const body = records
-      .map((r) => JSON.stringify({ id: r.id, v: Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength).toString('base64') }))
+      .map((r) => JSON.stringify({ id: r.id, v: float32ToBase64(r.vector) }))
       .join('\n');
     const fd = fs.openSync(this.file, 'a');
     try {

@@ -10,7 +10,7 @@
  */
 import type { Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
-import { Iin } from '../iin/index.js';
+import { Iin, topK } from '../iin/index.js';
 import type { ImageInput, LabelScore, Sample } from '../types.js';
 import { collectFeatures, featureMatrix, type FeatureSet, type Features, type KeyChannel } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
@@ -23,11 +23,6 @@ export interface PredictorOptions extends ResolveOptions {
   keys: Key[];
   /** Override the cloud the bundle names (e.g. another replica). */
   cloud?: Partial<CloudSettings>;
-}
-
-export function topLabels(probs: Float32Array, classes: string[], names: string[], k: number): LabelScore[] {
-  const idx = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!).slice(0, k);
-  return idx.map((i) => ({ label: classes[i]!, name: names[i]!, index: i, score: probs[i]! }));
 }
 
 export class Predictor {
@@ -68,7 +63,8 @@ export class Predictor {
     const f = await this.features(images);
     const probs = await this.probabilities(f);
     const c = this.bundle.classes.length;
-    return Array.from({ length: f.n }, (_, i) => topLabels(probs.subarray(i * c, (i + 1) * c), this.bundle.classes, this.bundle.classNames, k));
+    const { classes, classNames } = this.bundle;
+    return topK(probs, f.n, c, k).map((row) => row.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
   }
 
   async close(): Promise<void> {
