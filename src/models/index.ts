@@ -7,3 +7,15 @@ export { sha256File, verifySha256 } from './checksum.js';
 export { OnnxRunner, softmaxRows, type BatchMode } from './runner.js';
 export { OnnxClassifier } from './classifier.js';
 export { builtinLabels, readLabelsFile, type Labels } from './labels.js';
+export {
+  convertTfjs,
+  prepareTfjsModel,
+  readTfjsSource,
+  tfjsCachePaths,
+  tfjsSourceDigest,
+  TFJS_EMBEDDING,
+  TFJS_INPUT,
+  type TfjsConversion,
+  type TfjsConversionInfo,
+  type TfjsSource,
+} from './tfjs.js';

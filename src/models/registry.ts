@@ -1,6 +1,7 @@
 /**
  * Find a model by name (in the manifest of the models directory, then in the pull cache) or by path (an `.onnx`
- * file with a sidecar `<file>.json`, or preprocessing given by the caller), and verify its sha256.
+ * file with a sidecar `<file>.json`, or preprocessing given by the caller), and verify its sha256. A TF.js layers
+ * model (`model.json` + weight shards) comes back as the spec of its ONNX conversion in the cache (see tfjs.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { settings } from '../settings.js';
 import { verifySha256 } from './checksum.js';
 import { parseModelEntry, readManifest, type Manifest } from './manifest.js';
 import type { ModelSpec } from './spec.js';
+import { prepareTfjsModel } from './tfjs.js';
 
 export interface ResolveOptions {
   /** Directory holding models.json (default: settings.modelsDir, i.e. $OWSD_MODELS). */
@@ -93,6 +95,8 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
       return fail('OWSD_ERR_MODEL_NOT_FOUND', `model '${spec.name}': file ${spec.path} does not exist${spec.officialUrl ? ` (run: owsd models pull ${spec.name})` : ''}`);
     }
   }
+  // A TF.js layers model: checked (sha256 over its files) and converted to ONNX in the cache, once per content.
+  if (spec.format === 'tfjs') return prepareTfjsModel(spec, { cacheDir: opts.cacheDir ?? settings.cacheDir, skipChecksum: opts.skipChecksum });
   if (spec.sha256 && !opts.skipChecksum) await verifySha256(spec.path, spec.sha256);
   return spec;
 }

@@ -19,6 +19,16 @@
  * }
  * ```
  * Without `embedding.tensor`, the encoder finds the embedding itself (the tensor feeding the last classifier layer).
+ *
+ * **TensorFlow.js layers models.** A `file` that is not `.onnx` is a TF.js layers `model.json` (Keras topology and
+ * a `weightsManifest` naming float32 weight shards beside it), e.g. `"mobilenet-v1-0.25-224-tfjs/mobilenet_model.json"`.
+ * `resolveModel` converts it to ONNX (models/tfjs.ts) into `<cache>/tfjs/<sha256>.v<N>.onnx` (`<cache>`: $OWSD_CACHE,
+ * default ~/.cache/owsd), reconverting only when the files change, and returns the spec of the converted model: input
+ * `input`, float32 NCHW `[batch, 3, H, W]`; output `probabilities` (or `logits` without a final softmax)
+ * `[batch, classes]`; `embedding.tensor` `pooled_features` (the last global pooling layer's output) unless the
+ * entry names one. The entry's `input`/`output` describe the TF.js model (NHWC) and are replaced. Its `sha256`, if
+ * given, covers all the files: `cd DIR && sha256sum model.json SHARD... | sha256sum`, shards in weightsManifest
+ * order. `"scale": "x/127.5 - 1"` is mean 0.5, std 0.5 on [0,1] pixels.
  */
 
 export interface PreprocessSpec {
@@ -54,6 +64,8 @@ export interface ModelSpec {
   officialUrl?: string;
   /** The manifest entry as written, for reports. */
   source?: string;
+  /** Set when `path` is an ONNX conversion made by owsd: the original model and the sha256 over its files. */
+  convertedFrom?: { path: string; format: 'tfjs'; sha256: string };
 }
 
 /** Height/width the model takes, from the preprocessing spec. */
