@@ -12,3 +12,5 @@ export * from './data/index.js';
 export * from './cloud/index.js';
 export * from './iin/index.js';
 export * from './analysis/index.js';
+export * from './experiments/index.js';
+export * from './report/index.js';

@@ -1,1 +1,2 @@
-export { nearestNeighbourAttack, decodePixels, type LeakAttackResult } from './label-leak.js';
+export { nearestNeighbourAttack, decodePixels, type LeakAttackResult, type AttackVector } from './label-leak.js';
+export { mean, std, meanStd, pairedTTest, studentTCdf, type TTest } from './stats.js';

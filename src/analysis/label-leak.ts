@@ -28,7 +28,10 @@ export async function decodePixels(pngs: Uint8Array[]): Promise<Float32Array[]> 
   );
 }
 
-function sqDist(a: Float32Array, b: Float32Array): number {
+/** A feature vector the attacker compares: decoded pixels (bytes or floats) or any other features. */
+export type AttackVector = Float32Array | Uint8Array;
+
+function sqDist(a: AttackVector, b: AttackVector): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) {
     const d = a[i]! - b[i]!;
@@ -41,7 +44,7 @@ function sqDist(a: Float32Array, b: Float32Array): number {
  * k labelled leaks per class (seeded choice), 1-NN on the rest. Classes with k or fewer images contribute leaks
  * only. Returns null when no class has a query left.
  */
-export function nearestNeighbourAttack(vectors: Float32Array[], labels: number[], k: number, seed: number): LeakAttackResult | null {
+export function nearestNeighbourAttack(vectors: readonly AttackVector[], labels: readonly number[], k: number, seed: number): LeakAttackResult | null {
   const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
   const byClass = new Map<number, number[]>();
   labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));

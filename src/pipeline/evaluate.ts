@@ -8,13 +8,16 @@ import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
 import type { Sample } from '../types.js';
-import { buildLabelMap, createPlaintextCloudProbe, rankOf } from '../cloud/accuracy.js';
+import { buildLabelMap, createPlaintextCloudProbe } from '../cloud/accuracy.js';
+import { pairedGain, plaintextScores, scoreTopK, type PlaintextScores, type TopK } from './score.js';
 import type { FeatureSet } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
 import { Predictor } from './predict.js';
 import { selectData, type DataSelection } from './data.js';
 import type { CloudSettings } from './session.js';
+
+export type { TopK } from './score.js';
 
 export interface EvalOptions extends ResolveOptions {
   bundle: string | Bundle;
@@ -24,11 +27,6 @@ export interface EvalOptions extends ResolveOptions {
   cloud?: Partial<CloudSettings>;
   plaintextReference?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
-}
-
-export interface TopK {
-  top1: number;
-  top5: number;
 }
 
 export interface EvalReport {
@@ -45,14 +43,7 @@ export interface EvalReport {
   cloudGain: number;
   /** Standard error of the gain, paired over the same images (McNemar): sqrt(b + c - (b - c)²/n) / n. */
   cloudGainStdErr: number;
-  plaintext?: {
-    /** Samples whose class the cloud knows. */
-    mapped: number;
-    /** The cloud's accuracy on plaintext images. */
-    cloud: TopK;
-    /** The IIN's top-1/top-5 against the cloud's plaintext top-1 (the paper's second measure), over all samples. */
-    agreement: TopK;
-  };
+  plaintext?: PlaintextScores;
   /**
    * A 1-nearest-neighbour attacker on the scrambled pixels with k=5 labelled leaks per class, run on these
    * evaluation images (null when a class has too few images): how well the traffic gives the labels away.
@@ -64,24 +55,6 @@ export interface EvalReport {
 
 /** Images the attack measurement decodes at most (memory and time stay bounded). */
 export const ATTACK_MAX_IMAGES = 2000;
-
-function scoreTopK(probs: Float32Array, targets: number[], width: number): TopK {
-  let c1 = 0;
-  let c5 = 0;
-  targets.forEach((t, i) => {
-    const r = rankOf(probs.subarray(i * width, (i + 1) * width), t);
-    if (r === 0) c1++;
-    if (r < 5) c5++;
-  });
-  const n = targets.length || 1;
-  return { top1: c1 / n, top5: c5 / n };
-}
-
-function argmax(v: Float32Array): number {
-  let b = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[b]!) b = i;
-  return b;
-}
 
 async function evalSamples(bundle: Bundle, data: EvalOptions['data']): Promise<{ samples: Sample[]; skipped: number; selection: EvalReport['data'] }> {
   const sameData = !data || data.path === bundle.data.path;
@@ -123,16 +96,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     cloud: scoreTopK(probs.cloud, targets, C),
   };
   await predictor.close();
-  // Discordant pairs: right with the cloud and wrong without (b), and the reverse (c).
-  let b = 0;
-  let c = 0;
-  targets.forEach((t, i) => {
-    const withCloud = argmax(probs.both.subarray(i * C, (i + 1) * C)) === t;
-    const without = argmax(probs.embedding.subarray(i * C, (i + 1) * C)) === t;
-    if (withCloud && !without) b++;
-    if (!withCloud && without) c++;
-  });
-  const n = targets.length || 1;
+  const gain = pairedGain(probs.both, probs.embedding, targets, C);
   const report: EvalReport = {
     bundleKeyIds: bundle.keyIds,
     fitted: {
@@ -149,7 +113,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     classes: C,
     accuracy,
     cloudGain: accuracy.both.top1 - accuracy.embedding.top1,
-    cloudGainStdErr: Math.sqrt(Math.max(0, b + c - (b - c) ** 2 / n)) / n,
+    cloudGainStdErr: gain.stdErr,
     attack: f.scrambled ? nearestNeighbourAttack(await decodePixels(f.scrambled), targets, 5, selection.seed) : null,
     submissionsSent: f.sent,
     seconds: 0,
@@ -159,41 +123,11 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     const probe = createPlaintextCloudProbe({ url, modelName: opts.cloud?.modelName ?? bundle.cloud.modelName });
     const meta = (await probe.metadata()) as { labels?: { ids: string[] } };
     const cloudIds = meta.labels?.ids;
-    // Dataset label → cloud class, and back (cloud class → dataset label) for agreement.
+    // Dataset label → cloud class.
     const toCloud = cloudIds ? buildLabelMap(bundle.classes, cloudIds, bundle.classNames) : bundle.classes.map(() => -1);
-    const fromCloud = new Map<number, number>();
-    toCloud.forEach((c, d) => c >= 0 && fromCloud.set(c, d));
     const vectors: Float32Array[] = [];
     for await (const part of probe.classifySamples(samples, 64)) vectors.push(...part.vectors);
-    let mapped = 0;
-    let c1 = 0;
-    let c5 = 0;
-    const agreeTargets: number[] = [];
-    const agreeRows: number[] = [];
-    vectors.forEach((v, i) => {
-      const t = toCloud[targets[i]!]!;
-      if (t >= 0) {
-        mapped++;
-        const r = rankOf(v, t);
-        if (r === 0) c1++;
-        if (r < 5) c5++;
-      }
-      const cloudTop = fromCloud.get(argmax(v));
-      if (cloudTop !== undefined) {
-        agreeTargets.push(cloudTop);
-        agreeRows.push(i);
-      }
-    });
-    const rows = new Float32Array(agreeRows.length * C);
-    agreeRows.forEach((r, j) => rows.set(probs.both.subarray(r * C, (r + 1) * C), j * C));
-    // Samples whose plaintext top-1 is a class outside the bundle's labels count as disagreement.
-    const agreeKnown = scoreTopK(rows, agreeTargets, C);
-    const frac = agreeRows.length / (samples.length || 1);
-    report.plaintext = {
-      mapped,
-      cloud: { top1: mapped ? c1 / mapped : 0, top5: mapped ? c5 / mapped : 0 },
-      agreement: { top1: agreeKnown.top1 * frac, top5: agreeKnown.top5 * frac },
-    };
+    report.plaintext = plaintextScores(probs.both, C, targets, vectors, toCloud);
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;

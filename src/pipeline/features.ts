@@ -5,19 +5,20 @@
  */
 import { fail } from '../errors.js';
 import type { Encoder } from '../encoder/encoder.js';
+import type { ImageInput } from '../types.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
 import type { ScrambledImage } from '../scrambler/scrambled.js';
 import type { UsageLedger } from '../key/ledger.js';
 import type { CloudClient } from '../cloud/client.js';
 import type { Sample } from '../types.js';
-import type { VectorJournal } from './journal.js';
+import type { AnswerJournal } from './journal.js';
 
 /** One key's path to the cloud. */
 export interface KeyChannel {
   scrambler: Scrambler;
   ledger: UsageLedger;
   /** Absent when answers are not journaled (predict). */
-  journal?: VectorJournal;
+  journal?: AnswerJournal;
 }
 
 export interface Features {
@@ -36,9 +37,12 @@ export interface Features {
   scrambled?: Uint8Array[];
 }
 
+/** What `collectFeatures` needs of an encoder (an `Encoder`, or a cache in front of one). */
+export type EmbeddingSource = Pick<Encoder, 'dim'> & { encode(images: ImageInput[]): Promise<Float32Array> };
+
 export interface CollectOptions {
   samples: Sample[];
-  encoder: Encoder;
+  encoder: EmbeddingSource;
   channels: KeyChannel[];
   client: CloudClient;
   /** Images encoded and scrambled per step (default 32). */

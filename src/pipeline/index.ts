@@ -1,6 +1,6 @@
 export { scrambleImages, type ScrambledBatch } from './scramble.js';
-export { VectorJournal } from './journal.js';
-export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type Features, type FeatureSet, type KeyChannel, type CollectOptions } from './features.js';
+export { VectorJournal, MemoryJournal, type AnswerJournal } from './journal.js';
+export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type Features, type FeatureSet, type KeyChannel, type CollectOptions, type EmbeddingSource } from './features.js';
 export { readBundle, writeBundle, BUNDLE_FORMAT, type Bundle, type BundleIin } from './bundle.js';
 export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSettings } from './session.js';
 export { selectData, type DataSelection, type SelectedData } from './data.js';
@@ -8,3 +8,4 @@ export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit
 export { Predictor, type PredictorOptions } from './predict.js';
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';
 export { runDemo, demoSecret, type DemoOptions, type DemoReport } from './demo.js';
+export { scoreTopK, argmax, pairedGain, plaintextScores, type PlaintextScores } from './score.js';

@@ -8,7 +8,31 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { base64ToFloat32, float32ToBase64 } from '../internal/float-base64.js';
 
-export class VectorJournal {
+/** Answers already received, by sample id: `collectFeatures` sends only what is not in it. */
+export interface AnswerJournal {
+  has(id: string): boolean;
+  get(id: string): Float32Array | undefined;
+  append(records: Array<{ id: string; vector: Float32Array }>): void;
+}
+
+/** A journal that lives in memory only (experiments that reuse answers within one run). */
+export class MemoryJournal implements AnswerJournal {
+  private readonly vectors = new Map<string, Float32Array>();
+
+  has(id: string): boolean {
+    return this.vectors.has(id);
+  }
+
+  get(id: string): Float32Array | undefined {
+    return this.vectors.get(id);
+  }
+
+  append(records: Array<{ id: string; vector: Float32Array }>): void {
+    for (const r of records) this.vectors.set(r.id, r.vector);
+  }
+}
+
+export class VectorJournal implements AnswerJournal {
   private readonly vectors = new Map<string, Float32Array>();
 
   private constructor(readonly file: string) {}

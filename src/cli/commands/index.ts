@@ -5,6 +5,7 @@ import { registerKey } from './key.js';
 import { registerScramble } from './scramble.js';
 import { registerCloud } from './cloud.js';
 import { registerPipeline } from './pipeline.js';
+import { registerExperiment } from './experiment.js';
 
 export function registerCommands(program: Command): void {
   registerModels(program);
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerScramble(program);
   registerCloud(program);
   registerPipeline(program);
+  registerExperiment(program);
 }

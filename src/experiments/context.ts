@@ -1,0 +1,277 @@
+/**
+ * What every experiment shares in one run: the datasets, the embedded clouds (real servers on loopback), the
+ * encoders, the experiment keys and their scramblers, and caches of everything computed per image, so that an
+ * image encoded, scrambled and sent once is never sent again for another experiment with the same settings.
+ *
+ * The data path is the library's own: `collectFeatures` (encoder → scrambler(key) → PNG → KServe client over
+ * HTTP → cloud vector), with each key's budget reserved in a ledger before anything is sent. Only the journal of
+ * answers is in memory instead of on disk.
+ *
+ * Experiment keys are derived from their names (`k0`, `k1`, ...), like the demo's key, so anyone can re-run the
+ * suite and get the same scrambled images: they are demonstration keys, not secrets.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fail } from '../errors.js';
+import { Encoder } from '../encoder/encoder.js';
+import { createKey, type Key } from '../key/keyfile.js';
+import { UsageLedger } from '../key/ledger.js';
+import { Scrambler } from '../scrambler/scrambler.js';
+import { resolveModel } from '../models/registry.js';
+import { startCloudServer, type RunningCloud } from '../cloud/server/start.js';
+import { createCloudClient, type CloudClient } from '../cloud/client.js';
+import { buildLabelMap, createPlaintextCloudProbe, type PlaintextCloudProbe } from '../cloud/accuracy.js';
+import { loadDataset } from '../data/detect.js';
+import { prepareDataset, selectLabels } from '../data/split.js';
+import { createRng, deriveSeed } from '../internal/random.js';
+import { collectFeatures, type EmbeddingSource, type Features } from '../pipeline/features.js';
+import { MemoryJournal } from '../pipeline/journal.js';
+import type { Dataset, ImageInput, Sample } from '../types.js';
+
+/** Which images are fed through which encoders, keys and cloud. */
+export interface FeatureConfig {
+  /** Folder name under the data directory (e.g. `imagenette-val`). */
+  dataset: string;
+  encoders: string[];
+  /** Model hosted by the embedded cloud. */
+  cloud: string;
+  /** Experiment key names (default `['k0']`). */
+  keys?: string[];
+  /** Scrambled image size (default 256). */
+  imageSize?: number;
+}
+
+/** A fixed, seeded choice of images from a dataset. */
+export interface Selection {
+  dataset: string;
+  /** Keep this many labels (seeded choice); all when absent. */
+  labels?: number;
+  perLabel?: number;
+  /**
+   * Then keep this many of the chosen labels (seeded): a nested subset, so its images are a subset of the larger
+   * selection's and reuse its cloud answers.
+   */
+  keepLabels?: number;
+  /** Seed of the choice (default 0): fixed per experiment so every repetition sees the same images. */
+  seed?: number;
+}
+
+export interface ContextOptions {
+  modelsDir: string;
+  dataDir: string;
+  /** Where ledgers go (default: a fresh temp folder). */
+  workDir?: string;
+  log?: (line: string) => void;
+  /** Scramblers kept alive at once (each holds its key's weights: about 180 MB at 256 px). */
+  maxScramblers?: number;
+}
+
+interface CloudHandle {
+  server: RunningCloud;
+  client: CloudClient;
+  probe: PlaintextCloudProbe;
+  labelIds?: string[];
+}
+
+export const KEY_BUDGET = 1_000_000;
+
+export function experimentSecret(name: string): Uint8Array {
+  return crypto.createHash('sha256').update(`owsd experiment key ${name}`).digest();
+}
+
+export class ExperimentContext {
+  readonly modelsDir: string;
+  readonly dataDir: string;
+  readonly workDir: string;
+  private readonly logFn: (line: string) => void;
+  private readonly started = performance.now();
+  private readonly datasets = new Map<string, Promise<Dataset>>();
+  private readonly clouds = new Map<string, Promise<CloudHandle>>();
+  private readonly encoders = new Map<string, Promise<Encoder>>();
+  private readonly embeddingCaches = new Map<string, WeakMap<ImageInput, Float32Array>>();
+  private readonly journals = new Map<string, MemoryJournal>();
+  private readonly plaintext = new Map<string, Map<string, Float32Array>>();
+  private readonly keys = new Map<string, { key: Key; ledger: UsageLedger }>();
+  private readonly scramblers = new Map<string, Promise<Scrambler>>();
+  private readonly maxScramblers: number;
+  /** Plaintext images sent to the embedded clouds (reference measurements only). */
+  plaintextSent = 0;
+
+  constructor(opts: ContextOptions) {
+    this.modelsDir = opts.modelsDir;
+    this.dataDir = opts.dataDir;
+    this.workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-experiment-'));
+    fs.mkdirSync(this.workDir, { recursive: true });
+    this.logFn = opts.log ?? (() => undefined);
+    this.maxScramblers = opts.maxScramblers ?? 3;
+  }
+
+  log(line: string): void {
+    this.logFn(`[${((performance.now() - this.started) / 1000).toFixed(0).padStart(5)} s] ${line}`);
+  }
+
+  dataset(name: string): Promise<Dataset> {
+    let d = this.datasets.get(name);
+    if (!d) {
+      const dir = path.join(this.dataDir, name);
+      if (!fs.existsSync(dir)) return fail('OWSD_ERR_DATASET', `dataset ${dir} does not exist (set OWSD_DATA to the folder holding ${name})`);
+      d = loadDataset(dir);
+      this.datasets.set(name, d);
+    }
+    return d;
+  }
+
+  /** The seeded choice of images: the same for every repetition of an experiment. */
+  async select(sel: Selection): Promise<Dataset> {
+    const ds = await this.dataset(sel.dataset);
+    const seed = sel.seed ?? 0;
+    const chosen = prepareDataset(ds, { labels: sel.labels, perLabel: sel.perLabel, seed }).dataset;
+    return sel.keepLabels === undefined ? chosen : selectLabels(chosen, sel.keepLabels, createRng(deriveSeed(seed, 'keep-labels')));
+  }
+
+  cloud(model: string): Promise<CloudHandle> {
+    let c = this.clouds.get(model);
+    if (!c) {
+      c = (async () => {
+        const server = await startCloudServer({ model, modelsDir: this.modelsDir, port: 0, host: '127.0.0.1', logger: false });
+        const spec = await resolveModel(model, { modelsDir: this.modelsDir });
+        this.log(`cloud ${model} serving at ${server.url}`);
+        return {
+          server,
+          client: createCloudClient({ protocol: 'kserve', url: server.url, modelName: server.models[0]!.name, concurrency: 2 }),
+          probe: createPlaintextCloudProbe({ url: server.url, modelName: server.models[0]!.name, concurrency: 2 }),
+          labelIds: spec.labels?.ids,
+        };
+      })();
+      this.clouds.set(model, c);
+    }
+    return c;
+  }
+
+  /** Dataset label → the cloud's class index (-1 where the cloud does not know the label). */
+  async cloudLabelMap(model: string, ds: Dataset): Promise<number[]> {
+    const ids = (await this.cloud(model)).labelIds;
+    return ids ? buildLabelMap(ds.classes, ids, ds.classNames) : ds.classes.map(() => -1);
+  }
+
+  encoder(names: string[]): Promise<Encoder> {
+    const id = names.join('+');
+    let e = this.encoders.get(id);
+    if (!e) {
+      e = (async () => Encoder.create(await Promise.all(names.map((n) => resolveModel(n, { modelsDir: this.modelsDir })))))();
+      this.encoders.set(id, e);
+    }
+    return e;
+  }
+
+  /** The encoder behind a per-image cache: each image is encoded once per encoder set in a run. */
+  async embeddingSource(names: string[]): Promise<EmbeddingSource> {
+    const enc = await this.encoder(names);
+    const id = names.join('+');
+    let cache = this.embeddingCaches.get(id);
+    if (!cache) this.embeddingCaches.set(id, (cache = new WeakMap()));
+    const store = cache;
+    const dim = enc.dim;
+    return {
+      dim,
+      async encode(images: ImageInput[]): Promise<Float32Array> {
+        const missing = images.filter((img) => !store.has(img));
+        if (missing.length > 0) {
+          const e = await enc.encode(missing);
+          missing.forEach((img, i) => store.set(img, e.slice(i * dim, (i + 1) * dim)));
+        }
+        const out = new Float32Array(images.length * dim);
+        images.forEach((img, i) => out.set(store.get(img)!, i * dim));
+        return out;
+      },
+    };
+  }
+
+  key(name: string, imageSize: number): { key: Key; ledger: UsageLedger } {
+    const id = `${name}@${imageSize}`;
+    let k = this.keys.get(id);
+    if (!k) {
+      const key = createKey({ secret: experimentSecret(name), imageSize, budget: KEY_BUDGET });
+      k = { key, ledger: UsageLedger.open(key, path.join(this.workDir, `${name}-${imageSize}.usage.json`)) };
+      this.keys.set(id, k);
+    }
+    return k;
+  }
+
+  /** A scrambler for a key, image size and input dimension; the least recently used ones are released. */
+  async scrambler(keyName: string, imageSize: number, inputDim: number): Promise<Scrambler> {
+    const id = `${keyName}@${imageSize}/${inputDim}`;
+    let s = this.scramblers.get(id);
+    if (s) {
+      this.scramblers.delete(id);
+      this.scramblers.set(id, s);
+      return s;
+    }
+    while (this.scramblers.size >= this.maxScramblers) {
+      const [oldest, old] = this.scramblers.entries().next().value as [string, Promise<Scrambler>];
+      this.scramblers.delete(oldest);
+      await (await old).release();
+    }
+    s = Scrambler.create(this.key(keyName, imageSize).key, inputDim);
+    this.scramblers.set(id, s);
+    return s;
+  }
+
+  /**
+   * Embeddings and cloud vectors of `samples` (in order) under a feature config. Images already sent under the
+   * same config in this run come from the in-memory journal; the rest go through `collectFeatures`.
+   */
+  async features(cfg: FeatureConfig, samples: Sample[]): Promise<Features> {
+    const keys = cfg.keys ?? ['k0'];
+    const size = cfg.imageSize ?? 256;
+    const source = await this.embeddingSource(cfg.encoders);
+    const { client } = await this.cloud(cfg.cloud);
+    const channels = [];
+    for (const name of keys) {
+      const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|${name}@${size}|${cfg.cloud}`;
+      let journal = this.journals.get(jid);
+      if (!journal) this.journals.set(jid, (journal = new MemoryJournal()));
+      channels.push({ scrambler: await this.scrambler(name, size, source.dim), ledger: this.key(name, size).ledger, journal });
+    }
+    const t0 = performance.now();
+    const f = await collectFeatures({ samples, encoder: source, channels, client });
+    if (f.sent > 0) {
+      const rate = f.sent / ((performance.now() - t0) / 1000);
+      this.log(`  ${cfg.dataset} via ${cfg.encoders.join('+')} → key ${keys.join('+')} @${size}px → ${cfg.cloud}: ${f.sent} scrambled images sent (${rate.toFixed(0)}/s), ${samples.length * keys.length - f.sent} reused`);
+    }
+    return f;
+  }
+
+  /** The cloud's vectors for the PLAINTEXT images (reference measurements against our own embedded cloud only). */
+  async plaintextVectors(dataset: string, cloud: string, samples: Sample[]): Promise<Float32Array[]> {
+    const id = `${dataset}|${cloud}`;
+    let cache = this.plaintext.get(id);
+    if (!cache) this.plaintext.set(id, (cache = new Map()));
+    const missing = samples.filter((s) => !cache.has(s.id));
+    if (missing.length > 0) {
+      const { probe } = await this.cloud(cloud);
+      for await (const part of probe.classifySamples(missing, 64)) {
+        part.vectors.forEach((v, i) => cache.set(missing[part.start + i]!.id, v));
+      }
+      this.plaintextSent += missing.length;
+      this.log(`  ${dataset} → ${cloud}: ${missing.length} plaintext reference images classified`);
+    }
+    return samples.map((s) => cache.get(s.id)!);
+  }
+
+  /** Scrambled images sent per experiment key (from the keys' ledgers). */
+  submissions(): Record<string, number> {
+    return Object.fromEntries([...this.keys.entries()].map(([id, k]) => [id, k.ledger.used]));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.scramblers.values()) await (await s).release();
+    this.scramblers.clear();
+    for (const e of this.encoders.values()) await (await e).release();
+    this.encoders.clear();
+    for (const c of this.clouds.values()) await (await c).server.close();
+    this.clouds.clear();
+  }
+}

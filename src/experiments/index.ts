@@ -1,0 +1,17 @@
+export { ExperimentContext, experimentSecret, type FeatureConfig, type Selection, type ContextOptions } from './context.js';
+export { EXPERIMENTS, findExperiment, type Experiment } from './catalog.js';
+export { runSetting, type Setting, type SettingResult, type InputSet, type RepetitionResult, type Summary } from './setting.js';
+export { pixelAttack, ATTACK_DEFAULTS, type AttackSettings } from './attack.js';
+export {
+  runExperiments,
+  runExperiment,
+  resolveExperiments,
+  experimentNames,
+  machineInfo,
+  resultPath,
+  RESULT_FORMAT,
+  type ExperimentResult,
+  type Comparison,
+  type Machine,
+  type RunOptions,
+} from './run.js';

@@ -1,0 +1,3 @@
+export { renderReport, renderMarkdown, readResults } from './render.js';
+export { lineChart, scatterChart, barChart, svgToPng, type Series, type Point, type BarSeries, type ScatterGroup } from './charts.js';
+export { PAPER, type PaperFigure } from './paper.js';

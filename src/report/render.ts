@@ -1,0 +1,314 @@
+/**
+ * The experiment report: reads every `<out>/results/*.json` the suite wrote and renders `<out>/report.md` (tables
+ * laid out like the paper's, its numbers beside ours, figures as SVG and PNG under `<out>/figures/`) and
+ * `<out>/report.html`, the same content as one self-contained page (figures inlined).
+ *
+ * Every accuracy is shown with the two numbers that say whether OWSD is worth it on that data: the IIN on the
+ * embedding alone (no cloud at all), so the cloud gain, and the label-leak attack's success.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { marked } from 'marked';
+import { fail } from '../errors.js';
+import type { ExperimentResult } from '../experiments/run.js';
+import { RESULT_FORMAT } from '../experiments/run.js';
+import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
+import { barChart, lineChart, svgToPng } from './charts.js';
+import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
+
+const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain'];
+
+const pct = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '—' : (v * 100).toFixed(digits));
+const ms = (s: Summary | undefined): string => (s ? (s.n > 1 ? `${pct(s.mean)} (${pct(s.std)})` : pct(s.mean)) : '—');
+const signed = (s: (Summary & { tTestP?: number }) | undefined): string => {
+  if (!s) return '—';
+  const v = s.mean * 100;
+  const body = `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}${s.n > 1 ? ` (${pct(s.std)})` : ''}`;
+  return s.tTestP !== undefined && Number.isFinite(s.tTestP) ? `${body}, p${pvalue(s.tTestP, true)}` : body;
+};
+/** A p-value; `relation` prefixes '=' unless it is below the shown precision. */
+const pvalue = (p: number, relation = false): string => (p < 0.001 ? '<0.001' : `${relation ? '=' : ''}${p.toFixed(3)}`);
+const paperCell = (f: PaperFigure | undefined, key: keyof PaperFigure): string => {
+  const v = f?.[key];
+  return typeof v === 'number' ? pct(v) : '—';
+};
+
+function attackCell(s: SettingResult): string {
+  const a = s.attack;
+  return a ? `${pct(a.accuracy, 0)}% (chance ${pct(a.chance, 0)}%)` : '—';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function trainTest(s: SettingResult): string {
+  const r = s.repetitions[0];
+  return r ? `${r.train} / ${r.test}` : '—';
+}
+
+/** The verdict on a cloud gain: positive only when the mean is at least one point and the t-test says so. */
+function verdict(g: (Summary & { tTestP: number }) | undefined): string {
+  if (!g) return '—';
+  if (g.n < 2) return g.mean >= 0.01 ? 'positive (one repetition)' : 'none (one repetition)';
+  if (g.mean >= 0.01 && g.tTestP < 0.05) return '**the cloud helps**';
+  if (g.mean <= -0.01 && g.tTestP < 0.05) return '**the cloud hurts**';
+  return '**zero**: no significant gain';
+}
+
+interface Figure {
+  file: string;
+  alt: string;
+  svg: string;
+}
+
+function tableUseCase(r: ExperimentResult, withPlaintext: boolean): string {
+  const paper = PAPER[r.name] ?? {};
+  const header = ['Setting', 'Cloud', 'Labels', 'Train / test', 'IIN top-1', 'IIN top-5'];
+  if (withPlaintext) header.push('Agreement with cloud on plaintext, top-1 / top-5', 'Cloud on plaintext, top-1');
+  header.push('Embedding alone (no cloud)', 'Cloud vector alone', 'Cloud gain (t-test)', 'Label-leak attack, k=5', 'Paper: IIN top-1 / top-5', 'Paper: cloud on plaintext');
+  const rows = r.settings.map((s) => {
+    const row = [s.label, s.features.cloud, String(s.selection.classes), trainTest(s), ms(s.summary.top1.both), ms(s.summary.top5.both)];
+    if (withPlaintext) row.push(`${ms(s.summary.agreementTop1)} / ${ms(s.summary.agreementTop5)}`, ms(s.summary.cloudPlaintextTop1));
+    const p = paper[s.id];
+    row.push(ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), attackCell(s), `${paperCell(p, 'top1')} / ${paperCell(p, 'top5')}`, paperCell(p, 'cloudPlaintextTop1'));
+    return row;
+  });
+  return table(header, rows);
+}
+
+function comparisons(r: ExperimentResult): string {
+  if (r.comparisons.length === 0) return '';
+  const label = (id: string) => r.settings.find((s) => s.id === id)?.label ?? id;
+  return (
+    '\n\nPaired t-tests over the repetitions (IIN top-1 with the cloud):\n\n' +
+    table(
+      ['A', 'B', 'Mean A − B (points)', 't', 'df', 'p'],
+      r.comparisons.map((c) => [label(c.a), label(c.b), (c.test.meanDiff * 100).toFixed(2), Number.isFinite(c.test.t) ? c.test.t.toFixed(2) : String(c.test.t), String(c.test.df), pvalue(c.test.p)]),
+    )
+  );
+}
+
+function trainSizeSection(r: ExperimentResult, figures: Figure[]): string {
+  const sets: Array<[InputSet, string]> = [
+    ['both', 'IIN with the cloud'],
+    ['embedding', 'embedding alone'],
+    ['cloud', 'cloud vector alone'],
+  ];
+  const present = sets.filter(([w]) => r.settings.some((s) => s.summary.top1[w]));
+  const series = present.map(([w, name]) => ({
+    name,
+    dashed: w !== 'both',
+    points: r.settings.map((s) => ({ x: s.trainPerLabel ?? 0, y: s.summary.top1[w]?.mean ?? NaN, err: s.summary.top1[w]?.std })),
+  }));
+  figures.push({
+    file: 'train-size.svg',
+    alt: 'Top-1 against training images per label',
+    svg: lineChart({ title: 'Imagenette (10 labels): top-1 against training images per label', xLabel: 'training images per label', yLabel: 'top-1 accuracy', series, yFormat: (v) => `${(v * 100).toFixed(0)}%`, xTicks: r.settings.map((s) => s.trainPerLabel ?? 0) }),
+  });
+  const rows = r.settings.map((s) => [String(s.trainPerLabel), ms(s.summary.top1.both), ms(s.summary.top5.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain)]);
+  return `![Top-1 against training images per label](figures/train-size.svg)\n\n${table(['Training images per label', 'IIN top-1', 'IIN top-5', 'Embedding alone', 'Cloud gain'], rows)}\n\nFor comparison, ${PAPER_TRAIN_SIZE_NOTE}. ${attackLine(r.settings[0])}`;
+}
+
+function attackLine(s: SettingResult | undefined): string {
+  return s?.attack ? `Label-leak attack on these scrambled images (1-NN on pixels, k=${s.attack.k} known labels per class): ${pct(s.attack.accuracy, 0)}% (chance ${pct(s.attack.chance, 0)}%).` : '';
+}
+
+function ablationSection(r: ExperimentResult, figures: Figure[]): string {
+  const group = (prefix: string) => r.settings.filter((s) => s.id.startsWith(prefix));
+  const sizes = group('size-');
+  const keys = [...sizes.filter((s) => s.id === 'size-256'), ...group('keys-')];
+  const hidden = group('hidden-');
+  const base = sizes.find((s) => s.id === 'size-256');
+  const out: string[] = [];
+  if (sizes.length) {
+    figures.push({
+      file: 'image-size.svg',
+      alt: 'Top-1 against scrambled image size',
+      svg: barChart({
+        title: 'Imagenette (10 labels): top-1 against scrambled image size',
+        yLabel: 'top-1 accuracy',
+        categories: sizes.map((s) => `${s.features.imageSize}px`),
+        series: (['both', 'embedding', 'cloud'] as InputSet[]).map((w) => ({ name: w === 'both' ? 'IIN with the cloud' : w === 'embedding' ? 'embedding alone' : 'cloud vector alone', values: sizes.map((s) => s.summary.top1[w]?.mean ?? NaN), errors: sizes.map((s) => s.summary.top1[w]?.std ?? 0) })),
+        yRange: [0, 1],
+        yFormat: (v) => `${(v * 100).toFixed(0)}%`,
+      }),
+    });
+    out.push(
+      `### Scrambled image size\n\n![Top-1 against scrambled image size](figures/image-size.svg)\n\n` +
+        table(
+          ['Image size', 'IIN top-1', 'Embedding alone', 'Cloud alone', 'Cloud gain', 'Label-leak attack, k=5'],
+          sizes.map((s) => [`${s.features.imageSize}x${s.features.imageSize}`, ms(s.summary.top1.both), ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), attackCell(s)]),
+        ),
+    );
+  }
+  if (keys.length) {
+    out.push(
+      `### Several keys at once\n\nEach image is scrambled with every key and all the cloud's answers feed the IIN.\n\n` +
+        table(
+          ['Keys', 'IIN top-1', 'Embedding alone', 'Cloud vectors alone', 'Cloud gain', 'Submissions per image'],
+          keys.map((s) => [String(s.features.keys.length), ms(s.summary.top1.both), ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), String(s.features.keys.length)]),
+        ),
+    );
+  }
+  if (hidden.length) {
+    const rows = [...hidden, ...(base ? [base] : [])].sort((a, b) => a.iin.hidden - b.iin.hidden);
+    out.push(
+      `### IIN hidden layer size\n\n` +
+        table(
+          ['Hidden units', 'IIN top-1', 'Embedding alone', 'Cloud gain'],
+          rows.map((s) => [String(s.iin.hidden), ms(s.summary.top1.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain)]),
+        ),
+    );
+  }
+  return out.join('\n\n');
+}
+
+function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
+  const short = (s: SettingResult) => `${s.selection.dataset.replace('-val', '')}/${s.selection.classes} · ${s.features.encoders.join('+').replace(/-12-(int8|qdq)|-224-tfjs|-small-128/g, '')}`;
+  figures.push({
+    file: 'cloud-gain.svg',
+    alt: 'What the cloud adds, scrambled and plaintext',
+    svg: barChart({
+      title: 'Weak local encoder, strong cloud: top-1',
+      yLabel: 'top-1 accuracy',
+      categories: r.settings.map(short),
+      series: ([
+        ['embedding', 'embedding alone'],
+        ['both', 'with the cloud (scrambled: OWSD)'],
+        ['plain-both', 'with the cloud on plaintext (reference)'],
+      ] as Array<[InputSet, string]>).map(([w, name]) => ({ name, values: r.settings.map((s) => s.summary.top1[w]?.mean ?? NaN), errors: r.settings.map((s) => s.summary.top1[w]?.std ?? 0) })),
+      yRange: [0, 1],
+      yFormat: (v) => `${(v * 100).toFixed(0)}%`,
+    }),
+  });
+  const rows = r.settings.map((s) => [
+    s.label,
+    ms(s.summary.top1.embedding),
+    ms(s.summary.top1.both),
+    signed(s.summary.cloudGain),
+    verdict(s.summary.cloudGain),
+    ms(s.summary.top1['plain-both']),
+    signed(s.summary.plaintextGain),
+    ms(s.summary.cloudPlaintextTop1),
+    attackCell(s),
+  ]);
+  return (
+    `![What the cloud adds](figures/cloud-gain.svg)\n\n` +
+    table(['Setting', 'Embedding alone', 'IIN with scrambled cloud', 'Cloud gain (t-test)', 'Verdict', 'IIN with plaintext cloud (reference)', 'Gain if the cloud saw the image', 'Cloud on plaintext, top-1', 'Label-leak attack, k=5'], rows)
+  );
+}
+
+function headline(results: Map<string, ExperimentResult>): string {
+  const rows: string[][] = [];
+  const add = (exp: string, id: string, what: string) => {
+    const s = results.get(exp)?.settings.find((x) => x.id === id);
+    if (!s) return;
+    const p = PAPER[exp]?.[id];
+    rows.push([what, paperCell(p, 'top1'), ms(s.summary.top1.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain), attackCell(s)]);
+  };
+  add('label-subsets', 'imagenette-10', 'Imagenette, 10 labels (paper: ImageNet 10-label subset)');
+  add('same-labels', 'cifar10', 'CIFAR-10');
+  add('same-labels', 'imagenet', 'ImageNet-like, 200 labels (paper: ImageNet, 1000)');
+  add('same-labels', 'cifar100', 'CIFAR-100');
+  add('unseen-labels', 'gtsrb', 'GTSRB, labels the cloud never saw');
+  if (rows.length === 0) return '';
+  return table(['Setting', 'Paper: IIN top-1', 'Ours: IIN top-1', 'Ours: embedding alone', 'Cloud gain', 'Label-leak attack, k=5'], rows);
+}
+
+function section(r: ExperimentResult, figures: Figure[]): string {
+  const head = `## ${r.paper.charAt(0).toUpperCase()}${r.paper.slice(1)}: ${r.title}\n\n${r.description} ${r.seeds.length} repetitions (seeds ${r.seeds.join(', ')}); mean (std) in %. Experiment \`${r.name}\`, ${Math.round(r.seconds)} s.\n\n`;
+  switch (r.name) {
+    case 'same-labels':
+    case 'label-subsets':
+      return head + tableUseCase(r, true);
+    case 'train-size':
+      return head + trainSizeSection(r, figures);
+    case 'ablations':
+      return head + ablationSection(r, figures) + comparisons(r);
+    case 'cloud-gain':
+      return head + cloudGainSection(r, figures);
+    default:
+      return head + tableUseCase(r, false) + comparisons(r);
+  }
+}
+
+export function readResults(out: string): ExperimentResult[] {
+  const dir = path.join(out, 'results');
+  if (!fs.existsSync(dir)) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} does not exist: run owsd experiment first`);
+  const results: ExperimentResult[] = [];
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    const file = path.join(dir, f);
+    let r: ExperimentResult;
+    try {
+      r = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentResult;
+    } catch (e) {
+      return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not valid JSON (${(e as Error).message})`);
+    }
+    if (r.format !== RESULT_FORMAT) return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: expected format ${RESULT_FORMAT}, got ${String(r.format)}`);
+    results.push(r);
+  }
+  if (results.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} holds no results: run owsd experiment first`);
+  return results.sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
+}
+
+export function renderMarkdown(results: ExperimentResult[]): { markdown: string; figures: Figure[] } {
+  const figures: Figure[] = [];
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const m = results[0]!.machine;
+  const quick = results.some((r) => r.quick);
+  const total = results.reduce((a, r) => a + r.seconds, 0);
+  const names = results.map((r) => r.name);
+  const command = names.length === ORDER.length ? 'owsd experiment all' : `owsd experiment ${names.join(' ')}`;
+  const parts = [
+    `# OWSD: the paper's experiments, reproduced\n`,
+    quick ? `> **Quick mode**: every experiment on a handful of images, to check that the suite runs. These numbers mean nothing.\n` : '',
+    `Made by \`${command}${quick ? ' --quick' : ''}\` (then \`owsd experiment report\`) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, no GPU; Node ${m.node}, onnxruntime-node ${m.onnxruntime}. ` +
+      `Experiments took ${(total / 60).toFixed(1)} minutes in all; the last one started ${results.map((r) => r.started).sort().at(-1)}. Every setting and seed, and every repetition's numbers, are in \`results/*.json\`. ` +
+      `Anyone with ../shared can regenerate them: \`OWSD_MODELS=../shared/models OWSD_DATA=../shared/data npx owsd experiment all\`.\n`,
+    `**How to read the tables.** *IIN top-1* is OWSD's accuracy (the internal inference network on the embedding and the cloud's answer to the scrambled image). ` +
+      `*Embedding alone* is the same network trained without the cloud at all: the organization's encoder by itself. *Cloud gain* is the difference, in points, with a paired t-test over the repetitions: if it is zero, the cloud added nothing and the scheme costs without paying. ` +
+      `*Label-leak attack* is how often an observer of the traffic who knows the labels of 5 scrambled images per class labels the other scrambled images correctly by 1-nearest-neighbour on pixels (on at most 20 classes of the setting, 30 images each; chance in brackets): the real confidentiality of the labels.\n`,
+    `## Headline\n\n${headline(byName)}\n`,
+    `## Models and data used\n\nThe paper's models are not available here; the nearest ones are. Encoder: MobileNetV2 int8 (1280-d embedding; the paper: ResNet50, 2048-d). ` +
+      `Clouds: ShuffleNetV2 (ImageNet-1k) for ImageNet data, ResNet-20 for CIFAR-10, MobileNetV3-small for CIFAR-100 and for the unseen labels, MobileNetV2 for the cloud-gain study. ` +
+      `ImageNet data: Tiny-ImageNet's validation images (64x64, 200 synsets) instead of ImageNet, with the cloud's 1000-way vector; Imagenette (224x224, 10 ImageNet classes). Datasets are sampled (images per label as stated) to keep the whole suite under an hour on 2 cores. ` +
+      `Scrambled images are 256x256 unless stated; each key is a DCGAN generator derived from a fixed experiment key name (so the run is reproducible); IIN as in the paper (hidden 512, dropout 0.5, Adam 1e-4 with decay, up to 40 epochs, early stopping).\n`,
+  ];
+  for (const r of results) parts.push(section(r, figures) + '\n');
+  return { markdown: parts.filter(Boolean).join('\n'), figures };
+}
+
+const CSS = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
+tr:nth-child(even) td{background:#fafafa}code{background:#f3f3f3;padding:1px 4px;border-radius:3px}blockquote{border-left:4px solid #d55e00;margin:1em 0;padding:0.2em 1em;background:#fff4ec}
+figure,.figure{margin:1em 0}svg{max-width:100%;height:auto}`;
+
+/** Render `<out>/report.md`, `<out>/report.html` and `<out>/figures/*.{svg,png}` from `<out>/results/*.json`. */
+export async function renderReport(out: string): Promise<{ markdown: string; html: string; figures: string[] }> {
+  const results = readResults(out);
+  const { markdown, figures } = renderMarkdown(results);
+  const figDir = path.join(out, 'figures');
+  fs.mkdirSync(figDir, { recursive: true });
+  const written: string[] = [];
+  for (const f of figures) {
+    const svgFile = path.join(figDir, f.file);
+    fs.writeFileSync(svgFile, f.svg);
+    const pngFile = svgFile.replace(/\.svg$/, '.png');
+    fs.writeFileSync(pngFile, await svgToPng(f.svg, { density: 144 }));
+    written.push(svgFile, pngFile);
+  }
+  const mdFile = path.join(out, 'report.md');
+  fs.writeFileSync(mdFile, markdown);
+  const inline = new Map(figures.map((f) => [`figures/${f.file}`, f.svg.replace(/^<\?xml[^>]*>\s*/, '')]));
+  let body = await marked.parse(markdown, { gfm: true });
+  body = body.replace(/<img src="([^"]+)" alt="([^"]*)"\s*\/?>/g, (whole, src: string, alt: string) => {
+    const svg = inline.get(src);
+    return svg ? `<div class="figure" role="img" aria-label="${alt}">${svg}</div>` : whole;
+  });
+  const html = `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>OWSD: the paper's experiments, reproduced</title><style>${CSS}</style></head><body>\n${body}</body></html>\n`;
+  const htmlFile = path.join(out, 'report.html');
+  fs.writeFileSync(htmlFile, html);
+  return { markdown: mdFile, html: htmlFile, figures: written };
+}
