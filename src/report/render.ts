@@ -165,8 +165,17 @@ function ablationSection(r: ExperimentResult, figures: Figure[]): string {
   return out.join('\n\n');
 }
 
+const MODEL_SHORT: Record<string, string> = {
+  'mobilenetv2-12-int8': 'MNv2',
+  'shufflenet-v2-12-qdq': 'ShuffleNet',
+  'mobilenet-v1-0.25-224-tfjs': 'MNv1-0.25',
+  'cifar100-mobilenetv3-small-128': 'MNv3-C100',
+  'cifar10-resnet20': 'RN20-C10',
+};
+const DATASET_SHORT: Record<string, string> = { 'imagenette-val': 'Imagenette', 'tiny-imagenet-val': 'Tiny', 'cifar-10': 'CIFAR', 'cifar-100': 'CIFAR', 'gtsrb-test': 'GTSRB' };
+
 function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
-  const short = (s: SettingResult) => `${s.selection.dataset.replace('-val', '')}/${s.selection.classes} · ${s.features.encoders.join('+').replace(/-12-(int8|qdq)|-224-tfjs|-small-128/g, '')}`;
+  const short = (s: SettingResult) => `${DATASET_SHORT[s.selection.dataset] ?? s.selection.dataset}-${s.selection.classes} · ${s.features.encoders.map((e) => MODEL_SHORT[e] ?? e).join('+')}`;
   figures.push({
     file: 'cloud-gain.svg',
     alt: 'What the cloud adds, scrambled and plaintext',
@@ -274,7 +283,9 @@ export function renderMarkdown(results: ExperimentResult[]): { markdown: string;
     `## Models and data used\n\nThe paper's models are not available here; the nearest ones are. Encoder: MobileNetV2 int8 (1280-d embedding; the paper: ResNet50, 2048-d). ` +
       `Clouds: ShuffleNetV2 (ImageNet-1k) for ImageNet data, ResNet-20 for CIFAR-10, MobileNetV3-small for CIFAR-100 and for the unseen labels, MobileNetV2 for the cloud-gain study. ` +
       `ImageNet data: Tiny-ImageNet's validation images (64x64, 200 synsets) instead of ImageNet, with the cloud's 1000-way vector; Imagenette (224x224, 10 ImageNet classes). Datasets are sampled (images per label as stated) to keep the whole suite under an hour on 2 cores. ` +
-      `Scrambled images are 256x256 unless stated; each key is a DCGAN generator derived from a fixed experiment key name (so the run is reproducible); IIN as in the paper (hidden 512, dropout 0.5, Adam 1e-4 with decay, up to 40 epochs, early stopping).\n`,
+      `Scrambled images are 256x256 unless stated; each key is a DCGAN generator derived from a fixed experiment key name (so the run is reproducible); IIN as in the paper (hidden 512, dropout 0.5, Adam 1e-4 with decay, up to 40 epochs, early stopping). ` +
+      `The experiment keys have a budget of 1,000,000 submissions because these are measurements across many datasets, not a deployment (the default budget of \`owsd key new\` is 9,000). ` +
+      `The cloud's plaintext accuracy and the agreement columns come from sending the plaintext images to our own embedded cloud, which a deployment never does.\n`,
   ];
   for (const r of results) parts.push(section(r, figures) + '\n');
   return { markdown: parts.filter(Boolean).join('\n'), figures };
