@@ -15,3 +15,4 @@ export {
   type Machine,
   type RunOptions,
 } from './run.js';
+export { runTrafficStudy, writeSideBySide, TRAFFIC_CLOUDS, TRAFFIC_ENCODER, type TrafficStudyOptions, type TrafficStudyResult, type TrafficDataset } from './security-traffic.js';
