@@ -16,3 +16,17 @@ export {
   type RunOptions,
 } from './run.js';
 export { runTrafficStudy, writeSideBySide, TRAFFIC_CLOUDS, TRAFFIC_ENCODER, type TrafficStudyOptions, type TrafficStudyResult, type TrafficDataset } from './security-traffic.js';
+export {
+  runInversionStudy,
+  collectInversionPairs,
+  INVERSION_FORMAT,
+  type InversionStudyOptions,
+  type InversionStudyResult,
+  type InversionPairs,
+  type InversionPoint,
+  type PixelScore,
+  type EmbeddingScore,
+  type SurrogateScore,
+  type StudyBudget,
+  type Variant,
+} from './security-inversion.js';
