@@ -44,7 +44,14 @@ function sqDist(a: AttackVector, b: AttackVector): number {
  * k labelled leaks per class (seeded choice), 1-NN on the rest. Classes with k or fewer images contribute leaks
  * only. Returns null when no class has a query left.
  */
-export function nearestNeighbourAttack(vectors: readonly AttackVector[], labels: readonly number[], k: number, seed: number): LeakAttackResult | null {
+export function nearestNeighbourAttack(
+  vectors: readonly AttackVector[],
+  labels: readonly number[],
+  k: number,
+  seed: number,
+  /** The queries as the attacker sees them, when they differ from the leaks (e.g. scrambled with another key). */
+  queryVectors: readonly AttackVector[] = vectors,
+): LeakAttackResult | null {
   const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
   const byClass = new Map<number, number[]>();
   labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
@@ -61,7 +68,7 @@ export function nearestNeighbourAttack(vectors: readonly AttackVector[], labels:
     let best = -1;
     let bestD = Infinity;
     for (const l of leaked) {
-      const d = sqDist(vectors[q]!, vectors[l]!);
+      const d = sqDist(queryVectors[q]!, vectors[l]!);
       if (d < bestD) {
         bestD = d;
         best = l;

@@ -25,10 +25,10 @@ import { createCloudClient, type CloudClient } from '../cloud/client.js';
 import { buildLabelMap, createPlaintextCloudProbe, type PlaintextCloudProbe } from '../cloud/accuracy.js';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset, selectLabels } from '../data/split.js';
-import { createRng, deriveSeed } from '../internal/random.js';
+import { createRng, deriveSeed, hashString } from '../internal/random.js';
 import { collectFeatures, type EmbeddingSource, type Features } from '../pipeline/features.js';
 import { MemoryJournal } from '../pipeline/journal.js';
-import type { Dataset, ImageInput, Sample } from '../types.js';
+import { imageName, type Dataset, type ImageInput, type Sample } from '../types.js';
 
 /** Which images are fed through which encoders, keys and cloud. */
 export interface FeatureConfig {
@@ -41,6 +41,21 @@ export interface FeatureConfig {
   keys?: string[];
   /** Scrambled image size (default 256). */
   imageSize?: number;
+  /**
+   * Defence: fresh Gaussian noise added to the embedding before scrambling, per submission, with standard
+   * deviation this multiple of the embedding's RMS (default 0: none). The IIN still gets the clean embedding.
+   */
+  embeddingNoise?: number;
+  /**
+   * Defence: a pool of this many keys (`k0`..), each image scrambled with ONE of them, chosen by a hash of the
+   * image (`poolKeyOf`); replaces `keys`. The IIN gets that key's cloud vector.
+   */
+  keyPool?: number;
+}
+
+/** Index of the pool key an image is scrambled with: a hash of its name, so the same image always uses the same key. */
+export function poolKeyOf(img: ImageInput, pool: number): number {
+  return deriveSeed(hashString(imageName(img)), 'key-pool') % pool;
 }
 
 /** A fixed, seeded choice of images from a dataset. */
@@ -200,6 +215,34 @@ export class ExperimentContext {
     return k;
   }
 
+  /**
+   * What the scrambler is fed under a config: the embeddings, plus fresh noise when the config asks for it (seeded
+   * by the image's name and a per-run submission counter, so runs are reproducible while no two submissions of
+   * the same image get the same noise).
+   */
+  async scramblerInput(cfg: FeatureConfig): Promise<EmbeddingSource> {
+    const source = await this.embeddingSource(cfg.encoders);
+    const sigma = cfg.embeddingNoise ?? 0;
+    if (sigma === 0) return source;
+    let submission = 0;
+    return {
+      dim: source.dim,
+      async encode(images: ImageInput[]): Promise<Float32Array> {
+        const e = await source.encode(images);
+        const d = source.dim;
+        images.forEach((img, i) => {
+          const row = e.subarray(i * d, (i + 1) * d);
+          let sq = 0;
+          for (const v of row) sq += v * v;
+          const scale = sigma * Math.sqrt(sq / d);
+          const rng = createRng(deriveSeed(hashString(imageName(img)), `embedding-noise-${submission++}`));
+          for (let j = 0; j < d; j++) row[j] = row[j]! + scale * rng.normal();
+        });
+        return e;
+      },
+    };
+  }
+
   /** A scrambler for a key, image size and input dimension; the least recently used ones are released. */
   async scrambler(keyName: string, imageSize: number, inputDim: number): Promise<Scrambler> {
     const id = `${keyName}@${imageSize}/${inputDim}`;
@@ -224,24 +267,45 @@ export class ExperimentContext {
    * same config in this run come from the in-memory journal; the rest go through `collectFeatures`.
    */
   async features(cfg: FeatureConfig, samples: Sample[]): Promise<Features> {
+    if (cfg.keyPool !== undefined && cfg.keyPool > 1) return this.poolFeatures(cfg, cfg.keyPool, samples);
     const keys = cfg.keys ?? ['k0'];
     const size = cfg.imageSize ?? 256;
-    const source = await this.embeddingSource(cfg.encoders);
+    const source = await this.scramblerInput(cfg);
     const { client } = await this.cloud(cfg.cloud);
     const channels = [];
     for (const name of keys) {
-      const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|${name}@${size}|${cfg.cloud}`;
+      const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|${name}@${size}|${cfg.cloud}|noise${cfg.embeddingNoise ?? 0}`;
       let journal = this.journals.get(jid);
       if (!journal) this.journals.set(jid, (journal = new MemoryJournal()));
       channels.push({ scrambler: await this.scrambler(name, size, source.dim), ledger: this.key(name, size).ledger, journal });
     }
     const t0 = performance.now();
     const f = await collectFeatures({ samples, encoder: source, channels, client });
+    // With noise, the scrambler saw noisy embeddings; the IIN gets the clean ones.
+    if ((cfg.embeddingNoise ?? 0) > 0) f.embeddings = await (await this.embeddingSource(cfg.encoders)).encode(samples.map((s) => s.image));
     if (f.sent > 0) {
       const rate = f.sent / ((performance.now() - t0) / 1000);
       this.log(`  ${cfg.dataset} via ${cfg.encoders.join('+')} → key ${keys.join('+')} @${size}px → ${cfg.cloud}: ${f.sent} scrambled images sent (${rate.toFixed(0)}/s), ${samples.length * keys.length - f.sent} reused`);
     }
     return f;
+  }
+
+  /** Features under a key pool: each image through its own pool key, rows stitched back in order. */
+  private async poolFeatures(cfg: FeatureConfig, pool: number, samples: Sample[]): Promise<Features> {
+    const groups = Array.from({ length: pool }, () => [] as number[]);
+    samples.forEach((s, i) => groups[poolKeyOf(s.image, pool)]!.push(i));
+    let out: Features | undefined;
+    for (const [k, rows] of groups.entries()) {
+      if (rows.length === 0) continue;
+      const f = await this.features({ ...cfg, keyPool: undefined, keys: [`k${k}`] }, rows.map((i) => samples[i]!));
+      out ??= { ...f, n: samples.length, sent: 0, embeddings: new Float32Array(samples.length * f.embeddingDim), cloud: new Float32Array(samples.length * f.cloudDim), scrambled: undefined };
+      out.sent += f.sent;
+      rows.forEach((i, j) => {
+        out!.embeddings.set(f.embeddings.subarray(j * f.embeddingDim, (j + 1) * f.embeddingDim), i * f.embeddingDim);
+        out!.cloud.set(f.cloud.subarray(j * f.cloudDim, (j + 1) * f.cloudDim), i * f.cloudDim);
+      });
+    }
+    return out ?? fail('OWSD_ERR_BAD_ARGUMENT', 'no samples to collect features for');
   }
 
   /** The cloud's vectors for the PLAINTEXT images (reference measurements against our own embedded cloud only). */

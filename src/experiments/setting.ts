@@ -182,7 +182,7 @@ export async function runSetting(ctx: ExperimentContext, setting: Setting, seeds
     id: setting.id,
     label: setting.label,
     selection: { ...setting.selection, classes: C, images: samples.length },
-    features: { keys: ['k0'], imageSize: 256, ...setting.features },
+    features: { keys: ['k0'], imageSize: 256, embeddingNoise: 0, keyPool: 1, ...setting.features },
     testFraction: setting.testFraction,
     trainPerLabel: setting.trainPerLabel,
     iin: iinConfig,

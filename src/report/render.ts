@@ -8,12 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { marked } from 'marked';
 import { fail } from '../errors.js';
 import type { ExperimentResult } from '../experiments/run.js';
 import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
-import { barChart, lineChart, svgToPng } from './charts.js';
+import { barChart, lineChart } from './charts.js';
+import { writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
 const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain'];
@@ -57,11 +57,6 @@ function verdict(g: (Summary & { tTestP: number }) | undefined): string {
   return '**zero**: no significant gain';
 }
 
-interface Figure {
-  file: string;
-  alt: string;
-  svg: string;
-}
 
 function tableUseCase(r: ExperimentResult, withPlaintext: boolean): string {
   const paper = PAPER[r.name] ?? {};
@@ -291,35 +286,8 @@ export function renderMarkdown(results: ExperimentResult[]): { markdown: string;
   return { markdown: parts.filter(Boolean).join('\n'), figures };
 }
 
-const CSS = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
-tr:nth-child(even) td{background:#fafafa}code{background:#f3f3f3;padding:1px 4px;border-radius:3px}blockquote{border-left:4px solid #d55e00;margin:1em 0;padding:0.2em 1em;background:#fff4ec}
-figure,.figure{margin:1em 0}svg{max-width:100%;height:auto}`;
-
 /** Render `<out>/report.md`, `<out>/report.html` and `<out>/figures/*.{svg,png}` from `<out>/results/*.json`. */
 export async function renderReport(out: string): Promise<{ markdown: string; html: string; figures: string[] }> {
-  const results = readResults(out);
-  const { markdown, figures } = renderMarkdown(results);
-  const figDir = path.join(out, 'figures');
-  fs.mkdirSync(figDir, { recursive: true });
-  const written: string[] = [];
-  for (const f of figures) {
-    const svgFile = path.join(figDir, f.file);
-    fs.writeFileSync(svgFile, f.svg);
-    const pngFile = svgFile.replace(/\.svg$/, '.png');
-    fs.writeFileSync(pngFile, await svgToPng(f.svg, { density: 144 }));
-    written.push(svgFile, pngFile);
-  }
-  const mdFile = path.join(out, 'report.md');
-  fs.writeFileSync(mdFile, markdown);
-  const inline = new Map(figures.map((f) => [`figures/${f.file}`, f.svg.replace(/^<\?xml[^>]*>\s*/, '')]));
-  let body = await marked.parse(markdown, { gfm: true });
-  body = body.replace(/<img src="([^"]+)" alt="([^"]*)"\s*\/?>/g, (whole, src: string, alt: string) => {
-    const svg = inline.get(src);
-    return svg ? `<div class="figure" role="img" aria-label="${alt}">${svg}</div>` : whole;
-  });
-  const html = `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>OWSD: the paper's experiments, reproduced</title><style>${CSS}</style></head><body>\n${body}</body></html>\n`;
-  const htmlFile = path.join(out, 'report.html');
-  fs.writeFileSync(htmlFile, html);
-  return { markdown: mdFile, html: htmlFile, figures: written };
+  const { markdown, figures } = renderMarkdown(readResults(out));
+  return writeReport(out, markdown, figures, "OWSD: the paper's experiments, reproduced");
 }

@@ -6,6 +6,7 @@ import { registerScramble } from './scramble.js';
 import { registerCloud } from './cloud.js';
 import { registerPipeline } from './pipeline.js';
 import { registerExperiment } from './experiment.js';
+import { registerAnalyze } from './analyze.js';
 
 export function registerCommands(program: Command): void {
   registerModels(program);
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerCloud(program);
   registerPipeline(program);
   registerExperiment(program);
+  registerAnalyze(program);
 }

@@ -1,0 +1,100 @@
+/**
+ * `owsd analyze`: the confidentiality study. Per dataset (CIFAR-10, Imagenette): the paper's section 5 analysis and
+ * the label-inference and linkability attacks on the traffic (security-traffic.ts), the known-plaintext inversion,
+ * reconstruction and key-recovery attacks against the number of leaked pairs (security-inversion.ts), and the
+ * defences measured for accuracy and attack success (security-defences.ts). One JSON result per dataset in
+ * `<out>/results/`, figures in `<out>/figures/`, then the report (src/report/security.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../errors.js';
+import { ExperimentContext } from './context.js';
+import { machineInfo, type Machine } from './run.js';
+import { runTrafficStudy, type TrafficStudyResult } from './security-traffic.js';
+import { runInversionStudy, type InversionStudyResult } from './security-inversion.js';
+import { runDefenceStudy, type DefenceResult, type SecurityDataset } from './security-defences.js';
+
+export const SECURITY_FORMAT = 'owsd-security/1';
+export const SECURITY_DATASETS: SecurityDataset[] = ['cifar-10', 'imagenette-val'];
+export const SECURITY_PARTS = ['traffic', 'inversion', 'defences'] as const;
+export type SecurityPart = (typeof SECURITY_PARTS)[number];
+
+export interface SecurityResult {
+  format: typeof SECURITY_FORMAT;
+  dataset: SecurityDataset;
+  quick: boolean;
+  seeds: number[];
+  traffic?: TrafficStudyResult;
+  inversion?: InversionStudyResult;
+  defences?: DefenceResult;
+  machine: Machine;
+  started: string;
+  seconds: number;
+}
+
+export interface AnalyzeOptions {
+  modelsDir: string;
+  dataDir: string;
+  out: string;
+  datasets?: string[];
+  parts?: string[];
+  quick?: boolean;
+  repetitions?: number;
+  log?: (line: string) => void;
+}
+
+function checkNames<T extends string>(given: string[] | undefined, allowed: readonly T[], what: string): T[] {
+  if (!given || given.length === 0) return [...allowed];
+  for (const g of given) if (!(allowed as readonly string[]).includes(g)) fail('OWSD_ERR_BAD_ARGUMENT', `unknown ${what} "${g}": expected one of ${allowed.join(', ')}`);
+  return given as T[];
+}
+
+export function securityResultPath(out: string, dataset: string): string {
+  return path.join(out, 'results', `${dataset}.json`);
+}
+
+export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results: SecurityResult[]; seconds: number }> {
+  const t0 = performance.now();
+  const datasets = checkNames(opts.datasets, SECURITY_DATASETS, 'dataset');
+  const parts = checkNames(opts.parts, SECURITY_PARTS, 'part');
+  const quick = opts.quick ?? false;
+  const reps = opts.repetitions ?? (quick ? 2 : 5);
+  const seeds = Array.from({ length: reps }, (_, i) => i);
+  const figures = path.join(opts.out, 'figures');
+  fs.mkdirSync(figures, { recursive: true });
+  fs.mkdirSync(path.join(opts.out, 'results'), { recursive: true });
+  const ctx = new ExperimentContext({ modelsDir: opts.modelsDir, dataDir: opts.dataDir, log: opts.log });
+  const results: SecurityResult[] = [];
+  try {
+    for (const dataset of datasets) {
+      const d0 = performance.now();
+      const started = new Date().toISOString();
+      const short = dataset.replace(/-val$/, '');
+      // Earlier parts' results for this dataset are kept when only some parts are re-run.
+      const file = securityResultPath(opts.out, dataset);
+      const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SecurityResult) : undefined;
+      const keep = previous && previous.format === SECURITY_FORMAT && previous.quick === quick ? previous : undefined;
+      const r: SecurityResult = { format: SECURITY_FORMAT, dataset, quick, seeds, traffic: keep?.traffic, inversion: keep?.inversion, defences: keep?.defences, machine: machineInfo(), started, seconds: 0 };
+      if (parts.includes('traffic')) {
+        ctx.log(`analyze ${dataset}: traffic (paper section 5, label inference, linkability)`);
+        r.traffic = await runTrafficStudy(ctx, { dataset, quick, seed: 0, sideBySidePath: path.join(figures, `${short}-side-by-side.png`), pcaPath: path.join(figures, `${short}-pca.svg`) });
+      }
+      if (parts.includes('inversion')) {
+        ctx.log(`analyze ${dataset}: inversion, reconstruction and key recovery`);
+        r.inversion = await runInversionStudy(ctx, { dataset, quick, seed: 0, figurePath: path.join(figures, `${short}-reconstructions.png`) });
+      }
+      if (parts.includes('defences')) {
+        ctx.log(`analyze ${dataset}: defences`);
+        r.defences = await runDefenceStudy(ctx, { dataset, quick, seeds });
+      }
+      r.seconds = (performance.now() - d0) / 1000 + (keep && parts.length < SECURITY_PARTS.length ? keep.seconds : 0);
+      fs.writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
+      ctx.log(`analyze ${dataset} done → ${file}`);
+      results.push(r);
+    }
+  } finally {
+    await ctx.close();
+    fs.rmSync(ctx.workDir, { recursive: true, force: true });
+  }
+  return { results, seconds: (performance.now() - t0) / 1000 };
+}
