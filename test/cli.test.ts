@@ -1,25 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { imagenetteFiles, modelsDir, repoRoot, tempDir } from './helpers.js';
+import { imagenetteFiles, modelsDir, tempDir, runOwsd } from './helpers.js';
 
-const run = promisify(execFile);
-const BIN = path.join(repoRoot, 'dist/src/cli/main.js');
 const env = { ...process.env, OWSD_MODELS: modelsDir };
 
-async function owsd(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run('node', [BIN, ...args], { env, maxBuffer: 1 << 24 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
+const owsd = (args: string[]) => runOwsd(args, env);
 
 test('owsd key new/show: 0600 file, and the secret appears in no output', async () => {
   const dir = tempDir();

@@ -5,28 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
+import { dataDir, modelsDir, tempDir, runOwsd } from './helpers.js';
 import { EXPERIMENTS, type ExperimentResult } from '../src/experiments/index.js';
 import { renderMarkdown } from '../src/report/render.js';
 
-const run = promisify(execFile);
-const BIN = path.join(repoRoot, 'dist/src/cli/main.js');
 const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };
 
-async function owsd(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run('node', [BIN, ...args], { env, maxBuffer: 1 << 26 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
+const owsd = (args: string[]) => runOwsd(args, env);
 
 const pct1 = (v: number) => (v * 100).toFixed(1);
 
@@ -99,6 +87,7 @@ test('owsd experiment: unknown names and missing results are clear errors', asyn
   fs.writeFileSync(path.join(empty, 'results', 'x.json'), '{"format": "something-else"}');
   const wrong = await owsd(['experiment', 'report', '--out', empty]);
   assert.match(wrong.stderr, /x\.json: expected format owsd-experiment\/1/);
-  const noEnv = await run('node', [BIN, 'experiment', 'all', '--quick', '--out', empty], { env: { ...process.env, OWSD_MODELS: '', OWSD_DATA: '' } }).catch((e: { stderr: string }) => e);
-  assert.match((noEnv as { stderr: string }).stderr, /experiments need the models: set OWSD_MODELS/);
+  const noEnv = await runOwsd(['experiment', 'all', '--quick', '--out', empty], { ...process.env, OWSD_MODELS: '', OWSD_DATA: '' });
+  assert.notEqual(noEnv.code, 0);
+  assert.match(noEnv.stderr, /experiments need the models: set OWSD_MODELS/);
 });

@@ -1,8 +1,10 @@
 /** Test helpers: where ../shared is (OWSD_MODELS / OWSD_DATA or the checkout's sibling), temp dirs. */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { createRng } from '../src/internal/random.js';
 import { markScrambled, type ScrambledImage } from '../src/scrambler/scrambled.js';
@@ -38,4 +40,15 @@ export async function noisePngBytes(seed: number, width = 256, height = width): 
 /** The same, marked as a scrambled image, ready for a CloudClient. */
 export async function noisePng(seed: number, width = 256, height = width): Promise<ScrambledImage> {
   return markScrambled(await noisePngBytes(seed, width, height));
+}
+
+/** Run the built CLI (`dist/src/cli/main.js`) with the given environment; never throws, returns the exit code. */
+export async function runOwsd(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [path.join(repoRoot, 'dist/src/cli/main.js'), ...args], { env, maxBuffer: 1 << 26 });
+    return { stdout, stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { marked } from 'marked';
 import { svgToPng } from './charts.js';
+import { fail } from '../errors.js';
 
 export interface Figure {
   /** File name under `<out>/figures/`, ending in .svg. */
@@ -47,4 +48,24 @@ export async function writeReport(out: string, markdown: string, figures: Figure
   const htmlFile = path.join(out, 'report.html');
   fs.writeFileSync(htmlFile, html);
   return { markdown: mdFile, html: htmlFile, figures: written };
+}
+
+/** Every `<out>/results/*.json` of one format, in file-name order; clear errors name the file and what was expected. */
+export function readResultFolder<T extends { format: string }>(out: string, format: string, command: string): T[] {
+  const dir = path.join(out, 'results');
+  if (!fs.existsSync(dir)) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} does not exist: run ${command} first`);
+  const results: T[] = [];
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    const file = path.join(dir, f);
+    let r: T;
+    try {
+      r = JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    } catch (e) {
+      return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not valid JSON (${(e as Error).message})`);
+    }
+    if (r.format !== format) return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: expected format ${format}, got ${String(r.format)}`);
+    results.push(r);
+  }
+  if (results.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} holds no results: run ${command} first`);
+  return results;
 }

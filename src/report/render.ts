@@ -6,14 +6,11 @@
  * Every accuracy is shown with the two numbers that say whether OWSD is worth it on that data: the IIN on the
  * embedding alone (no cloud at all), so the cloud gain, and the label-leak attack's success.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fail } from '../errors.js';
 import type { ExperimentResult } from '../experiments/run.js';
 import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
-import { writeReport, type Figure } from './page.js';
+import { readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
 const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain'];
@@ -239,22 +236,7 @@ function section(r: ExperimentResult, figures: Figure[]): string {
 }
 
 export function readResults(out: string): ExperimentResult[] {
-  const dir = path.join(out, 'results');
-  if (!fs.existsSync(dir)) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} does not exist: run owsd experiment first`);
-  const results: ExperimentResult[] = [];
-  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
-    const file = path.join(dir, f);
-    let r: ExperimentResult;
-    try {
-      r = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentResult;
-    } catch (e) {
-      return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not valid JSON (${(e as Error).message})`);
-    }
-    if (r.format !== RESULT_FORMAT) return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: expected format ${RESULT_FORMAT}, got ${String(r.format)}`);
-    results.push(r);
-  }
-  if (results.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} holds no results: run owsd experiment first`);
-  return results.sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
+  return readResultFolder<ExperimentResult>(out, RESULT_FORMAT, 'owsd experiment').sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
 }
 
 export function renderMarkdown(results: ExperimentResult[]): { markdown: string; figures: Figure[] } {

@@ -3,13 +3,10 @@
  * and a self-contained `<out>/report.html`, with the paper's section 5 numbers beside ours, every attack's success
  * against the attacker's resources, and the defences' cost in accuracy.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fail } from '../errors.js';
 import { SECURITY_FORMAT, type SecurityResult } from '../experiments/security.js';
 import type { SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
-import { writeReport, type Figure } from './page.js';
+import { readResultFolder, writeReport, type Figure } from './page.js';
 
 const pct = (v: number | null | undefined, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`);
 const num = (v: number | null | undefined, digits = 3): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
@@ -25,25 +22,7 @@ function table(header: string[], rows: string[][]): string {
 const NAMES: Record<string, string> = { 'cifar-10': 'CIFAR-10', 'imagenette-val': 'Imagenette' };
 
 export function readSecurityResults(out: string): SecurityResult[] {
-  const dir = path.join(out, 'results');
-  if (!fs.existsSync(dir)) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} does not exist: run owsd analyze first`);
-  const results = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => {
-      const file = path.join(dir, f);
-      let r: SecurityResult;
-      try {
-        r = JSON.parse(fs.readFileSync(file, 'utf8')) as SecurityResult;
-      } catch (e) {
-        return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not valid JSON (${(e as Error).message})`);
-      }
-      if (r.format !== SECURITY_FORMAT) return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: expected format ${SECURITY_FORMAT}, got ${String(r.format)}`);
-      return r;
-    });
-  if (results.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', `${dir} holds no results: run owsd analyze first`);
-  return results;
+  return readResultFolder<SecurityResult>(out, SECURITY_FORMAT, 'owsd analyze');
 }
 
 function trafficSection(r: SecurityResult, figures: Figure[]): string {
