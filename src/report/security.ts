@@ -97,6 +97,13 @@ function trafficSection(r: SecurityResult, figures: Figure[]): string {
   return parts.join('\n\n');
 }
 
+/** Linear autoencoder test MSE of originals and scrambled images, each with the share of its variance left unexplained. */
+function aeCell(ae: { original: Array<number | null>; scrambled: Array<number | null>; originalVariance?: number; scrambledVariance?: number }, k: number): string {
+  const one = (mse: number | null | undefined, variance: number | undefined) =>
+    mse === null || mse === undefined ? '—' : `${num(mse, 4)}${variance ? ` (${pct(mse / variance, 0)} of variance)` : ''}`;
+  return `${one(ae.original[k], ae.originalVariance)} / ${one(ae.scrambled[k], ae.scrambledVariance)}`;
+}
+
 function inversionSection(r: SecurityResult, figures: Figure[]): string {
   const v = r.inversion;
   if (!v) return '';
@@ -108,7 +115,7 @@ function inversionSection(r: SecurityResult, figures: Figure[]): string {
     const bs = p.keyRecovery.variants[p.keyRecovery.best];
     return [
       String(p.n),
-      `${num(p.autoencoder.original[k])} / ${num(p.autoencoder.scrambled[k])}`,
+      aeCell(p.autoencoder, k),
       bp ? `${num(bp.psnr, 2)} dB / ${num(bp.ssim, 3)} (mean image ${num(p.plaintext.baseline.psnr, 2)} dB)` : '—',
       bp ? `${pct(bp.reid100.top1)} (chance ${pct(bp.reid100.chance1)})` : '—',
       be ? `${pct(be.reid100.top1)}` : '—',
@@ -129,7 +136,7 @@ function inversionSection(r: SecurityResult, figures: Figure[]): string {
       `An attacker holds N (original, scrambled) pairs made with the key (and, for key recovery, the embeddings: the encoder is public) and attacks ${v.images.test} unseen images. ` +
       `Images at ${v.scales.original}x${v.scales.original}, inverter input average-pooled to ${v.scales.inverterInput}x${v.scales.inverterInput}; ridge regression, and ridge on random ReLU features, whichever is better on a holdout. ` +
       `The paper's autoencoder (5.3/5.4) is reproduced as a linear autoencoder (PCA, k=${v.points[0]?.autoencoder.ks.at(-1) ?? '—'} components): paper test MSE 0.021 (originals) vs 0.061 (scrambled) at 13,500 pairs.\n\n` +
-      table(['N', 'Linear AE test MSE: originals / scrambled', 'Inversion to the image: PSNR / SSIM', 'Re-identification of the original among 100 candidates', 'Via the recovered embedding, among 100', 'Key recovery (surrogate generator): centred r, link among 100'], rows),
+      table(['N', 'Linear AE test MSE: originals / scrambled (share of each one\'s variance left)', 'Inversion to the image: PSNR / SSIM', 'Re-identification of the original among 100 candidates', 'Via the recovered embedding, among 100', 'Key recovery (surrogate generator): centred r, link among 100'], rows),
     `![reconstructions](figures/${short}-reconstructions.png)`,
     chart('inversion-psnr', `${NAMES[r.dataset]}: inversion PSNR against N`, 'PSNR (dB)', v.curves.psnr, false),
     chart('inversion-reid', `${NAMES[r.dataset]}: re-identification against N`, 'top-1 among candidates', v.curves.reid, true),
