@@ -1,0 +1,61 @@
+/**
+ * `owsd analyze --quick` end to end (what CI runs): the confidentiality study on real CIFAR-10 and Imagenette
+ * images through the real scrambler and the embedded clouds, and the report rendered from its JSON.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
+import type { SecurityResult } from '../src/experiments/index.js';
+
+const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };
+
+const owsd = (args: string[]) => runOwsd(args, env);
+
+test('owsd analyze --quick: every part on both datasets, measured attacks behave as they must, report self-contained', { timeout: 15 * 60_000 }, async () => {
+  const out = tempDir('owsd-analyze-');
+  const r = await owsd(['analyze', '--quick', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const dataset of ['cifar-10', 'imagenette-val']) {
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results', `${dataset}.json`), 'utf8')) as SecurityResult;
+    assert.ok(res.traffic && res.inversion && res.defences, `${dataset}: a part is missing`);
+    const t = res.traffic;
+    // Scrambling is deterministic: the same image always gives the same bytes, so resubmissions are linkable.
+    assert.equal(t.linkability.exact.rate, 1);
+    // About half the generator's activations are zero (paper: 59%).
+    assert.ok(t.generator.zeroFraction > 0.3 && t.generator.zeroFraction < 0.7, `zero fraction ${t.generator.zeroFraction}`);
+    // The cloud is far less confident on scrambled images than on plaintext.
+    assert.ok(t.cloudOutputs.confidence.scrambled < t.cloudOutputs.confidence.plaintext);
+    // The pixel attacker labels scrambled images far above chance from 5 leaks per class.
+    const px = t.labelInference.results.find((x) => x.attacker === 'pixel-1nn' && x.k === 5)!;
+    assert.ok(px.accuracy > 2.5 * px.chance, `${dataset} pixel-1nn k=5 ${px.accuracy}`);
+    // Rotation: leaks under the old key say little about images under the new one.
+    for (const rot of res.defences.rotation) assert.ok(rot.afterRotation!.accuracy < rot.sameKey!.accuracy, JSON.stringify(rot));
+    // Inversion curves exist for every N, with the trivial baseline beside them.
+    assert.deepEqual(res.inversion.points.map((p) => p.n), res.inversion.nValues);
+    for (const p of res.inversion.points) assert.ok(Number.isFinite(p.plaintext.baseline.psnr) && p.plaintext.variants[p.plaintext.best]);
+  }
+  const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  for (const heading of ['## CIFAR-10', '## Imagenette', '5.2 What the cloud answers', 'Label inference', 'Known-plaintext attacks', 'Defences']) assert.ok(md.includes(heading), heading);
+  assert.ok(md.includes('0.07% / 0.52%') && md.includes('4.3 vs 1.97'), "the paper's numbers beside ours");
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  assert.ok(!/<img[^>]+src="(?!data:)/.test(html) && !/<script|<link|src="http/.test(html), 'the HTML page fetches something');
+  assert.ok((html.match(/src="data:image\/png;base64,/g) ?? []).length >= 4, 'PNG figures embedded');
+  const grid = await sharp(path.join(out, 'figures', 'imagenette-side-by-side.png')).metadata();
+  assert.ok((grid.width ?? 0) > (grid.height ?? 0), 'side-by-side figure: a row of originals above a row of scrambled images');
+  const again = await owsd(['analyze', 'report', '--out', out]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), md);
+});
+
+test('owsd analyze: bad names are clear errors', async () => {
+  const bad = await owsd(['analyze', '--dataset', 'mnist', '--quick', '--out', tempDir()]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /unknown dataset "mnist": expected one of cifar-10, imagenette-val/);
+  const part = await owsd(['analyze', '--part', 'everything', '--quick', '--out', tempDir()]);
+  assert.match(part.stderr, /unknown part "everything": expected one of traffic, inversion, defences/);
+  const none = await owsd(['analyze', 'report', '--out', tempDir()]);
+  assert.match(none.stderr, /results does not exist: run owsd analyze first/);
+});
