@@ -30,19 +30,13 @@
  */
 import { fail } from '../errors.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
-import { nearestNeighbourAttack, type AttackVector } from './label-leak.js';
+import { nearestNeighbourAttack, type AttackVector, type LeakAttackResult } from './label-leak.js';
 import { pca } from './cloud-outputs.js';
+import { cosineDistance } from './linkability.js';
 
-export interface LabelInferenceResult {
+/** A label-leak attack's result (see label-leak.ts), named by its attacker. */
+export interface LabelInferenceResult extends LeakAttackResult {
   attacker: string;
-  k: number;
-  /** Share of the queries labelled correctly. */
-  accuracy: number;
-  /** 1 / classes. */
-  chance: number;
-  queries: number;
-  classes: number;
-  seed: number;
 }
 
 export interface LeakSplit {
@@ -100,15 +94,7 @@ function sqDist(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+  return 1 - cosineDistance(a, b);
 }
 
 export type FeatureClassifier = 'nn-euclid' | 'nn-cosine' | 'centroid-cosine' | 'logreg';
