@@ -29,42 +29,16 @@
  * Accuracy is over the queries; chance is 1 / classes.
  */
 import { fail } from '../errors.js';
-import { createRng, deriveSeed, shuffle } from '../internal/random.js';
-import { nearestNeighbourAttack, type AttackVector, type LeakAttackResult } from './label-leak.js';
+import { createRng, deriveSeed } from '../internal/random.js';
+import { leakSplit, nearestNeighbourAttack, sqDist, type AttackVector, type LeakAttackResult, type LeakSplit } from './label-leak.js';
 import { pca } from './cloud-outputs.js';
 import { cosineDistance } from './linkability.js';
+
+export { leakSplit, type LeakSplit };
 
 /** A label-leak attack's result (see label-leak.ts), named by its attacker. */
 export interface LabelInferenceResult extends LeakAttackResult {
   attacker: string;
-}
-
-export interface LeakSplit {
-  /** Row indices whose labels the attacker knows. */
-  leaked: number[];
-  /** Row indices the attacker labels. */
-  queries: number[];
-  classes: number;
-}
-
-/** The leaks and queries for k and seed: the same draw as `nearestNeighbourAttack`'s. */
-export function leakSplit(labels: readonly number[], k: number, seed: number): LeakSplit {
-  if (!Number.isInteger(k) || k < 1) fail('OWSD_ERR_BAD_ARGUMENT', `label inference: k must be a positive integer (got ${k})`);
-  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
-  const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => {
-    const list = byClass.get(l);
-    if (list) list.push(i);
-    else byClass.set(l, [i]);
-  });
-  const leaked: number[] = [];
-  const queries: number[] = [];
-  for (const idx of byClass.values()) {
-    const order = shuffle([...idx], rng);
-    leaked.push(...order.slice(0, k));
-    queries.push(...order.slice(k));
-  }
-  return { leaked, queries, classes: byClass.size };
 }
 
 /** Label every query with `predict` and score it; null when there is no query. */
@@ -84,14 +58,6 @@ function checkRows(what: string, rows: readonly ArrayLike<number>[], labels: rea
 // ---------------------------------------------------------------------------------------------------------------
 // Distances and small classifiers
 
-function sqDist(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - b[i]!;
-    s += d * d;
-  }
-  return s;
-}
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return 1 - cosineDistance(a, b);

@@ -5,6 +5,7 @@
  * prevents it. Its accuracy is the real confidentiality of the labels.
  */
 import sharp from 'sharp';
+import { fail } from '../errors.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
 
 export interface LeakAttackResult {
@@ -31,13 +32,43 @@ export async function decodePixels(pngs: Uint8Array[]): Promise<Float32Array[]> 
 /** A feature vector the attacker compares: decoded pixels (bytes or floats) or any other features. */
 export type AttackVector = Float32Array | Uint8Array;
 
-function sqDist(a: AttackVector, b: AttackVector): number {
+/** Squared Euclidean distance. */
+export function sqDist(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) {
     const d = a[i]! - b[i]!;
     s += d * d;
   }
   return s;
+}
+
+/** Which rows are leaked (labels known to the attacker) and which are queried. */
+export interface LeakSplit {
+  /** Row indices whose labels the attacker knows. */
+  leaked: number[];
+  /** Row indices the attacker labels. */
+  queries: number[];
+  classes: number;
+}
+
+/** k labelled leaks per class (seeded choice), the rest queries. Classes with k or fewer rows give leaks only. */
+export function leakSplit(labels: readonly number[], k: number, seed: number): LeakSplit {
+  if (!Number.isInteger(k) || k < 1) fail('OWSD_ERR_BAD_ARGUMENT', `label inference: k must be a positive integer (got ${k})`);
+  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
+  const byClass = new Map<number, number[]>();
+  labels.forEach((l, i) => {
+    const list = byClass.get(l);
+    if (list) list.push(i);
+    else byClass.set(l, [i]);
+  });
+  const leaked: number[] = [];
+  const queries: number[] = [];
+  for (const idx of byClass.values()) {
+    const order = shuffle([...idx], rng);
+    leaked.push(...order.slice(0, k));
+    queries.push(...order.slice(k));
+  }
+  return { leaked, queries, classes: byClass.size };
 }
 
 /**
@@ -52,16 +83,7 @@ export function nearestNeighbourAttack(
   /** The queries as the attacker sees them, when they differ from the leaks (e.g. scrambled with another key). */
   queryVectors: readonly AttackVector[] = vectors,
 ): LeakAttackResult | null {
-  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
-  const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
-  const leaked: number[] = [];
-  const queries: number[] = [];
-  for (const idx of byClass.values()) {
-    const order = shuffle([...idx], rng);
-    leaked.push(...order.slice(0, k));
-    queries.push(...order.slice(k));
-  }
+  const { leaked, queries, classes } = leakSplit(labels, k, seed);
   if (queries.length === 0) return null;
   let correct = 0;
   for (const q of queries) {
@@ -76,5 +98,5 @@ export function nearestNeighbourAttack(
     }
     if (labels[best] === labels[q]) correct++;
   }
-  return { k, accuracy: correct / queries.length, chance: 1 / byClass.size, queries: queries.length, classes: byClass.size, seed };
+  return { k, accuracy: correct / queries.length, chance: 1 / classes, queries: queries.length, classes, seed };
 }
