@@ -213,18 +213,8 @@ export async function originalPixels(img: ImageInput, side: number, out: Float32
   averagePool(r.data, side * f, side, out, offset);
 }
 
-interface Pairs {
-  n: number;
-  embeddings: Dense;
-  originals: Dense;
-  scrambled32: Dense;
-  scrambled64: Dense;
-  /** The 256 px scrambled images of the first rows (for the figure). */
-  full: Uint8Array[];
-  /** Per-pixel variance of the first `fullCount` (the test images) scrambled images at 256 px. */
-  fullVariance: number;
-  fullCount: number;
-}
+/** What `collectPairs` computes; `collectInversionPairs` adds where it came from. */
+type Pairs = Pick<InversionPairs, 'embeddings' | 'originals' | 'scrambled32' | 'scrambled64' | 'full' | 'fullVariance'>;
 
 async function collectPairs(ctx: ExperimentContext, samples: Sample[], encoder: string, keyName: string, keepFull: number, statsOf: number): Promise<Pairs> {
   const source = await ctx.embeddingSource([encoder]);
@@ -257,7 +247,7 @@ async function collectPairs(ctx: ExperimentContext, samples: Sample[], encoder: 
       ctx.log(`  inversion study: ${logged}/${n} pairs (${(logged / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`);
     }
   }
-  return { n, embeddings, originals, scrambled32, scrambled64, full, fullVariance: fullStats.variance(), fullCount: fullStats.count };
+  return { embeddings, originals, scrambled32, scrambled64, full, fullVariance: fullStats.variance() };
 }
 
 /** Per-position mean and variance of 256 px scrambled images (for the variance that pooling removes). */
@@ -449,12 +439,7 @@ export async function collectInversionPairs(ctx: ExperimentContext, opts: Invers
     key: p.keyName,
     testCount: p.testCount,
     ids: rows.map((x) => x.id),
-    embeddings: pairs.embeddings,
-    originals: pairs.originals,
-    scrambled32: pairs.scrambled32,
-    scrambled64: pairs.scrambled64,
-    full: pairs.full,
-    fullVariance: pairs.fullVariance,
+    ...pairs,
     seconds: (performance.now() - t0) / 1000,
   };
 }
