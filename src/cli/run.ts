@@ -2,7 +2,7 @@
  * The CLI's outer ring: turn thrown errors into one clear line and an exit code (never a stack trace unless
  * OWSD_DEBUG=1), and print results as text or JSON.
  */
-import { isOwsdError } from '../index.js';
+import { fail, isOwsdError, settings } from '../index.js';
 
 export function exitCodeFor(e: unknown): number {
   return isOwsdError(e) ? e.exitCode : 1;
@@ -40,4 +40,13 @@ export function intOption(name: string, min = 1) {
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** The models and data folders from --models / --data-dir or OWSD_MODELS / OWSD_DATA; `who` starts the error ("experiments need"). */
+export function modelsAndData(o: { models?: string; dataDir?: string }, who: string): { modelsDir: string; dataDir: string } {
+  const modelsDir = o.models ?? settings.modelsDir;
+  const dataDir = o.dataDir ?? settings.dataDir;
+  if (!modelsDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the models: set OWSD_MODELS (or --models) to the folder holding models.json`);
+  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the data: set OWSD_DATA (or --data-dir) to the folder holding the datasets`);
+  return { modelsDir, dataDir };
 }

@@ -77,8 +77,8 @@ export async function runDefenceStudy(ctx: ExperimentContext, opts: { dataset: S
     settings.push(await runSetting(ctx, opts.quick ? { ...s, iin: { epochs: 5 } } : s, opts.seeds));
   }
   const rotation: RotationResult[] = [];
+  const ds = await ctx.select({ dataset: opts.dataset, perLabel: opts.quick ? 8 : 50 });
   for (const base of baseConfigs(opts.dataset)) {
-    const ds = await ctx.select({ dataset: opts.dataset, perLabel: opts.quick ? 8 : 50 });
     rotation.push({ config: base.name, ...(await rotationAttack(ctx, base.features, ds.samples, opts.seeds[0] ?? 0)) });
   }
   return { dataset: opts.dataset, settings, rotation, seconds: (performance.now() - t0) / 1000 };

@@ -22,6 +22,12 @@ tr:nth-child(even) td{background:#fafafa}code{background:#f3f3f3;padding:1px 4px
 
 const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
+/** A Markdown table; `|` inside cells is escaped. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
 export async function writeReport(out: string, markdown: string, figures: Figure[], title: string): Promise<{ markdown: string; html: string; figures: string[] }> {
   const figDir = path.join(out, 'figures');
   fs.mkdirSync(figDir, { recursive: true });

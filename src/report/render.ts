@@ -10,7 +10,7 @@ import type { ExperimentResult } from '../experiments/run.js';
 import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
-import { readResultFolder, writeReport, type Figure } from './page.js';
+import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
 const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain'];
@@ -35,10 +35,7 @@ function attackCell(s: SettingResult): string {
   return a ? `${pct(a.accuracy, 0)}% (chance ${pct(a.chance, 0)}%)` : '—';
 }
 
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
+const table = markdownTable;
 
 function trainTest(s: SettingResult): string {
   const r = s.repetitions[0];

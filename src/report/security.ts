@@ -6,7 +6,7 @@
 import { SECURITY_FORMAT, type SecurityResult } from '../experiments/security.js';
 import type { SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
-import { readResultFolder, writeReport, type Figure } from './page.js';
+import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 
 const pct = (v: number | null | undefined, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`);
 const num = (v: number | null | undefined, digits = 3): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
@@ -14,10 +14,7 @@ const ms = (s: Summary | undefined): string => (s ? `${(s.mean * 100).toFixed(1)
 const gain = (s: (Summary & { tTestP?: number }) | undefined): string =>
   s ? `${s.mean >= 0 ? '+' : '−'}${Math.abs(s.mean * 100).toFixed(1)}${s.tTestP !== undefined && Number.isFinite(s.tTestP) ? `, p${s.tTestP < 0.001 ? '<0.001' : `=${s.tTestP.toFixed(3)}`}` : ''}` : '—';
 
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
+const table = markdownTable;
 
 const NAMES: Record<string, string> = { 'cifar-10': 'CIFAR-10', 'imagenette-val': 'Imagenette' };
 

@@ -1,8 +1,8 @@
 /** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze report */
 import type { Command } from 'commander';
-import { fail, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, settings } from '../../index.js';
+import { runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS } from '../../index.js';
 import { renderSecurityReport } from '../../report/index.js';
-import { action, collect, intOption } from '../run.js';
+import { action, collect, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {
   models?: string;
@@ -27,10 +27,7 @@ export function registerAnalyze(program: Command): void {
     .option('--repetitions <n>', 'repetitions of the defence settings (default 5, quick 2)', intOption('--repetitions'))
     .action(
       action(async (o: AnalyzeFlags) => {
-        const modelsDir = o.models ?? settings.modelsDir;
-        const dataDir = o.dataDir ?? settings.dataDir;
-        if (!modelsDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'analyze needs the models: set OWSD_MODELS (or --models) to the folder holding models.json');
-        if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'analyze needs the data: set OWSD_DATA (or --data-dir) to the folder holding the datasets');
+        const { modelsDir, dataDir } = modelsAndData(o, 'analyze needs');
         const run = await runSecurityStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, parts: o.part, quick: o.quick, repetitions: o.repetitions, log: (line) => process.stderr.write(`${line}\n`) });
         const files = await renderSecurityReport(o.out);
         process.stderr.write(`${run.results.length} dataset(s) in ${(run.seconds / 60).toFixed(1)} min\n`);

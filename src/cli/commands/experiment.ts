@@ -1,8 +1,8 @@
 /** owsd experiment <name...|all> | owsd experiment report */
 import type { Command } from 'commander';
-import { experimentNames, fail, runExperiments, settings } from '../../index.js';
+import { experimentNames, runExperiments } from '../../index.js';
 import { renderReport } from '../../report/index.js';
-import { action, intOption } from '../run.js';
+import { action, intOption, modelsAndData } from '../run.js';
 
 interface ExperimentFlags {
   models?: string;
@@ -12,13 +12,6 @@ interface ExperimentFlags {
   repetitions?: number;
 }
 
-function dirs(o: ExperimentFlags): { modelsDir: string; dataDir: string } {
-  const modelsDir = o.models ?? settings.modelsDir;
-  const dataDir = o.dataDir ?? settings.dataDir;
-  if (!modelsDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'experiments need the models: set OWSD_MODELS (or --models) to the folder holding models.json');
-  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'experiments need the data: set OWSD_DATA (or --data-dir) to the folder holding the datasets');
-  return { modelsDir, dataDir };
-}
 
 export function registerExperiment(program: Command): void {
   const exp = program
@@ -34,7 +27,7 @@ export function registerExperiment(program: Command): void {
     .option('--repetitions <n>', 'repetitions with seeded splits (default 5, quick 2)', intOption('--repetitions'))
     .action(
       action(async (names: string[], o: ExperimentFlags) => {
-        const { modelsDir, dataDir } = dirs(o);
+        const { modelsDir, dataDir } = modelsAndData(o, 'experiments need');
         const run = await runExperiments(names, {
           modelsDir,
           dataDir,
