@@ -30,6 +30,9 @@ export interface FitOptions extends ResolveOptions {
   cloudId?: string;
   iin?: Partial<IinConfig>;
   batchSize?: number;
+  /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
+  noiseSeed?: string;
+
   onProgress?: (stage: string, done: number, total: number) => void;
   onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
 }
@@ -69,7 +72,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
   const { encoder, specs } = await openEncoder(opts.encoders, opts);
   const client = openCloud(opts.cloud);
   const workDir = opts.workDir ?? `${path.resolve(opts.out)}.work`;
-  const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}` });
+  const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}`, noiseSeed: opts.noiseSeed });
   const progress = opts.onProgress;
   const f = await collectFeatures({
     samples: train,
