@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { imagenetteFiles, modelsDir, tempDir, runOwsd } from './helpers.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };
 
@@ -55,7 +56,7 @@ test('owsd key new makes noisy keys by default: the same image, scrambled twice,
   const dir = tempDir();
   const made = await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '64', '--json']);
   assert.equal(made.code, 0, made.stderr);
-  assert.equal(JSON.parse(made.stdout).generator.embeddingNoise, 2);
+  assert.equal(JSON.parse(made.stdout).generator.embeddingNoise, DEFAULT_EMBEDDING_NOISE);
   const images = imagenetteFiles(1);
   for (const out of ['o1', 'o2']) assert.equal((await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', 'mobilenetv2-12-int8', '--out', path.join(dir, out), ...images])).code, 0);
   const name = fs.readdirSync(path.join(dir, 'o1'))[0]!;

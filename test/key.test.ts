@@ -111,3 +111,19 @@ test('the usage ledger counts durably, survives reopening, and refuses to pass t
   fs.writeFileSync(ledgerPath(file), 'garbage');
   assert.throws(() => UsageLedger.open(key), { code: 'OWSD_ERR_KEY', message: /corrupt/ });
 });
+
+test('the key file records the per-submission noise; a key file without it (written before it existed) means none; a bad value is refused', () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'k.key');
+  writeKeyFile(file, createKey({ secret: SECRET_A, embeddingNoise: 1.5 }));
+  assert.equal(readKeyFile(file).generator.embeddingNoise, 1.5);
+  const body = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete body.generator.embeddingNoise;
+  const old = path.join(dir, 'old.key');
+  fs.writeFileSync(old, JSON.stringify(body), { mode: 0o600 });
+  assert.equal(readKeyFile(old).generator.embeddingNoise ?? 0, 0);
+  body.generator.embeddingNoise = 'lots';
+  const bad = path.join(dir, 'bad.key');
+  fs.writeFileSync(bad, JSON.stringify(body), { mode: 0o600 });
+  assert.throws(() => readKeyFile(bad), { code: 'OWSD_ERR_KEY', message: /generator\.embeddingNoise.*number from 0 to 100/ });
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
 // The paper's deterministic design (embeddingNoise 0); the noisy default has its own test below.
@@ -49,7 +49,7 @@ test('scrambled PNGs are 256x256 RGB noise spanning 0-255, with at least 200 lev
 
 test('a noisy key (the default design): fresh noise per call, so no two submissions of an image match; a seed makes it reproducible', async () => {
   const key = createKey({ secret: new Uint8Array(32).fill(11), imageSize: 64 });
-  assert.equal(key.generator.embeddingNoise, 2);
+  assert.equal(key.generator.embeddingNoise, DEFAULT_EMBEDDING_NOISE);
   const plain = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11), imageSize: 64, embeddingNoise: 0 }), encoder.dim);
   const fresh = await Scrambler.create(key, encoder.dim);
   const seeded = [await Scrambler.create(key, encoder.dim, { noiseSeed: 'test' }), await Scrambler.create(key, encoder.dim, { noiseSeed: 'test' })];
@@ -61,7 +61,7 @@ test('a noisy key (the default design): fresh noise per call, so no two submissi
   assert.notDeepEqual(a, b);
   assert.notDeepEqual(a, clean);
   assert.deepEqual(await seeded[0]!.pixels(embeddings, 4), await seeded[1]!.pixels(embeddings, 4));
-  // At 2x the embedding's RMS the noise dominates: two submissions of one image are about as far apart as two images.
+  // At 4x the embedding's RMS the noise dominates: two submissions of one image are about as far apart as two images.
   const per = 64 * 64 * 3;
   const dist = (x: Uint8Array, i: number, y: Uint8Array, j: number) => {
     let d = 0;

@@ -56,6 +56,7 @@ export async function attackCurve(ctx: ExperimentContext, cfg: FeatureConfig, sa
  * each image's pool key's), with the config's noise.
  */
 export async function scrambledPixels(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[]): Promise<Uint8Array[]> {
+  if (cfg.blocks) return ctx.blockScrambled(cfg, samples);
   const source = await ctx.scramblerInput(cfg);
   const size = cfg.imageSize ?? 256;
   const per = size * size * 3;

@@ -28,8 +28,9 @@ export interface Experiment {
   compare?: Array<[string, string]>;
 }
 
-const ALL: InputSet[] = ['both', 'embedding', 'cloud'];
-const WITH_PLAIN: InputSet[] = ['both', 'embedding', 'cloud', 'plain-both', 'plain-cloud'];
+/** Every row trains the IIN on both, on the embedding alone, on the cloud vector alone, and the shuffled-cloud control. */
+const ALL: InputSet[] = ['both', 'embedding', 'cloud', 'both-shuffled'];
+const WITH_PLAIN: InputSet[] = [...ALL, 'plain-both', 'plain-cloud'];
 
 /** Full-size value, or the quick one. */
 const q = (quick: boolean, full: number, small: number): number => (quick ? small : full);
@@ -220,6 +221,9 @@ export const DESIGNS: Array<{ id: string; label: string; features: Partial<Featu
   { id: 'noise-2', label: 'fresh embedding noise per submission, 2x RMS', features: { embeddingNoise: 2 } },
   { id: 'noise-4', label: 'fresh embedding noise per submission, 4x RMS', features: { embeddingNoise: 4 } },
   { id: 'noise-2-pool-4', label: 'noise 2x RMS and a pool of 4 keys', features: { embeddingNoise: 2, keyPool: 4 } },
+  { id: 'blocks-56', label: 'block-wise scrambling of the image (16 blocks of 56 px, key-permuted, each rotated, mirrored, inverted, channels shuffled)', features: { blocks: { block: 56 }, imageSize: 224 } },
+  { id: 'blocks-16', label: 'block-wise scrambling of the image (196 blocks of 16 px, likewise)', features: { blocks: { block: 16 }, imageSize: 224 } },
+  { id: 'blocks-56-permute', label: 'block permutation only (16 blocks of 56 px)', features: { blocks: { block: 56, transformBlocks: false }, imageSize: 224 } },
 ];
 
 const DESIGN_SETTINGS: Array<{ id: string; label: string; selection: (quick: boolean) => Setting['selection']; features: FeatureConfig; designs: string[] }> = [

@@ -26,6 +26,10 @@ import { buildLabelMap, createPlaintextCloudProbe, type PlaintextCloudProbe } fr
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset, selectLabels } from '../data/split.js';
 import { createRng, deriveSeed, hashString } from '../internal/random.js';
+import { blockPlan, blockScramble } from '../scrambler/blocks.js';
+import { encodePng } from '../scrambler/png.js';
+import { markScrambled } from '../scrambler/scrambled.js';
+import { decodeRgb } from '../image/decode.js';
 import { collectFeatures, type EmbeddingSource, type Features } from '../pipeline/features.js';
 import { MemoryJournal } from '../pipeline/journal.js';
 import { imageName, type Dataset, type ImageInput, type Sample } from '../types.js';
@@ -53,6 +57,11 @@ export interface FeatureConfig {
    * image (`poolKeyOf`); replaces `keys`. The IIN gets that key's cloud vector.
    */
   keyPool?: number;
+  /**
+   * Another scrambler, for the design study only: block-wise scrambling of the image itself (src/scrambler/blocks.ts)
+   * at `imageSize` px (default 224) instead of the DCGAN generator on the embedding. The IIN still gets the embedding.
+   */
+  blocks?: { block: number; transformBlocks?: boolean };
 }
 
 /** Index of the pool key an image is scrambled with: a hash of its name, so the same image always uses the same key. */
@@ -265,6 +274,7 @@ export class ExperimentContext {
    */
   async features(cfg: FeatureConfig, samples: Sample[]): Promise<Features> {
     if (cfg.keyPool !== undefined && cfg.keyPool > 1) return this.poolFeatures(cfg, cfg.keyPool, samples);
+    if (cfg.blocks) return this.blockFeatures(cfg, samples);
     const keys = cfg.keys ?? ['k0'];
     const size = cfg.imageSize ?? 256;
     const v = variantOf(cfg);
@@ -284,6 +294,56 @@ export class ExperimentContext {
       this.log(`  ${cfg.dataset} via ${cfg.encoders.join('+')} → key ${keys.join('+')} @${size}px → ${cfg.cloud}: ${f.sent} scrambled images sent (${rate.toFixed(0)}/s), ${samples.length * keys.length - f.sent} reused`);
     }
     return f;
+  }
+
+  /** Block-scrambled images of the samples (in order), exactly as sent. */
+  async blockScrambled(cfg: FeatureConfig, samples: Sample[]): Promise<Uint8Array[]> {
+    const b = cfg.blocks ?? fail('OWSD_ERR_BAD_ARGUMENT', 'blockScrambled needs a blocks config');
+    const design = { size: cfg.imageSize ?? 224, block: b.block, transformBlocks: b.transformBlocks };
+    const name = (cfg.keys ?? ['k0'])[0]!;
+    const plan = blockPlan(experimentSecret(name), design);
+    const out: Uint8Array[] = [];
+    for (const s of samples) {
+      const img = await decodeRgb(s.image, { resize: { size: design.size, fit: 'fill' } });
+      out.push(blockScramble(img.data, design, plan));
+    }
+    return out;
+  }
+
+  /** Features under the block scrambler: embeddings from the encoder, cloud vectors of the block-scrambled images. */
+  private async blockFeatures(cfg: FeatureConfig, samples: Sample[]): Promise<Features> {
+    const b = cfg.blocks!;
+    const size = cfg.imageSize ?? 224;
+    const source = await this.embeddingSource(cfg.encoders);
+    const { client } = await this.cloud(cfg.cloud);
+    const name = (cfg.keys ?? ['k0'])[0]!;
+    const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|blocks ${name}@${size}/b${b.block}${b.transformBlocks === false ? '/permute' : ''}|${cfg.cloud}`;
+    let journal = this.journals.get(jid);
+    if (!journal) this.journals.set(jid, (journal = new MemoryJournal()));
+    // Counted on a ledger of its own (the block plan has no generator design; 256 only names the ledger).
+    const ledger = this.key(`${name}-blocks`, 256).ledger;
+    const embeddings = await source.encode(samples.map((s) => s.image));
+    const vectors = new Array<Float32Array>(samples.length);
+    const todo: number[] = [];
+    samples.forEach((s, i) => {
+      const known = journal.get(s.id);
+      if (known) vectors[i] = known;
+      else todo.push(i);
+    });
+    for (let i = 0; i < todo.length; i += 32) {
+      const rows = todo.slice(i, i + 32);
+      const pixels = await this.blockScrambled(cfg, rows.map((r) => samples[r]!));
+      const pngs = (await Promise.all(pixels.map((p) => encodePng(p, size)))).map(markScrambled);
+      ledger.reserve(pngs.length);
+      const got = await client.classify(pngs);
+      journal.append(rows.map((r, j) => ({ id: samples[r]!.id, vector: got[j]! })));
+      rows.forEach((r, j) => (vectors[r] = got[j]!));
+    }
+    if (todo.length) this.log(`  ${cfg.dataset} via block scrambling (${b.block} px blocks) → ${cfg.cloud}: ${todo.length} images sent`);
+    const cloudDim = vectors[0]?.length ?? 0;
+    const cloud = new Float32Array(samples.length * cloudDim);
+    vectors.forEach((v, i) => cloud.set(v, i * cloudDim));
+    return { n: samples.length, embeddingDim: source.dim, cloudDim, keys: 1, embeddings, cloud, sent: todo.length, scrambled: undefined };
   }
 
   /** Features under a key pool: each image through its own pool key, rows stitched back in order. */

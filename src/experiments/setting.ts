@@ -77,7 +77,7 @@ export interface SettingResult {
   id: string;
   label: string;
   selection: Selection & { classes: number; images: number };
-  features: Required<FeatureConfig>;
+  features: Required<Omit<FeatureConfig, 'blocks'>> & Pick<FeatureConfig, 'blocks'>;
   testFraction: number;
   trainPerLabel?: number;
   iin: IinConfig;
@@ -228,7 +228,7 @@ export async function runSetting(ctx: ExperimentContext, setting: Setting, seeds
     },
     attack,
     attacks,
-    generatorGflops: ((setting.features.keys?.length ?? 1) * generatorFlops(f.embeddingDim, { imageSize: setting.features.imageSize ?? 256, baseChannels: setting.features.baseChannels ?? DEFAULT_BASE_CHANNELS, design: 'dcgan-he-v1' })) / 1e9,
+    generatorGflops: setting.features.blocks ? 0 : ((setting.features.keys?.length ?? 1) * generatorFlops(f.embeddingDim, { imageSize: setting.features.imageSize ?? 256, baseChannels: setting.features.baseChannels ?? DEFAULT_BASE_CHANNELS, design: 'dcgan-he-v1' })) / 1e9,
     seconds: (performance.now() - t0) / 1000,
   };
 }

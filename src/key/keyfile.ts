@@ -18,7 +18,7 @@ export const DEFAULT_BUDGET = 1000;
 export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 1024;
 /** The design study's choice (experiment `design`; README, SECURITY.md). */
-export const DEFAULT_EMBEDDING_NOISE = 2;
+export const DEFAULT_EMBEDDING_NOISE = 4;
 export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;
 
 export interface GeneratorDesign {

@@ -11,6 +11,7 @@ import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart, scatterChart } from './charts.js';
 import { bestAttack } from '../experiments/setting.js';
+import { chooseDesign } from '../experiments/design-choice.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
@@ -44,8 +45,9 @@ function trainTest(s: SettingResult): string {
 }
 
 /** The verdict on a cloud gain: positive only when the mean is at least one point and the t-test says so. */
-function verdict(g: (Summary & { tTestP: number }) | undefined): string {
+function verdict(g: (Summary & { tTestP: number }) | undefined, control?: Summary & { tTestP: number }): string {
   if (!g) return '—';
+  if (control && g.mean >= 0.01 && g.mean - control.mean < 0.01) return '**not the cloud\'s**: the shuffled control gains as much';
   if (g.n < 2) return g.mean >= 0.01 ? 'positive (one repetition)' : 'none (one repetition)';
   if (g.mean >= 0.01 && g.tTestP < 0.05) return '**the cloud helps**';
   if (g.mean <= -0.01 && g.tTestP < 0.05) return '**the cloud hurts**';
@@ -57,12 +59,12 @@ function tableUseCase(r: ExperimentResult, withPlaintext: boolean): string {
   const paper = PAPER[r.name] ?? {};
   const header = ['Setting', 'Cloud', 'Labels', 'Train / test', 'IIN top-1', 'IIN top-5'];
   if (withPlaintext) header.push('Agreement with cloud on plaintext, top-1 / top-5', 'Cloud on plaintext, top-1');
-  header.push('Embedding alone (no cloud)', 'Cloud vector alone', 'Cloud gain (t-test)', 'Label-leak attack, k=5', 'Paper: IIN top-1 / top-5', 'Paper: cloud on plaintext');
+  header.push('Embedding alone (no cloud)', 'Cloud vector alone', 'Cloud gain (t-test)', 'Shuffled-cloud control gain', 'Label-leak attack, k=5', 'Paper: IIN top-1 / top-5', 'Paper: cloud on plaintext');
   const rows = r.settings.map((s) => {
     const row = [s.label, s.features.cloud, String(s.selection.classes), trainTest(s), ms(s.summary.top1.both), ms(s.summary.top5.both)];
     if (withPlaintext) row.push(`${ms(s.summary.agreementTop1)} / ${ms(s.summary.agreementTop5)}`, ms(s.summary.cloudPlaintextTop1));
     const p = paper[s.id];
-    row.push(ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), attackCell(s), `${paperCell(p, 'top1')} / ${paperCell(p, 'top5')}`, paperCell(p, 'cloudPlaintextTop1'));
+    row.push(ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), signed(s.summary.shuffledGain), attackCell(s), `${paperCell(p, 'top1')} / ${paperCell(p, 'top5')}`, paperCell(p, 'cloudPlaintextTop1'));
     return row;
   });
   return table(header, rows);
@@ -187,7 +189,8 @@ function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
     ms(s.summary.top1.embedding),
     ms(s.summary.top1.both),
     signed(s.summary.cloudGain),
-    verdict(s.summary.cloudGain),
+    signed(s.summary.shuffledGain),
+    verdict(s.summary.cloudGain, s.summary.shuffledGain),
     ms(s.summary.top1['plain-both']),
     signed(s.summary.plaintextGain),
     ms(s.summary.cloudPlaintextTop1),
@@ -195,7 +198,7 @@ function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
   ]);
   return (
     `![What the cloud adds](figures/cloud-gain.svg)\n\n` +
-    table(['Setting', 'Embedding alone', 'IIN with scrambled cloud', 'Cloud gain (t-test)', 'Verdict', 'IIN with plaintext cloud (reference)', 'Gain if the cloud saw the image', 'Cloud on plaintext, top-1', 'Label-leak attack, k=5'], rows)
+    table(['Setting', 'Embedding alone', 'IIN with scrambled cloud', 'Cloud gain (t-test)', 'Shuffled-cloud control gain', 'Verdict', 'IIN with plaintext cloud (reference)', 'Gain if the cloud saw the image', 'Cloud on plaintext, top-1', 'Label-leak attack, k=5'], rows)
   );
 }
 
@@ -262,17 +265,24 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
     file: 'design-pareto.svg',
     alt: 'Scrambler designs: cloud gain against the best attack',
     svg: scatterChart({
-      title: `Scrambler designs: cloud gain against the best attack at k=${kMax}`,
+      title: `Scrambler designs: what the cloud adds against the best attack at k=${kMax}`,
       xLabel: `best attack success, k=${kMax} labelled leaks per class`,
-      yLabel: 'cloud gain (top-1 points)',
-      groups: bases.map((b) => ({ name: b, points: r.settings.filter((s) => s.id.split('/')[0] === b).map((s) => [bestAttack(s.attacks ?? [], kMax)?.accuracy ?? NaN, (s.summary.cloudGain?.mean ?? NaN) * 100] as [number, number]) })),
+      yLabel: 'cloud gain minus shuffled control (points)',
+      groups: bases.map((b) => ({ name: b, points: r.settings.filter((s) => s.id.split('/')[0] === b).map((s) => [bestAttack(s.attacks ?? [], kMax)?.accuracy ?? NaN, ((s.summary.cloudGain?.mean ?? NaN) - (s.summary.shuffledGain?.mean ?? 0)) * 100] as [number, number]) })),
     }),
   });
   const met = r.settings.filter((s) => meetsDesignGoal(s, paperCost.get(s.id.split('/')[0]) ?? NaN));
   const goal = met.length
     ? `**The goal is met** by ${met.map((s) => s.id).join(', ')}.`
     : `**No design meets the goal** (a cloud gain of at least 5 points beyond the shuffled-cloud control, the best k=${kMax} attack under twice chance, at most twice the paper's cost): the table is the trade-off.`;
-  return `${goal}\n\n![Scrambler designs](figures/design-pareto.svg)\n\n${tables.join('\n\n')}`;
+  let chosen = '';
+  try {
+    const c = chooseDesign(r);
+    chosen = `\n\n**The default of \`owsd key new\`: ${c.id.split('/')[1]}** (${c.imageSize} px, ${c.baseChannels} channels, noise ${c.embeddingNoise}x the embedding's RMS): by the rule in src/experiments/design-choice.ts, the one-key design within a point of the best IIN top-1 whose best attacker at k=${c.attack.k} does worst (${pct(c.attack.accuracy, 1)}%, ${c.attack.attacker}).`;
+  } catch {
+    /* a partial or quick run may hold no qualifying row */
+  }
+  return `${goal}${chosen}\n\n![Scrambler designs](figures/design-pareto.svg)\n\n${tables.join('\n\n')}`;
 }
 
 function headline(results: Map<string, ExperimentResult>): string {
