@@ -35,6 +35,11 @@ export interface HttpOptions {
   random?: () => number;
   /** Cancels everything, retries included. */
   signal?: AbortSignal;
+  /**
+   * Called just before each retry is sent (after the backoff); if it throws, the request fails with that error
+   * and nothing more is sent. A retry resends the whole body, so this is where a key's budget counts it again.
+   */
+  beforeRetry?: (attempt: number) => void;
 }
 
 export interface JsonResponse {
@@ -198,5 +203,6 @@ export async function requestJson(url: string, req: { method?: string; body?: un
     }
     opts.onRetry?.({ attempt: attempts, delayMs: delay, reason: r.message });
     await sleep(delay, opts.signal);
+    opts.beforeRetry?.(attempts);
   }
 }
