@@ -70,10 +70,11 @@ export function registerPipeline(program: Command): void {
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--timeout <ms>', 'cloud request timeout', intOption('--timeout'))
     .option('--concurrency <n>', 'cloud requests in flight', intOption('--concurrency'))
+    .option('--batch-size <n>', 'images encoded, scrambled and sent per step (default 32)', intOption('--batch-size', 1))
     .option('--verbose', 'log every IIN epoch')
     .option('--json', 'JSON output')
     .action(
-      action(async (o: CloudFlags & { key: string[]; encoder: string[]; data: string; out: string; labels?: number; perLabel?: number; testFraction: number; seed: number; hidden?: number; epochs?: number; work?: string; models?: string; verbose?: boolean; json?: boolean }) => {
+      action(async (o: CloudFlags & { batchSize?: number; key: string[]; encoder: string[]; data: string; out: string; labels?: number; perLabel?: number; testFraction: number; seed: number; hidden?: number; epochs?: number; work?: string; models?: string; verbose?: boolean; json?: boolean }) => {
         const bars = stageBars();
         const iin = { ...(o.hidden ? { hidden: o.hidden } : {}), ...(o.epochs ? { epochs: o.epochs } : {}) };
         const r = await fit({
@@ -85,6 +86,7 @@ export function registerPipeline(program: Command): void {
           workDir: o.work,
           modelsDir: o.models,
           iin,
+          batchSize: o.batchSize,
           onProgress: bars.on,
           onEpoch: epochLogger(Boolean(o.verbose)),
         });
