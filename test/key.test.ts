@@ -149,3 +149,30 @@ test('a lock left by a killed process is taken over; the count on disk is never 
   assert.equal(UsageLedger.open(key).used, 15);
   assert.equal(second.remaining, 85);
 });
+
+test('EXPECTED FAILURE - group- or world-readable, truncated or mistyped key files are refused; no error quotes the secret', () => {
+  const old = process.umask(0);
+  const file = path.join(tempDir(), 'k.key');
+  try {
+    writeKeyFile(file, createKey({ secret: SECRET_A }));
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'even with umask 0');
+  const body = fs.readFileSync(file, 'utf8');
+  const secret = JSON.parse(body).secret as string;
+  const messages: string[] = [];
+  const refused = (re: RegExp) => assert.throws(() => readKeyFile(file), (e: Error & { code?: string }) => (messages.push(e.message), /^OWSD_ERR_KEY/.test(e.code ?? '') && re.test(e.message)));
+  for (const mode of [0o640, 0o604, 0o660, 0o700 | 0o004]) {
+    fs.chmodSync(file, mode);
+    refused(/readable by others.*chmod 600/);
+  }
+  fs.chmodSync(file, 0o600);
+  fs.writeFileSync(file, body.slice(0, body.indexOf(secret) + 20)); // cut inside the secret
+  refused(/not valid JSON/);
+  fs.writeFileSync(file, body.replace(/"budget": \d+/, '"budget": "lots"'));
+  refused(/"budget" must be a positive integer/);
+  fs.writeFileSync(file, body.replace(/"imageSize": \d+/, '"imageSize": 100'));
+  refused(/corrupt: generator\.imageSize must be one of/);
+  for (const m of messages) assert.ok(!m.includes(secret.slice(0, 20)) && !m.includes(secret.slice(20, 40)), m);
+});

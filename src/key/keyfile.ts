@@ -128,7 +128,9 @@ export function readKeyFile(file: string): Key {
   if (!g || typeof g.imageSize !== 'number' || typeof g.baseChannels !== 'number' || g.design !== 'dcgan-he-v1') {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: "generator" must give imageSize, baseChannels and design`);
   }
-  validateImageSize(g.imageSize, `key file ${file}: generator.imageSize`);
+  if (!(IMAGE_SIZES as readonly number[]).includes(g.imageSize)) {
+    return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: generator.imageSize must be one of ${IMAGE_SIZES.join(', ')}, got ${g.imageSize}`);
+  }
   const budget = json.budget;
   if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);
   const info: KeyInfo = { format: KEY_FORMAT, id, created: String(json.created ?? ''), generator: g as GeneratorDesign, budget };
