@@ -153,3 +153,23 @@ test('fit --skip-bad-images leaves the hostile files out, counts and names each,
   assert.equal(report.samples, bundle.data.test);
   for (const k of report.skippedImages) assert.ok(out.skippedImages.some((s) => s.id === k.id), k.id);
 });
+
+test('EXPECTED FAILURE - broken datasets: a class folder missing from classes.tsv, an image without a label, a stray file', async () => {
+  const root = tempDir('owsd-bad-ds-');
+  for (const c of ['cat', 'dog']) {
+    fs.mkdirSync(path.join(root, c));
+    fs.writeFileSync(path.join(root, c, 'a.png'), await noisePngBytes(2, 8, 8));
+  }
+  fs.writeFileSync(path.join(root, 'classes.tsv'), 'cat\tA cat\n');
+  await assert.rejects(loadDataset(root), { code: 'OWSD_ERR_DATASET', message: /class folder\(s\) dog in .* are not listed in .*classes\.tsv/ });
+  fs.rmSync(path.join(root, 'classes.tsv'));
+  fs.writeFileSync(path.join(root, 'dog', 'readme.txt'), 'about the dogs');
+  await assert.rejects(loadDataset(root), { code: 'OWSD_ERR_DATASET', message: /1 file\(s\) in class folder .*dog are not supported images \(.*readme\.txt\)/ });
+  // Tiny-ImageNet layout: an image with no annotation line has no label.
+  const tiny = tempDir('owsd-bad-tiny-');
+  fs.mkdirSync(path.join(tiny, 'val', 'images'), { recursive: true });
+  fs.writeFileSync(path.join(tiny, 'wnids.txt'), 'n01443537\n');
+  fs.writeFileSync(path.join(tiny, 'val', 'val_annotations.txt'), 'val_0.JPEG\tn01443537\t0\t0\t10\t10\n');
+  for (const f of ['val_0.JPEG', 'val_1.JPEG']) fs.writeFileSync(path.join(tiny, 'val', 'images', f), fs.readFileSync(imagenetteFiles(1)[0]!));
+  await assert.rejects(loadDataset(tiny), { code: 'OWSD_ERR_DATASET', message: /1 image\(s\) in .* have no line in .*val_annotations\.txt \(val_1\.JPEG\)/ });
+});
