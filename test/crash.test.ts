@@ -18,7 +18,7 @@ import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 
 const SEED = Number(process.env.OWSD_CRASH_SEED ?? 90210);
 const CLOUD_MODEL = 'cifar10-resnet20';
-const BUDGET = 80;
+const BUDGET = 200;
 const TRAIN = 24;
 const dir = tempDir('owsd-crash-');
 const keyFile = path.join(dir, 'k.key');
@@ -75,14 +75,16 @@ test('kill -9 at random moments, repeated: the ledger never under-counts or pass
   for (let round = 0; round < 5; round++) {
     const before = proxy.requests.length;
     let moment: string;
+    // Requests this run will make at least (batches of 4 not yet answered), so a kill after request k lands.
+    const remaining = Math.ceil((TRAIN - journaled()) / 4);
     const r = await runAndKill(async () => {
-      if (round === 0 || rng.next() < 0.25) {
-        const ms = rng.int(2500);
+      if (round === 0 || remaining < 2 || rng.next() < 0.25) {
+        const ms = rng.int(1500);
         moment = `${ms} ms after start`;
         await sleep(ms);
       } else {
-        const k = 1 + rng.int(3);
-        const ms = rng.int(250);
+        const k = 1 + rng.int(Math.min(3, remaining - 1));
+        const ms = rng.int(700); // long enough, often, for earlier answers (300 ms) to come back and be journaled
         moment = `${ms} ms after the cloud got request ${k} of this run`;
         await untilRequests(before + k);
         await sleep(ms);
