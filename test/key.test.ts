@@ -148,6 +148,11 @@ test('a lock left by a killed process is taken over; the count on disk is never 
   second.reserve(5); // opened when the count was 0: still adds to the 10 on disk
   assert.equal(UsageLedger.open(key).used, 15);
   assert.equal(second.remaining, 85);
+  // A temp file of a writer killed before its rename is never read, and is cleaned up on the next open.
+  const torn = `${ledgerPath(file)}.${2 ** 22 + 1}.tmp`;
+  fs.writeFileSync(torn, '{"keyId": "k_torn", "us');
+  assert.equal(UsageLedger.open(key).used, 15);
+  assert.ok(!fs.existsSync(torn));
 });
 
 test('EXPECTED FAILURE - group- or world-readable, truncated or mistyped key files are refused; no error quotes the secret', () => {

@@ -93,6 +93,22 @@ function withLock<T>(file: string, fn: () => T): T {
   }
 }
 
+/** Temp files `${file}.<pid>.tmp` left by writers killed before their rename (never read: the rename is the commit). */
+function removeDeadTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(n.slice(prefix.length)) : null;
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) fs.rmSync(path.join(dir, n), { force: true });
+  }
+}
+
 /** The count on disk (0 when there is no ledger yet); errors name the file and never guess. */
 function readUsed(where: string, keyId: string): number {
   if (!fs.existsSync(where)) return 0;
@@ -122,6 +138,7 @@ export class UsageLedger {
     const where = file ?? (key.file ? ledgerPath(key.file) : undefined);
     if (!where) return fail('OWSD_ERR_KEY', `key ${key.id} was not read from a file: give the ledger a path`);
     const used = readUsed(where, key.id);
+    removeDeadTemps(where);
     return new UsageLedger(where, key.id, key.budget, used);
   }
 
