@@ -2,7 +2,7 @@
  * Only scrambled images leave. `owsd fit`, `owsd eval`, `owsd predict` and the library's Predictor run against a
  * recording proxy on 127.0.0.1 in front of the real embedded cloud; every byte they send is kept, and no 32-byte
  * window of any original image file, of its decoded pixels, of its embedding (float32 bytes, base64, hex) or of
- * the key's secret may appear in it (base64 strings in the traffic are decoded and searched too). A positive
+ * the key (its secret, each generator layer's derived stream key and the start of its weights) may appear in it (base64 strings in the traffic are decoded and searched too). A positive
  * control sends each of these things on purpose and checks that the detector sees it.
  *
  * The gateway (`owsd serve`, src/server) is not in this branch yet: when it is, run its requests through
@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeRgb, Encoder, Predictor, readKeyFile, resolveModel, startCloudServer, type RunningCloud } from '../src/index.js';
+import { decodeRgb, deriveNormals, Encoder, generatorLayers, Predictor, readKeyFile, resolveModel, startCloudServer, streamKey, type RunningCloud } from '../src/index.js';
 import { float32ToBase64 } from '../src/internal/float-base64.js';
 import { imagenetteFiles, modelsDir, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
@@ -66,7 +66,15 @@ async function secretsOf(files: string[]): Promise<Secret[]> {
     out.push({ what: `${name} pixels`, bytes: (await decodeRgb({ kind: 'file', path: f })).data });
     out.push(...forms(`${name} embedding`, emb.subarray(i * enc.dim, (i + 1) * enc.dim)));
   }
-  out.push(...forms('key secret', readKeyFile(keyFile).secret));
+  const key = readKeyFile(keyFile);
+  out.push(...forms('key secret', key.secret));
+  // Derived key material: each generator layer's stream key and the start of its weights (as the generator draws them).
+  const g = key.generator;
+  for (const layer of generatorLayers(enc.dim, g)) {
+    const label = `generator/${g.design}/in${enc.dim}/size${g.imageSize}/c${g.baseChannels}/${layer.name}`;
+    out.push(...forms(`${layer.name} stream key`, streamKey(key.secret, label)));
+    out.push(...forms(`${layer.name} weights`, deriveNormals(key.secret, label, 4096, 0.02 * (Math.sqrt(2 / layer.fanIn) / 0.02)) /* the exact expression of deriveGeneratorWeights */).slice(0, 2));
+  }
   return out;
 }
 
