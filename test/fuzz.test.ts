@@ -13,6 +13,8 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import {
   buildCloudApp,
+  createCloudClient,
+  markScrambled,
   decodeRgb,
   evalJsonPath,
   parseInferenceRequest,
@@ -151,4 +153,28 @@ test('fuzz: image loaders give RGB or an OwsdError on mutated, truncated and mis
     }),
     bounded,
   );
+});
+
+test('EXPECTED FAILURE - JSON nested 100,000 deep: the server answers 400 (it was a 500 stack overflow), a client gets a clear error', async () => {
+  const deep = (d: number) => '['.repeat(d) + '1' + ']'.repeat(d);
+  for (const body of [`{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":${deep(100_000)}}]}`, `{"parameters":{"a":${deep(100_000)}},"inputs":[]}`, deep(100_000)]) {
+    const r = await app.inject({ method: 'POST', url: '/v2/models/cifar10-resnet20/infer', payload: body, headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 400, r.body.slice(0, 200));
+    assert.match(JSON.parse(r.body).error, /nests arrays or objects more than 64 levels deep/);
+  }
+  // Nesting that real requests use still works: [N,H,W,3] as nested arrays.
+  const nested = Array.from({ length: 1 }, () => Array.from({ length: 4 }, () => Array.from({ length: 4 }, () => [10, 20, 30])));
+  const ok = await app.inject({ method: 'POST', url: '/v2/models/cifar10-resnet20/infer', payload: { inputs: [{ name: 'x', shape: [1, 4, 4, 3], datatype: 'UINT8', data: nested }] } });
+  assert.equal(ok.statusCode, 200, ok.body);
+  // A hostile cloud answering with deep JSON: OWSD_ERR_CLOUD_RESPONSE, not a RangeError.
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`{"outputs":${deep(100_000)}}`));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const client = createCloudClient({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, modelName: 'm', retries: 0 });
+    await assert.rejects(client.classify([markScrambled(await noisePngBytes(4, 8, 8))]), { code: 'OWSD_ERR_CLOUD_RESPONSE', message: /more than 64 levels deep/ });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });

@@ -8,6 +8,7 @@
  *   OWSD_ERR_CLOUD_RESPONSE  a 2xx answer that is not JSON
  */
 import { describe, OwsdError, type ErrorCode } from '../../errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
 
 export interface RetryInfo {
   /** 1 for the first retry. */
@@ -154,6 +155,9 @@ async function attempt(url: string, init: { method: string; body?: string; heade
       };
     }
     if (text.length === 0) return { status: res.status, body: undefined };
+    if (nestsDeeperThan(text)) {
+      return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} but the answer nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`, retryable: false };
+    }
     try {
       return { status: res.status, body: parseJsonLenient(text) };
     } catch (e) {

@@ -10,6 +10,7 @@ import http from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { describe, isOwsdError, OwsdError, fail } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
@@ -136,6 +137,11 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBody }, (req, body, done) => {
     const buf = body as Buffer;
     if (buf.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    if (nestsDeeperThan(buf)) {
+      badJson.set(req, new OwsdError('OWSD_ERR_REQUEST', `request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep; an inference request needs fewer than 10`));
       done(null, undefined);
       return;
     }
