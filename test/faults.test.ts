@@ -131,3 +131,35 @@ test('EXPECTED FAILURE - partial batches and NaN stop fit with a clear error; th
   total += 24 - journaled;
   assert.ok(UsageLedger.open(readKeyFile(keyFile)).used >= total);
 });
+
+test('EXPECTED FAILURE - a cloud answering without end (or declaring a huge answer) is cut off at maxResponseBytes', async () => {
+  const http = await import('node:http');
+  const { createCloudClient, markScrambled } = await import('../src/index.js');
+  const { noisePngBytes } = await import('./helpers.js');
+  let streamed = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url!.includes('declared')) return void res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 ** 40) }).write('{"outputs":');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(1 << 16, 0x20);
+    const pump = (): void => {
+      while (!res.destroyed && streamed < 2 ** 31 && res.write(chunk)) streamed += chunk.length;
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    res.write('{"outputs":');
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    for (const model of ['endless', 'declared']) {
+      const client = createCloudClient({ url, modelName: model, maxResponseBytes: 1 << 20, retries: 0, timeoutMs: 20_000 });
+      const t0 = Date.now();
+      await assert.rejects(client.classify([markScrambled(await noisePngBytes(1, 8, 8))]), { code: 'OWSD_ERR_CLOUD_RESPONSE', message: /answer larger than 1048576 bytes/ });
+      assert.ok(Date.now() - t0 < 5000, `${model}: took ${Date.now() - t0} ms`);
+    }
+    assert.ok(streamed < 64 << 20, `the client kept reading: ${streamed} bytes sent`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});

@@ -52,6 +52,7 @@ export function httpOptionsOf(o: CommonClientOptions): HttpOptions {
     onRetry: o.onRetry,
     random: o.random,
     signal: o.signal,
+    maxResponseBytes: o.maxResponseBytes,
   };
 }
 
