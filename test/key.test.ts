@@ -127,3 +127,73 @@ test('the key file records the per-submission noise; a key file without it (writ
   fs.writeFileSync(bad, JSON.stringify(body), { mode: 0o600 });
   assert.throws(() => readKeyFile(bad), { code: 'OWSD_ERR_KEY', message: /generator\.embeddingNoise.*number from 0 to 100/ });
 });
+
+test('several processes sharing a key: every reservation is counted, and together they never pass the budget', async () => {
+  const { spawn } = await import('node:child_process');
+  const file = path.join(tempDir(), 'shared.key');
+  writeKeyFile(file, createKey({ secret: SECRET_B, budget: 150 }));
+  const index = new URL('../src/index.js', import.meta.url).href;
+  // Each child opens the ledger once (as fit does) and reserves 1 submission 50 times; it prints how many it got.
+  const script = `const { readKeyFile, UsageLedger } = await import(${JSON.stringify(index)});
+    const l = UsageLedger.open(readKeyFile(process.argv[1])); let ok = 0;
+    for (let i = 0; i < 50; i++) { try { l.reserve(1); ok++; } catch (e) { if (e.code !== 'OWSD_ERR_BUDGET') throw e; } }
+    process.stdout.write(String(ok));`;
+  const run = () =>
+    new Promise<number>((resolve, reject) => {
+      const c = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d));
+      c.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`child exited ${code}`))));
+    });
+  const got = await Promise.all([run(), run(), run(), run()]);
+  // 200 attempts against a budget of 150: exactly 150 granted, all of them on the ledger.
+  assert.equal(got.reduce((a, b) => a + b, 0), 150, `granted ${got.join(' + ')}`);
+  assert.equal(UsageLedger.open(readKeyFile(file)).used, 150);
+  assert.ok(!fs.existsSync(`${ledgerPath(file)}.lock`), 'the lock is released');
+});
+
+test('a lock left by a killed process is taken over; the count on disk is never lowered', () => {
+  const file = path.join(tempDir(), 'stale.key');
+  writeKeyFile(file, createKey({ secret: SECRET_B, budget: 100 }));
+  const key = readKeyFile(file);
+  const first = UsageLedger.open(key);
+  const second = UsageLedger.open(key);
+  first.reserve(10);
+  // A process id that is not running (pid_max on Linux is at most 2^22).
+  fs.writeFileSync(`${ledgerPath(file)}.lock`, String(2 ** 22 + 1));
+  second.reserve(5); // opened when the count was 0: still adds to the 10 on disk
+  assert.equal(UsageLedger.open(key).used, 15);
+  assert.equal(second.remaining, 85);
+  // A temp file of a writer killed before its rename is never read, and is cleaned up on the next open.
+  const torn = `${ledgerPath(file)}.${2 ** 22 + 1}.tmp`;
+  fs.writeFileSync(torn, '{"keyId": "k_torn", "us');
+  assert.equal(UsageLedger.open(key).used, 15);
+  assert.ok(!fs.existsSync(torn));
+});
+
+test('EXPECTED FAILURE - group- or world-readable, truncated or mistyped key files are refused; no error quotes the secret', () => {
+  const old = process.umask(0);
+  const file = path.join(tempDir(), 'k.key');
+  try {
+    writeKeyFile(file, createKey({ secret: SECRET_A }));
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'even with umask 0');
+  const body = fs.readFileSync(file, 'utf8');
+  const secret = JSON.parse(body).secret as string;
+  const messages: string[] = [];
+  const refused = (re: RegExp) => assert.throws(() => readKeyFile(file), (e: Error & { code?: string }) => (messages.push(e.message), /^OWSD_ERR_KEY/.test(e.code ?? '') && re.test(e.message)));
+  for (const mode of [0o640, 0o604, 0o660, 0o700 | 0o004]) {
+    fs.chmodSync(file, mode);
+    refused(/readable by others.*chmod 600/);
+  }
+  fs.chmodSync(file, 0o600);
+  fs.writeFileSync(file, body.slice(0, body.indexOf(secret) + 20)); // cut inside the secret
+  refused(/not valid JSON/);
+  fs.writeFileSync(file, body.replace(/"budget": \d+/, '"budget": "lots"'));
+  refused(/"budget" must be a positive integer/);
+  fs.writeFileSync(file, body.replace(/"imageSize": \d+/, '"imageSize": 100'));
+  refused(/corrupt: generator\.imageSize must be one of/);
+  for (const m of messages) assert.ok(!m.includes(secret.slice(0, 20)) && !m.includes(secret.slice(20, 40)), m);
+});

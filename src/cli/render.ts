@@ -18,7 +18,14 @@ export function renderFit(r: Omit<FitResult, 'bundle'>): string {
   return [
     `fitted on ${r.trainSamples} images; ${r.submissionsSent} submissions sent; ${r.seconds.toFixed(1)} s; bundle: ${r.out}`,
     `validation top-1: with cloud ${pct(v.both)} | embedding alone ${pct(v.embedding)} | cloud vector alone ${pct(v.cloud)} | cloud gain ${v.cloudGain === null ? 'n/a' : pts(v.cloudGain)}`,
+    ...skippedLines(r.skippedImages),
   ].join('\n');
+}
+
+/** The images left out as unreadable (--skip-bad-images), counted and the first few named. */
+function skippedLines(skipped: Array<{ reason: string }> | undefined): string[] {
+  if (!skipped || skipped.length === 0) return [];
+  return [`skipped ${skipped.length} unreadable image${skipped.length === 1 ? '' : 's'}:`, ...skipped.slice(0, 10).map((s) => `  ${s.reason}`), ...(skipped.length > 10 ? [`  ... and ${skipped.length - 10} more (--json lists all)`] : [])];
 }
 
 export function renderEval(r: EvalReport): string {
@@ -31,6 +38,7 @@ export function renderEval(r: EvalReport): string {
     `IIN: cloud vector alone           ${pct(a.cloud.top1)}   ${pct(a.cloud.top5)}`,
     `cloud gain (with - without)       ${pts(r.cloudGain)} (standard error ${(100 * r.cloudGainStdErr).toFixed(1)})`,
   ];
+  lines.push(...skippedLines(r.skippedImages));
   if (r.plaintext) {
     lines.push(
       `cloud on plaintext (reference)    ${pct(r.plaintext.cloud.top1)}   ${pct(r.plaintext.cloud.top5)}   (${r.plaintext.mapped} images of labels it knows)`,

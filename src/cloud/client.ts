@@ -38,12 +38,21 @@ export interface CloudClient {
   readonly url: string;
   readonly protocol: CloudProtocol;
   /** One probability (or score) vector per image, in order. Throws OWSD_ERR_LEAK for anything not scrambled. */
-  classify(images: readonly ScrambledImage[]): Promise<Float32Array[]>;
+  classify(images: readonly ScrambledImage[], opts?: ClassifyOptions): Promise<Float32Array[]>;
   /** The length of the vectors, when the client knows it (configured, from metadata, or seen in an answer). */
   numClasses?(): Promise<number | undefined>;
   /** Label ids of the classes (class i is labels[i]), when the cloud says. */
   labels?(): Promise<string[] | undefined>;
   health(): Promise<CloudHealth>;
+}
+
+export interface ClassifyOptions {
+  /**
+   * Called before a request is sent again after a failed attempt (timeout, reset, 429, 5xx), with the number of
+   * images it carries: the cloud may have received the first attempt, so a budget must count the resend. Throwing
+   * (e.g. OWSD_ERR_BUDGET) stops the request and nothing more is sent.
+   */
+  beforeResend?: (images: number) => void;
 }
 
 export interface CommonClientOptions extends HttpOptions {

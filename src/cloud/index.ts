@@ -5,6 +5,7 @@ export {
   type CloudClient,
   type CloudHealth,
   type CloudProtocol,
+  type ClassifyOptions,
   type CommonClientOptions,
   type KServeClientOptions,
   type TfServingClientOptions,

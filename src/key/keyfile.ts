@@ -149,7 +149,9 @@ export function readKeyFile(file: string): Key {
   if (!g || typeof g.imageSize !== 'number' || typeof g.baseChannels !== 'number' || g.design !== 'dcgan-he-v1') {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: "generator" must give imageSize, baseChannels and design`);
   }
-  validateImageSize(g.imageSize, `key file ${file}: generator.imageSize`);
+  if (!(IMAGE_SIZES as readonly number[]).includes(g.imageSize)) {
+    return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: generator.imageSize must be one of ${IMAGE_SIZES.join(', ')}, got ${g.imageSize}`);
+  }
   if (g.embeddingNoise !== undefined && !(typeof g.embeddingNoise === 'number' && Number.isFinite(g.embeddingNoise) && g.embeddingNoise >= 0 && g.embeddingNoise <= 100)) {
     return fail('OWSD_ERR_KEY', `key file ${file}: "generator.embeddingNoise" must be a number from 0 to 100`);
   }

@@ -33,7 +33,7 @@ export interface Bundle {
   classNames: string[];
   features: { embeddingDim: number; cloudDim: number; keys: number };
   /** How the training data was chosen, so eval can take the held-out part. */
-  data: { path: string; format: string; labels?: number; perLabel?: number; testFraction: number; seed: number; train: number; test: number };
+  data: { path: string; format: string; labels?: number; perLabel?: number; testFraction: number; seed: number; train: number; test: number; badImages?: 'error' | 'skip'; skipped?: number };
   fit: { submissionsSent: number; seconds: number };
   iins: Record<FeatureSet, BundleIin>;
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset } from '../data/split.js';
 import type { Dataset, Sample } from '../types.js';
+import { screenImages, type BadImagePolicy, type SkippedImage } from './screen.js';
 
 export interface DataSelection {
   path: string;
@@ -11,6 +12,8 @@ export interface DataSelection {
   /** Share of each label held out for eval (0: train on everything). */
   testFraction: number;
   seed: number;
+  /** Unreadable images: 'error' (the default) stops with an error naming the file; 'skip' leaves them out, listed. */
+  badImages?: BadImagePolicy;
 }
 
 export interface SelectedData {
@@ -18,6 +21,8 @@ export interface SelectedData {
   train: Sample[];
   test: Sample[];
   selection: DataSelection;
+  /** With badImages 'skip': the images left out of train and of test, with the reason. */
+  skipped: { train: SkippedImage[]; test: SkippedImage[] };
 }
 
 export async function selectData(sel: DataSelection): Promise<SelectedData> {
@@ -28,7 +33,17 @@ export async function selectData(sel: DataSelection): Promise<SelectedData> {
     testFraction: sel.testFraction > 0 ? sel.testFraction : undefined,
     seed: sel.seed,
   });
-  const train = prepared.split?.train ?? prepared.dataset.samples;
-  const test = prepared.split?.test ?? [];
-  return { dataset: prepared.dataset, train, test, selection: { ...sel, path: path.resolve(sel.path) } };
+  let train = prepared.split?.train ?? prepared.dataset.samples;
+  let test = prepared.split?.test ?? [];
+  const skipped = { train: [] as SkippedImage[], test: [] as SkippedImage[] };
+  if (sel.badImages === 'skip') {
+    // Screened after the split, so the split (and the bundle's record of it) is the same whatever is unreadable.
+    const a = await screenImages(train);
+    const b = await screenImages(test);
+    train = a.ok;
+    test = b.ok;
+    skipped.train = a.skipped;
+    skipped.test = b.skipped;
+  }
+  return { dataset: prepared.dataset, train, test, selection: { ...sel, path: path.resolve(sel.path) }, skipped };
 }

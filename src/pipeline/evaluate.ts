@@ -15,6 +15,7 @@ import { readBundle, type Bundle } from './bundle.js';
 import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
 import { Predictor } from './predict.js';
 import { selectData, type DataSelection } from './data.js';
+import type { SkippedImage } from './screen.js';
 import type { CloudSettings } from './session.js';
 
 export type { TopK } from './score.js';
@@ -39,6 +40,8 @@ export interface EvalReport {
   samples: number;
   /** Samples whose label the bundle does not know (left out, counted). */
   skippedUnknownLabel: number;
+  /** With badImages 'skip' (given, or the bundle's own): unreadable images left out, with the reason. */
+  skippedImages: SkippedImage[];
   classes: number;
   accuracy: Record<FeatureSet, TopK>;
   /** Top-1 with the cloud minus top-1 with the embedding alone, in points of accuracy (0-1 scale). */
@@ -58,13 +61,13 @@ export interface EvalReport {
 /** Images the attack measurement decodes at most (memory and time stay bounded). */
 export const ATTACK_MAX_IMAGES = 2000;
 
-async function evalSamples(bundle: Bundle, data: EvalOptions['data']): Promise<{ samples: Sample[]; skipped: number; selection: EvalReport['data'] }> {
+async function evalSamples(bundle: Bundle, data: EvalOptions['data']): Promise<{ samples: Sample[]; skipped: number; skippedImages: SkippedImage[]; selection: EvalReport['data'] }> {
   const sameData = !data || data.path === bundle.data.path;
-  const sel: DataSelection = data ?? { path: bundle.data.path, labels: bundle.data.labels, perLabel: bundle.data.perLabel, testFraction: bundle.data.testFraction, seed: bundle.data.seed };
+  const sel: DataSelection = data ?? { path: bundle.data.path, labels: bundle.data.labels, perLabel: bundle.data.perLabel, testFraction: bundle.data.testFraction, seed: bundle.data.seed, badImages: bundle.data.badImages };
   if (sameData) {
     if (bundle.data.testFraction <= 0 && !data) return fail('OWSD_ERR_BAD_ARGUMENT', 'the bundle was fitted on all of its data: give labelled images to evaluate with --data PATH');
     const own = await selectData({ ...sel, labels: bundle.data.labels, perLabel: bundle.data.perLabel, testFraction: bundle.data.testFraction, seed: bundle.data.seed });
-    if (own.test.length > 0) return { samples: own.test, skipped: 0, selection: { ...own.selection, split: 'test' } };
+    if (own.test.length > 0) return { samples: own.test, skipped: 0, skippedImages: own.skipped.test, selection: { ...own.selection, split: 'test' } };
   }
   const picked = await selectData({ ...sel, testFraction: 0 });
   const index = new Map(bundle.classes.map((c, i) => [c, i]));
@@ -76,13 +79,13 @@ async function evalSamples(bundle: Bundle, data: EvalOptions['data']): Promise<{
     else samples.push({ ...s, label: i });
   }
   if (samples.length === 0) return fail('OWSD_ERR_DATASET', `${sel.path}: none of its labels are among the bundle's ${bundle.classes.length} labels`);
-  return { samples, skipped, selection: { ...picked.selection, split: 'all' } };
+  return { samples, skipped, skippedImages: picked.skipped.train, selection: { ...picked.selection, split: 'all' } };
 }
 
 export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   const t0 = performance.now();
   const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
-  const { samples, skipped, selection } = await evalSamples(bundle, opts.data);
+  const { samples, skipped, skippedImages, selection } = await evalSamples(bundle, opts.data);
   const predictor = await Predictor.open({ ...opts, bundle }, ['both', 'embedding', 'cloud']);
   const f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES);
   const C = bundle.classes.length;
@@ -112,6 +115,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     data: selection,
     samples: samples.length,
     skippedUnknownLabel: skipped,
+    skippedImages,
     classes: C,
     accuracy,
     cloudGain: accuracy.both.top1 - accuracy.embedding.top1,

@@ -108,10 +108,11 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
         pngs = await ch.scrambler.scramble(sub, todo.length);
       }
       if (pngs.length === 0) continue;
-      // Counted durably before anything leaves: a crash can over-count, never under-count.
+      // Counted durably before anything leaves: a crash can over-count, never under-count. A retry resends images
+      // the cloud may already have received, so each resend is counted (and can hit the budget) too.
       ch.ledger.reserve(pngs.length);
       sent += pngs.length;
-      const answered = client.classify(pngs).then((vectors) => {
+      const answered = client.classify(pngs, { beforeResend: (m) => ch.ledger.reserve(m) }).then((vectors) => {
         ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));
         todo.forEach((i, j) => (perKey[k]![start + i] = vectors[j]!));
         opts.onProgress?.('cloud', todo.length);

@@ -16,6 +16,7 @@ import { openChannels, openCloud, openEncoder, type CloudSettings } from './sess
 import { selectData, type DataSelection } from './data.js';
 import { sha256File } from '../models/checksum.js';
 import type { Sample } from '../types.js';
+import type { SkippedImage } from './screen.js';
 
 export interface FitOptions extends ResolveOptions {
   keys: Key[];
@@ -43,6 +44,8 @@ export interface FitResult {
   /** Validation top-1 of each IIN, and the cloud gain (both - embedding). */
   validation: Record<FeatureSet, number | null> & { cloudGain: number | null };
   trainSamples: number;
+  /** With data.badImages 'skip': unreadable images left out (train and held-out), with the reason. */
+  skippedImages: SkippedImage[];
   submissionsSent: number;
   seconds: number;
 }
@@ -99,7 +102,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     classes: data.dataset.classes,
     classNames: data.dataset.classNames,
     features: { embeddingDim: f.embeddingDim, cloudDim: f.cloudDim, keys: f.keys },
-    data: { ...data.selection, format: data.dataset.format, train: train.length, test: data.test.length },
+    data: { ...data.selection, format: data.dataset.format, train: train.length, test: data.test.length, ...(data.selection.badImages === 'skip' ? { skipped: data.skipped.train.length + data.skipped.test.length } : {}) },
     fit: { submissionsSent: f.sent, seconds },
     iins,
   };
@@ -114,6 +117,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     out: opts.out,
     validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
     trainSamples: train.length,
+    skippedImages: [...data.skipped.train, ...data.skipped.test],
     submissionsSent: f.sent,
     seconds,
   };

@@ -4,6 +4,7 @@ export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type 
 export { readBundle, writeBundle, BUNDLE_FORMAT, type Bundle, type BundleIin } from './bundle.js';
 export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSettings } from './session.js';
 export { selectData, type DataSelection, type SelectedData } from './data.js';
+export { screenImages, type BadImagePolicy, type SkippedImage } from './screen.js';
 export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit.js';
 export { Predictor, type PredictorOptions } from './predict.js';
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';

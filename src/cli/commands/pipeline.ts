@@ -59,21 +59,24 @@ export function registerPipeline(program: Command): void {
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--timeout <ms>', 'cloud request timeout', intOption('--timeout'))
     .option('--concurrency <n>', 'cloud requests in flight', intOption('--concurrency'))
+    .option('--batch-size <n>', 'images encoded, scrambled and sent per step (default 32)', intOption('--batch-size', 1))
+    .option('--skip-bad-images', 'leave out images that cannot be read (listed and counted) instead of stopping at the first')
     .option('--verbose', 'log every IIN epoch')
     .option('--json', 'JSON output')
     .action(
-      action(async (o: CloudFlags & { key: string[]; encoder: string[]; data: string; out: string; labels?: number; perLabel?: number; testFraction: number; seed: number; hidden?: number; epochs?: number; work?: string; models?: string; verbose?: boolean; json?: boolean }) => {
+      action(async (o: CloudFlags & { batchSize?: number; skipBadImages?: boolean; key: string[]; encoder: string[]; data: string; out: string; labels?: number; perLabel?: number; testFraction: number; seed: number; hidden?: number; epochs?: number; work?: string; models?: string; verbose?: boolean; json?: boolean }) => {
         const bars = stageBars();
         const iin = { ...(o.hidden ? { hidden: o.hidden } : {}), ...(o.epochs ? { epochs: o.epochs } : {}) };
         const r = await fit({
           keys: o.key.map(readKeyFile),
           encoders: o.encoder,
           cloud: { url: o.cloud, modelName: o.modelName, protocol: o.protocol, timeoutMs: o.timeout, concurrency: o.concurrency },
-          data: { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: o.testFraction, seed: o.seed },
+          data: { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: o.testFraction, seed: o.seed, ...(o.skipBadImages ? { badImages: 'skip' as const } : {}) },
           out: o.out,
           workDir: o.work,
           modelsDir: o.models,
           iin,
+          batchSize: o.batchSize,
           onProgress: bars.on,
           onEpoch: epochLogger(Boolean(o.verbose)),
         });
@@ -116,15 +119,16 @@ export function registerPipeline(program: Command): void {
     .option('--per-label <n>', 'with --data: at most N images per label', intOption('--per-label'))
     .option('--seed <n>', 'with --data: seed', intOption('--seed', 0), 0)
     .option('--cloud <url>', 'override the cloud URL the bundle names')
+    .option('--skip-bad-images', 'with --data: leave out images that cannot be read (listed and counted); without --data the bundle\'s own choice holds')
     .option('--plaintext-reference', 'ALSO send the plaintext images to the cloud to measure its own accuracy (only for a cloud you run yourself)')
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--json', 'JSON output with every setting and seed')
     .action(
-      action(async (o: { bundle: string; key: string[]; data?: string; labels?: number; perLabel?: number; seed: number; cloud?: string; plaintextReference?: boolean; models?: string; json?: boolean }) => {
+      action(async (o: { skipBadImages?: boolean; bundle: string; key: string[]; data?: string; labels?: number; perLabel?: number; seed: number; cloud?: string; plaintextReference?: boolean; models?: string; json?: boolean }) => {
         const r = await evaluate({
           bundle: o.bundle,
           keys: o.key.map(readKeyFile),
-          data: o.data ? { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: 0, seed: o.seed } : undefined,
+          data: o.data ? { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: 0, seed: o.seed, ...(o.skipBadImages ? { badImages: 'skip' as const } : {}) } : undefined,
           cloud: o.cloud ? { url: o.cloud } : undefined,
           plaintextReference: o.plaintextReference,
           modelsDir: o.models,

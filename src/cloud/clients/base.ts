@@ -1,7 +1,7 @@
 /** What every cloud client shares: the leak guard, batching, the concurrency limit and answer checks. */
 import { fail } from '../../errors.js';
 import { assertScrambled, type ScrambledImage } from '../../scrambler/scrambled.js';
-import type { CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from '../client.js';
+import type { ClassifyOptions, CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from '../client.js';
 import type { HttpOptions } from './http.js';
 
 /** At most `max` tasks at once; the others wait in FIFO order. */
@@ -52,6 +52,7 @@ export function httpOptionsOf(o: CommonClientOptions): HttpOptions {
     onRetry: o.onRetry,
     random: o.random,
     signal: o.signal,
+    maxResponseBytes: o.maxResponseBytes,
   };
 }
 
@@ -81,7 +82,7 @@ export abstract class BatchingClient implements CloudClient {
     return this.limiter.inFlight;
   }
 
-  async classify(images: readonly ScrambledImage[]): Promise<Float32Array[]> {
+  async classify(images: readonly ScrambledImage[], opts: ClassifyOptions = {}): Promise<Float32Array[]> {
     assertScrambled(images, `cloud client (${this.url})`);
     if (images.length === 0) return [];
     const b64 = images.map((img) => base64Of(img.png));
@@ -90,7 +91,9 @@ export abstract class BatchingClient implements CloudClient {
     const results = await Promise.all(
       batches.map((batch) =>
         this.limiter.run(async () => {
-          const vectors = await this.sendBatch(batch);
+          const resend = opts.beforeResend;
+          const http: HttpOptions = resend ? { ...this.http, beforeRetry: () => resend(batch.length) } : this.http;
+          const vectors = await this.sendBatch(batch, http);
           if (vectors.length !== batch.length) {
             fail('OWSD_ERR_CLOUD_RESPONSE', `${this.endpoint()}: answered ${vectors.length} vectors for ${batch.length} images`);
           }
@@ -116,7 +119,7 @@ export abstract class BatchingClient implements CloudClient {
 
   /** The URL requests go to, for messages. */
   protected abstract endpoint(): string;
-  /** One request for a batch of base64 PNGs; one vector per image. */
-  protected abstract sendBatch(base64Images: string[]): Promise<Float32Array[]>;
+  /** One request for a batch of base64 PNGs (with these transport options); one vector per image. */
+  protected abstract sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]>;
   abstract health(): Promise<CloudHealth>;
 }

@@ -24,7 +24,7 @@
 import { describe, fail, isOwsdError } from '../../errors.js';
 import type { CloudHealth, GenericClientOptions } from '../client.js';
 import { BatchingClient } from './base.js';
-import { requestJson } from './http.js';
+import { requestJson, type HttpOptions } from './http.js';
 
 export type PathSegment = { key: string } | { index: number } | { each: true };
 
@@ -158,12 +158,12 @@ export class GenericClient extends BatchingClient {
     return `${this.opts.method ?? 'POST'} ${this.url}`;
   }
 
-  protected async sendBatch(base64Images: string[]): Promise<Float32Array[]> {
+  protected async sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]> {
     const where = this.endpoint();
     const body = this.batched
       ? fillTemplate(this.opts.requestTemplate, { items: base64Images.map((image) => fillTemplate(this.opts.itemTemplate, { image })) })
       : fillTemplate(this.opts.requestTemplate, { image: base64Images[0] });
-    const res = await requestJson(this.url, { method: this.opts.method ?? 'POST', body }, this.http);
+    const res = await requestJson(this.url, { method: this.opts.method ?? 'POST', body }, http);
     const selected = evalJsonPath(res.body, this.path, where);
     const perImage = this.batched ? selected : [selected];
     if (!Array.isArray(perImage) || perImage.length !== base64Images.length) {

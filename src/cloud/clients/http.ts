@@ -8,6 +8,7 @@
  *   OWSD_ERR_CLOUD_RESPONSE  a 2xx answer that is not JSON
  */
 import { describe, OwsdError, type ErrorCode } from '../../errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
 
 export interface RetryInfo {
   /** 1 for the first retry. */
@@ -35,6 +36,13 @@ export interface HttpOptions {
   random?: () => number;
   /** Cancels everything, retries included. */
   signal?: AbortSignal;
+  /** Largest answer read; a longer one is OWSD_ERR_CLOUD_RESPONSE and is not read further (default 64 MiB). */
+  maxResponseBytes?: number;
+  /**
+   * Called just before each retry is sent (after the backoff); if it throws, the request fails with that error
+   * and nothing more is sent. A retry resends the whole body, so this is where a key's budget counts it again.
+   */
+  beforeRetry?: (attempt: number) => void;
 }
 
 export interface JsonResponse {
@@ -118,7 +126,34 @@ function networkReason(e: unknown): string {
   return code ? `${code}: ${describe(cur)}` : describe(cur);
 }
 
-async function attempt(url: string, init: { method: string; body?: string; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal): Promise<JsonResponse | AttemptFailure> {
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** The body as text, or undefined once it passes `max` bytes (the rest is not read: the request is aborted). */
+async function readCapped(res: Response, max: number, controller: AbortController): Promise<string | undefined> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    controller.abort(new Error('answer too large'));
+    return undefined;
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      controller.abort(new Error('answer too large'));
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function attempt(url: string, init: { method: string; body?: string; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): Promise<JsonResponse | AttemptFailure> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -133,7 +168,11 @@ async function attempt(url: string, init: { method: string; body?: string; heade
     let text: string;
     try {
       res = await fetch(url, { method: init.method, body: init.body, headers: init.headers, signal: controller.signal });
-      text = await res.text();
+      const capped = await readCapped(res, maxResponseBytes, controller);
+      if (capped === undefined) {
+        return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} with an answer larger than ${maxResponseBytes} bytes (not read further)`, retryable: false };
+      }
+      text = capped;
     } catch (e) {
       if (timedOut) return { code: 'OWSD_ERR_CLOUD_TIMEOUT', message: `${what}: no answer within ${timeoutMs} ms`, retryable: true };
       if (outer?.aborted) throw outer.reason;
@@ -149,6 +188,9 @@ async function attempt(url: string, init: { method: string; body?: string; heade
       };
     }
     if (text.length === 0) return { status: res.status, body: undefined };
+    if (nestsDeeperThan(text)) {
+      return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} but the answer nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`, retryable: false };
+    }
     try {
       return { status: res.status, body: parseJsonLenient(text) };
     } catch (e) {
@@ -177,7 +219,7 @@ export async function requestJson(url: string, req: { method?: string; body?: un
   const random = opts.random ?? Math.random;
   for (let i = 0; ; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal);
+    const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal, opts.maxResponseBytes);
     if (!('code' in r)) return r;
     const attempts = i + 1;
     if (!r.retryable) throw new OwsdError(r.code, r.message, r.cause === undefined ? undefined : { cause: r.cause });
@@ -198,5 +240,6 @@ export async function requestJson(url: string, req: { method?: string; body?: un
     }
     opts.onRetry?.({ attempt: attempts, delayMs: delay, reason: r.message });
     await sleep(delay, opts.signal);
+    opts.beforeRetry?.(attempts);
   }
 }

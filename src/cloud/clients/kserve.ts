@@ -39,9 +39,9 @@ export class KServeClient extends BatchingClient {
     return `POST ${this.modelUrl}/infer`;
   }
 
-  protected sendBatch(base64Images: string[]): Promise<Float32Array[]> {
+  protected sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]> {
     return kserveInfer(this.modelUrl, base64Images, {
-      http: this.http,
+      http,
       inputName: this.opts.inputName,
       outputName: this.opts.outputName,
       numClasses: this.knownClasses,

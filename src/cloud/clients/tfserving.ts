@@ -8,7 +8,7 @@ import { describe, fail, isOwsdError } from '../../errors.js';
 import type { CloudHealth, TfServingClientOptions } from '../client.js';
 import { splitVectors } from '../protocol.js';
 import { BatchingClient } from './base.js';
-import { requestJson } from './http.js';
+import { requestJson, type HttpOptions } from './http.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,12 +28,12 @@ export class TfServingClient extends BatchingClient {
     return `POST ${this.modelUrl}:predict`;
   }
 
-  protected async sendBatch(base64Images: string[]): Promise<Float32Array[]> {
+  protected async sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]> {
     const where = this.endpoint();
     const instances = base64Images.map((b64) => (this.opts.inputName ? { [this.opts.inputName]: { b64 } } : { b64 }));
     const body: Record<string, unknown> = { instances };
     if (this.opts.signatureName) body.signature_name = this.opts.signatureName;
-    const res = await requestJson(`${this.modelUrl}:predict`, { method: 'POST', body }, this.http);
+    const res = await requestJson(`${this.modelUrl}:predict`, { method: 'POST', body }, http);
     const answer = res.body;
     if (!isObject(answer) || !Array.isArray(answer.predictions)) {
       return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: expected {"predictions": [...]}, got ${JSON.stringify(answer)?.slice(0, 80)}`);

@@ -17,6 +17,8 @@ export interface StartCloudOptions {
   maxBodyBytes?: number;
   maxImagesPerRequest?: number;
   logger?: CloudLogger;
+  /** See CloudAppOptions.requestTimeoutMs. */
+  requestTimeoutMs?: number;
   /** onnxruntime intra-op threads per model (default: settings.threads). */
   threads?: number;
 }
@@ -58,7 +60,7 @@ export async function startCloudServer(opts: StartCloudOptions): Promise<Running
   const release = async (): Promise<void> => {
     await Promise.all(models.map((m) => (m.classifier as OnnxClassifier).release?.()));
   };
-  const app = buildCloudApp({ models, maxBodyBytes: opts.maxBodyBytes, maxImagesPerRequest: opts.maxImagesPerRequest, logger: opts.logger });
+  const app = buildCloudApp({ models, maxBodyBytes: opts.maxBodyBytes, maxImagesPerRequest: opts.maxImagesPerRequest, logger: opts.logger, requestTimeoutMs: opts.requestTimeoutMs });
   try {
     await app.listen({ port, host });
   } catch (e) {
