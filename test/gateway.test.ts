@@ -214,6 +214,7 @@ test('key rotation through `owsd key rotate --gateway`: requests during the rota
   const cli = await runOwsd(['key', 'rotate', '--gateway', gw.url, '--json'], { ...process.env, OWSD_MODELS: modelsDir });
   stop = true;
   await load;
+  bodies.push(cli.stdout, cli.stderr);
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal(await busy, 409, 'a second rotation while one runs is refused');
   const r = JSON.parse(cli.stdout);
@@ -250,13 +251,63 @@ test('key rotation through `owsd key rotate --gateway`: requests during the rota
   await again.close();
 });
 
+test('offline rotation (`owsd key rotate --bundle --key`) of the rotated bundle: a gateway opened on the first bundle follows both rotations', async () => {
+  const succ = JSON.parse(fs.readFileSync(path.join(bundleDir, SUCCESSOR_FILE), 'utf8'));
+  const cli = await runOwsd(['key', 'rotate', '--bundle', succ.bundle, '--key', succ.keyFiles[0], '--cloud', cloud.url, '--budget', '100', '--json'], { ...process.env, OWSD_MODELS: modelsDir });
+  bodies.push(cli.stdout, cli.stderr);
+  assert.equal(cli.code, 0, cli.stderr);
+  const r = JSON.parse(cli.stdout);
+  assert.deepEqual(r.replaced, succ.keyIds);
+  // <name>-<new id>, not <name>-<id>-<id>.
+  assert.equal(path.basename(r.bundle), `org.bundle-${r.keyIds[0]}`);
+  assert.equal(readKeyFile(r.keyFiles[0]).budget, 100);
+  const g = await Gateway.open({ bundle: bundleDir, keyFiles: [keyFile], cloud: { url: cloud.url }, modelsDir, log: (l) => logs.push(l) });
+  assert.deepEqual(g.keyIds, r.keyIds);
+  assert.ok(logs.some((l) => l.includes(`serving its successor ${r.bundle}`)));
+  await g.close();
+  const refused = await runOwsd(['key', 'rotate', '--bundle', bundleDir, '--key', keyFile], { ...process.env, OWSD_MODELS: modelsDir });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /was already rotated: its successor is .*org\.bundle-k_/);
+  assert.doesNotMatch(refused.stderr, /\n\s+at /);
+});
+
+test('several keys at once: a bundle fitted with two keys is served with both, each counted; past the budget, a clear 429', async () => {
+  const files = [path.join(dir, 'two-a.key'), path.join(dir, 'two-b.key')];
+  files.forEach((f, i) => writeKeyFile(f, createKey({ secret: new Uint8Array(32).fill(140 + i), imageSize: 64, budget: 30 })));
+  const out = path.join(dir, 'two.bundle');
+  const small = { path: data.path, labels: 3, perLabel: 4, testFraction: 0, seed: 1 };
+  await fit({ keys: files.map((f) => readKeyFile(f)), encoders: ['mobilenetv2-12-int8'], cloud: { url: cloud.url, modelName: 'cifar10-resnet20' }, data: small, out, modelsDir, iin: { epochs: 10, hidden: 32 } });
+  const two = await startGateway({ bundle: out, keyFiles: files, cloud: { url: cloud.url }, port: 0, modelsDir, log: (l) => logs.push(l) });
+  try {
+    const send = async (n: number) => {
+      const res = await fetch(`${two.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: Array.from({ length: n }, (_, i) => b64(filePath(i % held.length))) }) });
+      const text = await res.text();
+      bodies.push(text);
+      return { status: res.status, json: JSON.parse(text) as Record<string, any> };
+    };
+    const ok = await send(6);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.results.length, 6);
+    assert.deepEqual(ok.json.keyIds, files.map((f) => readKeyFile(f).id));
+    const st = (await (await fetch(`${two.url}/v1/status`)).json()) as Record<string, any>;
+    assert.deepEqual(st.keys.map((k: any) => [k.keyId, k.used, k.budget]), files.map((f) => [readKeyFile(f).id, 18, 30]));
+    const over = await send(13);
+    assert.equal(over.status, 429);
+    assert.match(over.json.error, /has 12 of 30 submissions left, but this run needs 13: nothing was sent/);
+    assert.equal(over.json.code, 'OWSD_ERR_BUDGET');
+    assert.equal((await send(12)).status, 200, 'what is left can still be used');
+  } finally {
+    await two.close();
+  }
+});
+
 test('the secret never appears in a response or a log line', () => {
   const forms = [Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64url')];
   const newSecrets = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.key'))
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).secret as string);
-  assert.equal(newSecrets.length, 2);
+  assert.equal(newSecrets.length, 5); // org.key, two rotations, the two-key bundle's
   for (const s of newSecrets) forms.push(s, Buffer.from(s, 'base64').toString('hex'));
   assert.ok(bodies.length > 20 && logs.length > 20);
   for (const f of forms) {

@@ -112,6 +112,8 @@ test('the web page in chromium: upload a real image, see the original, the scram
     assert.deepEqual(outside, [], 'the page asked for nothing outside 127.0.0.1');
     assert.ok(fs.statSync(path.join(artifacts, 'web-classify.png')).size > 10_000);
     assert.doesNotMatch(served.stderr(), /\n\s+at /);
+    assert.match(served.stderr(), /^POST \/v1\/classify 200 /m, 'the gateway logs one line per request');
+    assert.ok(!served.stderr().includes(Buffer.from(new Uint8Array(32).fill(77)).toString('base64')), 'no secret in the log');
   } finally {
     await ctx?.close();
     child?.kill('SIGTERM');

@@ -97,6 +97,10 @@ export function currentBundle(bundleDir: string, keyFiles: string[]): { bundle: 
 
 export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
   const old = readBundle(opts.bundle);
+  const cur = currentBundle(opts.bundle, []);
+  if (cur.skipped.length > 0) {
+    return fail('OWSD_ERR_BUNDLE', `bundle ${opts.bundle} was already rotated: its successor is ${cur.bundle} (rotate that one, with its key)`);
+  }
   checkKeysMatch(opts.keys, old.keyIds, `bundle ${opts.bundle}`);
   if (!old.training) {
     return fail('OWSD_ERR_BUNDLE', `bundle ${opts.bundle} does not keep its training set's references (written before key rotation existed): fit it again with owsd fit`);
