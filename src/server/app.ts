@@ -125,7 +125,8 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     const images = await decodeImages(parsed.raw, limits);
     const results = await gateway.classify(images.map((image) => ({ image, top, details })));
     return {
-      keyIds: gateway.keyIds,
+      // The keys of the bundle that answered (during a rotation: the old or the new one, never a mix).
+      keyIds: results[0]!.keyIds,
       results: results.map((r, i) => ({
         name: parsed.raw[i]!.name,
         predictions: r.predictions,

@@ -58,6 +58,8 @@ export interface ClassifyResult {
   cloud: CloudLabel[];
   /** The key that scrambled the image sent (the first key of the bundle). */
   keyId: string;
+  /** All the keys of the bundle that answered (several keys: one submission each). */
+  keyIds: string[];
   /** With `details`: the PNG sent to the cloud, byte for byte. */
   scrambled?: Uint8Array;
 }
@@ -193,6 +195,7 @@ export class Gateway {
         predictions: predictions[i]!.slice(0, item.top),
         cloud: cloudTop[i]!.map(({ index, score }) => ({ index, score, label: names?.ids[index] ?? String(index), name: names?.names[index] ?? `class ${index}` })),
         keyId: slot.keys[0]!.id,
+        keyIds: slot.keys.map((key) => key.id),
         ...(item.details && f.scrambled ? { scrambled: f.scrambled[i] } : {}),
       }));
     } finally {
