@@ -30,10 +30,10 @@ test('owsd key new/show: 0600 file, and the secret appears in no output', async 
   assert.ok(!JSON.stringify(info).includes('secret'));
 });
 
-test('owsd scramble: same key, two processes, byte-identical PNGs; another key differs', async () => {
+test('owsd scramble: a deterministic key (--noise 0), two processes, byte-identical PNGs; another key differs', async () => {
   const dir = tempDir();
   const images = imagenetteFiles(3, 'n02979186');
-  for (const k of ['a', 'b']) assert.equal((await owsd(['key', 'new', '--out', path.join(dir, `${k}.key`)])).code, 0);
+  for (const k of ['a', 'b']) assert.equal((await owsd(['key', 'new', '--noise', '0', '--out', path.join(dir, `${k}.key`)])).code, 0);
   const outs = [];
   for (const [k, out] of [['a', 'out1'], ['a', 'out2'], ['b', 'out3']]) {
     const r = await owsd(['scramble', '--key', path.join(dir, `${k}.key`), '--encoder', 'shufflenet-v2-12-qdq', '--out', path.join(dir, out!), ...images]);
@@ -49,6 +49,20 @@ test('owsd scramble: same key, two processes, byte-identical PNGs; another key d
     const meta = await sharp(a).metadata();
     assert.deepEqual([meta.width, meta.height, meta.format], [256, 256, 'png']);
   }
+});
+
+test('owsd key new makes noisy keys by default: the same image, scrambled twice, never gives the same PNG', async () => {
+  const dir = tempDir();
+  const made = await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '64', '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(JSON.parse(made.stdout).generator.embeddingNoise, 2);
+  const images = imagenetteFiles(1);
+  for (const out of ['o1', 'o2']) assert.equal((await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', 'mobilenetv2-12-int8', '--out', path.join(dir, out), ...images])).code, 0);
+  const name = fs.readdirSync(path.join(dir, 'o1'))[0]!;
+  assert.notDeepEqual(fs.readFileSync(path.join(dir, 'o1', name)), fs.readFileSync(path.join(dir, 'o2', name)));
+  const bad = await owsd(['key', 'new', '--out', path.join(dir, 'x.key'), '--noise', '-1']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--noise expects a number in \[0, 100\]/);
 });
 
 test('owsd scramble --stats reports zero activations, pixel std and distinct levels', async () => {
@@ -80,7 +94,7 @@ test('a bare .onnx path works with preprocessing given by flags, and without the
   const dir = tempDir();
   const onnx = path.join(dir, 'encoder.onnx');
   fs.copyFileSync(path.join(modelsDir, 'mobilenetv2-12-int8.onnx'), onnx);
-  await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '64']);
+  await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '64', '--noise', '0']);
   const images = imagenetteFiles(1);
   const missing = await owsd(['scramble', '--key', path.join(dir, 'k.key'), '--encoder', onnx, '--out', path.join(dir, 'o'), ...images]);
   assert.notEqual(missing.code, 0);

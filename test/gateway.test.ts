@@ -25,7 +25,9 @@ import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 const dir = tempDir('owsd-gateway-');
 const keyFile = path.join(dir, 'org.key');
 const secret = new Uint8Array(32).map((_, i) => 90 + i);
-writeKeyFile(keyFile, createKey({ secret, imageSize: 64, budget: 400 }));
+// No per-submission noise on this key, so that the same image always gets the same answer (compared below);
+// the two-key bundle further down uses the default noise.
+writeKeyFile(keyFile, createKey({ secret, imageSize: 64, budget: 400, embeddingNoise: 0 }));
 const data = { path: path.join(dataDir, 'imagenette-val'), labels: 4, perLabel: 12, testFraction: 0.25, seed: 3 };
 const cloud: RunningCloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
 const bundleDir = path.join(dir, 'org.bundle');
@@ -227,6 +229,7 @@ test('key rotation through `owsd key rotate --gateway`: requests during the rota
   assert.ok(answered.some((a) => a.keyId === oldKey.id), 'the old key served during the rotation');
   // The new key file: 0600, beside the old one; its ledger counts the re-scrambled training set.
   const newKey = readKeyFile(r.keyFiles[0]);
+  assert.deepEqual(newKey.generator, oldKey.generator, 'the same design, noise included');
   assert.equal(path.dirname(r.keyFiles[0]), dir);
   assert.equal(fs.statSync(r.keyFiles[0]).mode & 0o777, 0o600);
   // The same training images, refitted with the bundle's own settings; the old bundle points to the new one.

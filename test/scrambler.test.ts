@@ -4,8 +4,9 @@ import sharp from 'sharp';
 import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng } from '../src/index.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
-const KEY_A = createKey({ secret: new Uint8Array(32).fill(11) });
-const KEY_B = createKey({ secret: new Uint8Array(32).fill(12) });
+// The paper's deterministic design (embeddingNoise 0); the noisy default has its own test below.
+const KEY_A = createKey({ secret: new Uint8Array(32).fill(11), embeddingNoise: 0 });
+const KEY_B = createKey({ secret: new Uint8Array(32).fill(12), embeddingNoise: 0 });
 
 const files = imagenetteFiles(4, 'n03888257').map((path) => ({ kind: 'file' as const, path }));
 const encoder = await Encoder.create([await resolveModel('mobilenetv2-12-int8', { modelsDir })]);
@@ -46,9 +47,38 @@ test('scrambled PNGs are 256x256 RGB noise spanning 0-255, with at least 200 lev
   await scrambler.release();
 });
 
+test('a noisy key (the default design): fresh noise per call, so no two submissions of an image match; a seed makes it reproducible', async () => {
+  const key = createKey({ secret: new Uint8Array(32).fill(11), imageSize: 64 });
+  assert.equal(key.generator.embeddingNoise, 2);
+  const plain = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11), imageSize: 64, embeddingNoise: 0 }), encoder.dim);
+  const fresh = await Scrambler.create(key, encoder.dim);
+  const seeded = [await Scrambler.create(key, encoder.dim, { noiseSeed: 'test' }), await Scrambler.create(key, encoder.dim, { noiseSeed: 'test' })];
+  const copy = new Float32Array(embeddings);
+  const clean = await plain.pixels(embeddings, 4);
+  const a = await fresh.pixels(embeddings, 4);
+  const b = await fresh.pixels(embeddings, 4);
+  assert.deepEqual(embeddings, copy, 'the caller\'s embeddings are not changed');
+  assert.notDeepEqual(a, b);
+  assert.notDeepEqual(a, clean);
+  assert.deepEqual(await seeded[0]!.pixels(embeddings, 4), await seeded[1]!.pixels(embeddings, 4));
+  // At 2x the embedding's RMS the noise dominates: two submissions of one image are about as far apart as two images.
+  const per = 64 * 64 * 3;
+  const dist = (x: Uint8Array, i: number, y: Uint8Array, j: number) => {
+    let d = 0;
+    for (let p = 0; p < per; p++) d += (x[i * per + p]! - y[j * per + p]!) ** 2;
+    return Math.sqrt(d / per);
+  };
+  const sameImage = dist(a, 0, b, 0);
+  const otherImage = dist(a, 0, b, 1);
+  assert.ok(sameImage > 0.7 * otherImage, `same image ${sameImage.toFixed(1)} vs other image ${otherImage.toFixed(1)}`);
+  assert.ok(dist(clean, 0, clean, 0) === 0 && dist(clean, 0, clean, 1) > 10);
+  for (const s of [plain, fresh, ...seeded]) await s.release();
+  assert.throws(() => createKey({ embeddingNoise: -1 }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /embedding noise must be a number from 0 to 100/ });
+});
+
 test('same key, same image: byte-identical PNGs; another key: a different image; another image: a different output', async () => {
   const s1 = await Scrambler.create(KEY_A, encoder.dim);
-  const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11) }), encoder.dim, { batchSize: 1 });
+  const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11), embeddingNoise: 0 }), encoder.dim, { batchSize: 1 });
   const sb = await Scrambler.create(KEY_B, encoder.dim);
   const a = (await s1.scramble(embeddings, 4)).map((s) => s.png);
   const a2 = (await s2.scramble(embeddings, 4)).map((s) => s.png);

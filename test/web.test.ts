@@ -43,7 +43,8 @@ test('the web page in chromium: upload a real image, see the original, the scram
   assert.ok(haveBrowser, `OWSD_REQUIRE_BROWSER=1 but there is no browser at ${executablePath}: apt-get install -y chromium`);
   const dir = tempDir('owsd-web-');
   const keyFile = path.join(dir, 'web.key');
-  writeKeyFile(keyFile, createKey({ secret: new Uint8Array(32).fill(77), imageSize: 64, budget: 40 }));
+  // No per-submission noise, so that the page's answer can be compared with the API's for the same image.
+  writeKeyFile(keyFile, createKey({ secret: new Uint8Array(32).fill(77), imageSize: 64, budget: 40, embeddingNoise: 0 }));
   const data = { path: path.join(dataDir, 'imagenette-val'), labels: 3, perLabel: 12, testFraction: 0.25, seed: 5 };
   const cloud: RunningCloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
   let child: ChildProcess | undefined;

@@ -97,3 +97,4 @@ export {
   type CurveThreshold,
   type CurveCrossing,
 } from './inversion.js';
+export { deriveBudget, BUDGET_RULE, type BudgetRule, type BudgetEvidence, type DerivedBudget } from './budget.js';

@@ -38,6 +38,18 @@ export function intOption(name: string, min = 1) {
   };
 }
 
+/** Parse a number flag in [min, max], naming the flag in the error. */
+export function floatOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < min || x > max) {
+      process.stderr.write(`owsd: ${name} expects a number in [${min}, ${max}], got '${v}'\n`);
+      process.exit(2);
+    }
+    return x;
+  };
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

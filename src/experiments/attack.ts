@@ -6,6 +6,8 @@
  */
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
 import { nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
+import { labelInferenceCurve, type LabelInferenceResult } from '../analysis/label-inference.js';
+import type { Features } from '../pipeline/features.js';
 import type { Sample } from '../types.js';
 import { poolKeyOf, type ExperimentContext, type FeatureConfig } from './context.js';
 
@@ -18,15 +20,35 @@ export interface AttackSettings {
 
 export const ATTACK_DEFAULTS: AttackSettings = { k: 5, maxClasses: 20, perClass: 30, seed: 0 };
 
-export async function pixelAttack(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[], settings: Partial<AttackSettings> = {}): Promise<LeakAttackResult | null> {
-  const s = { ...ATTACK_DEFAULTS, ...settings };
+/** The capped, seeded subset the attacks run on: at most `maxClasses` classes of at most `perClass` images. */
+function attackSubset(samples: Sample[], s: AttackSettings): Sample[] {
   const rng = createRng(deriveSeed(s.seed, 'experiment-attack'));
   const byClass = new Map<number, Sample[]>();
   for (const x of samples) byClass.set(x.label, [...(byClass.get(x.label) ?? []), x]);
   const classes = shuffle([...byClass.keys()], rng).slice(0, s.maxClasses);
-  const chosen = classes.flatMap((c) => shuffle([...byClass.get(c)!], rng).slice(0, s.perClass));
+  return classes.flatMap((c) => shuffle([...byClass.get(c)!], rng).slice(0, s.perClass));
+}
+
+export async function pixelAttack(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[], settings: Partial<AttackSettings> = {}): Promise<LeakAttackResult | null> {
+  const s = { ...ATTACK_DEFAULTS, ...settings };
+  const chosen = attackSubset(samples, s);
   const vectors = await scrambledPixels(ctx, cfg, chosen);
   return nearestNeighbourAttack(vectors, chosen.map((x) => x.label), s.k, s.seed);
+}
+
+/**
+ * Every attacker of the suite (labelInferenceCurve) at each k, on the same subset as `pixelAttack`: the scrambled
+ * pixels the observer sees, and the cloud's answers to the scrambled images (the first key's columns of `f`,
+ * whose rows follow `samples`).
+ */
+export async function attackCurve(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[], f: Features, ks: number[], settings: Partial<AttackSettings> = {}): Promise<LabelInferenceResult[]> {
+  const s = { ...ATTACK_DEFAULTS, ...settings };
+  const chosen = attackSubset(samples, s);
+  const row = new Map(samples.map((x, i) => [x, i]));
+  const cw = f.keys * f.cloudDim;
+  const cloud = chosen.map((x) => f.cloud.slice(row.get(x)! * cw, row.get(x)! * cw + f.cloudDim));
+  const pixels = await scrambledPixels(ctx, cfg, chosen);
+  return labelInferenceCurve({ pixels, cloud, labels: chosen.map((x) => x.label), imageSize: cfg.imageSize ?? 256 }, ks, s.seed);
 }
 
 /**
@@ -42,7 +64,7 @@ export async function scrambledPixels(ctx: ExperimentContext, cfg: FeatureConfig
   const groups = Array.from({ length: pool }, () => [] as number[]);
   samples.forEach((x, i) => groups[pool > 1 ? poolKeyOf(x.image, pool) : 0]!.push(i));
   for (const [k, rows] of groups.entries()) {
-    const scrambler = await ctx.scrambler(pool > 1 ? `k${k}` : (cfg.keys ?? ['k0'])[0]!, size, source.dim);
+    const scrambler = await ctx.scrambler(pool > 1 ? `k${k}` : (cfg.keys ?? ['k0'])[0]!, size, source.dim, { baseChannels: cfg.baseChannels, embeddingNoise: cfg.embeddingNoise });
     for (let i = 0; i < rows.length; i += 32) {
       const batch = rows.slice(i, i + 32);
       const px = await scrambler.pixels(await source.encode(batch.map((r) => samples[r]!.image)), batch.length);

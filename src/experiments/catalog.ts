@@ -9,6 +9,7 @@
  * - ImageNet data: Tiny-ImageNet's validation images (64 px, 200 of its 202 synsets), scored by the 1000-way cloud.
  */
 import type { InputSet, Setting } from './setting.js';
+import type { FeatureConfig } from './context.js';
 
 export const ENCODER = 'mobilenetv2-12-int8';
 export const IMAGENET_CLOUD = 'shufflenet-v2-12-qdq';
@@ -206,6 +207,68 @@ export const EXPERIMENTS: Experiment[] = [
     ],
   },
 ];
+
+/** The scrambler designs of the design study (issue 7): each a change to the paper's generator or how it is used. */
+export const DESIGNS: Array<{ id: string; label: string; features: Partial<FeatureConfig> }> = [
+  { id: 'paper', label: "paper's design: 256 px, 1024 channels, deterministic", features: {} },
+  { id: 'size-64', label: '64 px output (smooth after the cloud resizes it)', features: { imageSize: 64 } },
+  { id: 'size-32', label: '32 px output (smooth after the cloud resizes it)', features: { imageSize: 32 } },
+  { id: 'width-256', label: 'narrow generator: 256 channels', features: { baseChannels: 256 } },
+  { id: 'keys-2', label: 'two views: two keys per image', features: { keys: ['k0', 'k1'] } },
+  { id: 'pool-4', label: 'pool of 4 keys, chosen by a hash of the image', features: { keyPool: 4 } },
+  { id: 'noise-1', label: 'fresh embedding noise per submission, 1x RMS', features: { embeddingNoise: 1 } },
+  { id: 'noise-2', label: 'fresh embedding noise per submission, 2x RMS', features: { embeddingNoise: 2 } },
+  { id: 'noise-4', label: 'fresh embedding noise per submission, 4x RMS', features: { embeddingNoise: 4 } },
+  { id: 'noise-2-pool-4', label: 'noise 2x RMS and a pool of 4 keys', features: { embeddingNoise: 2, keyPool: 4 } },
+];
+
+const DESIGN_SETTINGS: Array<{ id: string; label: string; selection: (quick: boolean) => Setting['selection']; features: FeatureConfig; designs: string[] }> = [
+  {
+    id: 'imagenette-weak',
+    label: 'Imagenette (10 labels), weak encoder MobileNet v1 0.25, MobileNetV2 cloud',
+    selection: (quick) => imagenette(quick, 50),
+    features: { dataset: 'imagenette-val', encoders: [WEAK_ENCODER], cloud: ENCODER },
+    designs: DESIGNS.map((d) => d.id),
+  },
+  {
+    id: 'cifar10',
+    label: 'CIFAR-10, MobileNetV2 encoder, ResNet-20 cloud (92% on plaintext)',
+    selection: (quick) => ({ dataset: 'cifar-10', perLabel: q(quick, 50, 8) }),
+    features: { dataset: 'cifar-10', encoders: [ENCODER], cloud: CIFAR10_CLOUD },
+    designs: ['paper', 'size-32', 'noise-2', 'noise-4', 'pool-4'],
+  },
+  {
+    id: 'cifar100-weak',
+    label: 'CIFAR-100 (100 labels), weak encoder MobileNet v1 0.25, MobileNetV3 cloud',
+    selection: (quick) => ({ dataset: 'cifar-100', perLabel: q(quick, 15, 4), labels: quick ? 10 : undefined }),
+    features: { dataset: 'cifar-100', encoders: [WEAK_ENCODER], cloud: CIFAR100_CLOUD },
+    designs: ['paper', 'size-32', 'noise-2'],
+  },
+];
+
+EXPERIMENTS.push({
+  name: 'design',
+  paper: 'beyond the paper (issue 7)',
+  title: 'Scrambler designs: accuracy, cloud gain, attack success, cost',
+  description:
+    'Each design changes the paper\'s generator or how it is used. Beside the IIN and the embedding alone: the same IIN with the cloud vectors shuffled across images (a gain that survives the shuffle is not the cloud\'s), and every attacker of the suite (pixel 1-NN, pooled pixels + class means, cloud-vector 1-NN and logistic regression) with k = 1, 5, 20 labelled leaks per class; the best one counts.',
+  settings: (quick) =>
+    DESIGN_SETTINGS.flatMap((base) =>
+      base.designs.filter((id) => !quick || ['paper', 'noise-2', 'size-32'].includes(id)).map((id) => {
+        const d = DESIGNS.find((x) => x.id === id)!;
+        return {
+          id: `${base.id}/${d.id}`,
+          label: `${base.label}; ${d.label}`,
+          selection: base.selection(quick),
+          features: { ...base.features, ...d.features },
+          testFraction: 0.3,
+          inputs: ['both', 'embedding', 'cloud', 'both-shuffled'] as InputSet[],
+          attack: { perClass: q(quick, 40, 6), maxClasses: 20 },
+          attackCurve: quick ? [1, 2] : [1, 5, 20],
+        };
+      }),
+    ),
+});
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

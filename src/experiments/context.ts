@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { Encoder } from '../encoder/encoder.js';
-import { createKey, type Key } from '../key/keyfile.js';
+import { createKey, DEFAULT_BASE_CHANNELS, type Key } from '../key/keyfile.js';
 import { UsageLedger } from '../key/ledger.js';
 import { Scrambler } from '../scrambler/scrambler.js';
 import { resolveModel } from '../models/registry.js';
@@ -41,6 +41,8 @@ export interface FeatureConfig {
   keys?: string[];
   /** Scrambled image size (default 256). */
   imageSize?: number;
+  /** Channels of the generator's first 4x4 feature map (default 1024, the paper's); halved at each upsampling. */
+  baseChannels?: number;
   /**
    * Defence: fresh Gaussian noise added to the embedding before scrambling, per submission, with standard
    * deviation this multiple of the embedding's RMS (default 0: none). The IIN still gets the clean embedding.
@@ -91,6 +93,22 @@ interface CloudHandle {
 }
 
 export const KEY_BUDGET = 1_000_000;
+
+/** The generator design of an experiment key beyond its name and image size. */
+export interface KeyVariant {
+  baseChannels?: number;
+  /** Per-submission embedding noise (multiple of the embedding's RMS; default 0 in experiments: the paper's design). */
+  embeddingNoise?: number;
+}
+
+/** An experiment key's cache name: `k0@256`, plus `/c256` for another width and `/n2` for noise. */
+function keyTag(name: string, imageSize: number, v: KeyVariant): string {
+  const c = v.baseChannels ?? DEFAULT_BASE_CHANNELS;
+  const n = v.embeddingNoise ?? 0;
+  return `${name}@${imageSize}${c === DEFAULT_BASE_CHANNELS ? '' : `/c${c}`}${n === 0 ? '' : `/n${n}`}`;
+}
+
+const variantOf = (cfg: FeatureConfig): KeyVariant => ({ baseChannels: cfg.baseChannels, embeddingNoise: cfg.embeddingNoise });
 
 export function experimentSecret(name: string): Uint8Array {
   return crypto.createHash('sha256').update(`owsd experiment key ${name}`).digest();
@@ -204,48 +222,26 @@ export class ExperimentContext {
     };
   }
 
-  key(name: string, imageSize: number): { key: Key; ledger: UsageLedger } {
-    const id = `${name}@${imageSize}`;
+  key(name: string, imageSize: number, v: KeyVariant = {}): { key: Key; ledger: UsageLedger } {
+    const id = keyTag(name, imageSize, v);
     let k = this.keys.get(id);
     if (!k) {
-      const key = createKey({ secret: experimentSecret(name), imageSize, budget: KEY_BUDGET });
-      k = { key, ledger: UsageLedger.open(key, path.join(this.workDir, `${name}-${imageSize}.usage.json`)) };
+      const key = createKey({ secret: experimentSecret(name), imageSize, budget: KEY_BUDGET, baseChannels: v.baseChannels, embeddingNoise: v.embeddingNoise ?? 0 });
+      k = { key, ledger: UsageLedger.open(key, path.join(this.workDir, `${id.replace(/[@/]/g, '-')}.usage.json`)) };
       this.keys.set(id, k);
     }
     return k;
   }
 
-  /**
-   * What the scrambler is fed under a config: the embeddings, plus fresh noise when the config asks for it (seeded
-   * by the image's name and a per-run submission counter, so runs are reproducible while no two submissions of
-   * the same image get the same noise).
-   */
+  /** What the scrambler is fed under a config: the (cached) embeddings; the key's design adds the noise. */
   async scramblerInput(cfg: FeatureConfig): Promise<EmbeddingSource> {
-    const source = await this.embeddingSource(cfg.encoders);
-    const sigma = cfg.embeddingNoise ?? 0;
-    if (sigma === 0) return source;
-    let submission = 0;
-    return {
-      dim: source.dim,
-      async encode(images: ImageInput[]): Promise<Float32Array> {
-        const e = await source.encode(images);
-        const d = source.dim;
-        images.forEach((img, i) => {
-          const row = e.subarray(i * d, (i + 1) * d);
-          let sq = 0;
-          for (const v of row) sq += v * v;
-          const scale = sigma * Math.sqrt(sq / d);
-          const rng = createRng(deriveSeed(hashString(imageName(img)), `embedding-noise-${submission++}`));
-          for (let j = 0; j < d; j++) row[j] = row[j]! + scale * rng.normal();
-        });
-        return e;
-      },
-    };
+    return this.embeddingSource(cfg.encoders);
   }
 
   /** A scrambler for a key, image size and input dimension; the least recently used ones are released. */
-  async scrambler(keyName: string, imageSize: number, inputDim: number): Promise<Scrambler> {
-    const id = `${keyName}@${imageSize}/${inputDim}`;
+  async scrambler(keyName: string, imageSize: number, inputDim: number, v: KeyVariant = {}): Promise<Scrambler> {
+    const tag = keyTag(keyName, imageSize, v);
+    const id = `${tag}/${inputDim}`;
     let s = this.scramblers.get(id);
     if (s) {
       this.scramblers.delete(id);
@@ -257,7 +253,8 @@ export class ExperimentContext {
       this.scramblers.delete(oldest);
       await (await old).release();
     }
-    s = Scrambler.create(this.key(keyName, imageSize).key, inputDim);
+    // Experiment keys are demonstration keys: their noise is seeded too, so runs are reproducible.
+    s = Scrambler.create(this.key(keyName, imageSize, v).key, inputDim, { noiseSeed: `experiment ${id}` });
     this.scramblers.set(id, s);
     return s;
   }
@@ -270,19 +267,18 @@ export class ExperimentContext {
     if (cfg.keyPool !== undefined && cfg.keyPool > 1) return this.poolFeatures(cfg, cfg.keyPool, samples);
     const keys = cfg.keys ?? ['k0'];
     const size = cfg.imageSize ?? 256;
+    const v = variantOf(cfg);
     const source = await this.scramblerInput(cfg);
     const { client } = await this.cloud(cfg.cloud);
     const channels = [];
     for (const name of keys) {
-      const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|${name}@${size}|${cfg.cloud}|noise${cfg.embeddingNoise ?? 0}`;
+      const jid = `${cfg.dataset}|${cfg.encoders.join('+')}|${keyTag(name, size, v)}|${cfg.cloud}`;
       let journal = this.journals.get(jid);
       if (!journal) this.journals.set(jid, (journal = new MemoryJournal()));
-      channels.push({ scrambler: await this.scrambler(name, size, source.dim), ledger: this.key(name, size).ledger, journal });
+      channels.push({ scrambler: await this.scrambler(name, size, source.dim, v), ledger: this.key(name, size, v).ledger, journal });
     }
     const t0 = performance.now();
     const f = await collectFeatures({ samples, encoder: source, channels, client });
-    // With noise, the scrambler saw noisy embeddings; the IIN gets the clean ones.
-    if ((cfg.embeddingNoise ?? 0) > 0) f.embeddings = await (await this.embeddingSource(cfg.encoders)).encode(samples.map((s) => s.image));
     if (f.sent > 0) {
       const rate = f.sent / ((performance.now() - t0) / 1000);
       this.log(`  ${cfg.dataset} via ${cfg.encoders.join('+')} → key ${keys.join('+')} @${size}px → ${cfg.cloud}: ${f.sent} scrambled images sent (${rate.toFixed(0)}/s), ${samples.length * keys.length - f.sent} reused`);

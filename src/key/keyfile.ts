@@ -9,10 +9,16 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 
 export const KEY_FORMAT = 'owsd-key/1';
-/** The paper replaces a key after at most 9,000 submissions. */
-export const DEFAULT_BUDGET = 9000;
+/**
+ * Submissions a new key allows before it must be replaced. The paper says 9,000; our measured known-plaintext
+ * attacks say less: `deriveBudget` (src/analysis/budget.ts) applied to `owsd analyze`'s inversion curves
+ * (reports/security/results) gives this figure, and test/budget.test.ts keeps the two equal. See SECURITY.md.
+ */
+export const DEFAULT_BUDGET = 1000;
 export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 1024;
+/** The design study's choice (experiment `design`; README, SECURITY.md). */
+export const DEFAULT_EMBEDDING_NOISE = 2;
 export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;
 
 export interface GeneratorDesign {
@@ -22,6 +28,13 @@ export interface GeneratorDesign {
   baseChannels: number;
   /** Name of the architecture, so old keys keep their meaning if the default changes. */
   design: 'dcgan-he-v1';
+  /**
+   * Fresh Gaussian noise added to the embedding before every submission, with standard deviation this multiple of
+   * the embedding's RMS, drawn from the OS CSPRNG (so the cloud cannot predict it). 0 or absent: deterministic
+   * scrambling, the paper's design (and what key files written before this field existed mean). The IIN always
+   * gets the clean embedding. See the design study (reports/paper, experiment `design`) for why.
+   */
+  embeddingNoise?: number;
 }
 
 export interface KeyInfo {
@@ -54,6 +67,8 @@ export interface NewKeyOptions {
   imageSize?: number;
   budget?: number;
   baseChannels?: number;
+  /** Per-submission embedding noise, as a multiple of the embedding's RMS (default DEFAULT_EMBEDDING_NOISE; 0: none). */
+  embeddingNoise?: number;
   /** For tests and reproducible experiments only: a fixed secret instead of the CSPRNG. */
   secret?: Uint8Array;
 }
@@ -65,6 +80,11 @@ export function validateImageSize(size: number, where = 'image size'): number {
   return size;
 }
 
+export function validateNoise(x: number, where: string): number {
+  if (!(typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 100)) return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be a number from 0 to 100 (a multiple of the embedding's RMS), got ${x}`);
+  return x;
+}
+
 export function createKey(opts: NewKeyOptions = {}): Key {
   const secret = opts.secret ?? crypto.randomBytes(32);
   if (secret.length !== 32) return fail('OWSD_ERR_BAD_ARGUMENT', `secret must be 32 bytes, got ${secret.length}`);
@@ -72,11 +92,12 @@ export function createKey(opts: NewKeyOptions = {}): Key {
   if (!Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_BAD_ARGUMENT', `budget must be a positive integer, got ${budget}`);
   const baseChannels = opts.baseChannels ?? DEFAULT_BASE_CHANNELS;
   if (!Number.isInteger(baseChannels) || baseChannels < 8) return fail('OWSD_ERR_BAD_ARGUMENT', `base channels must be an integer >= 8, got ${baseChannels}`);
+  const embeddingNoise = validateNoise(opts.embeddingNoise ?? DEFAULT_EMBEDDING_NOISE, 'embedding noise');
   const info: KeyInfo = {
     format: KEY_FORMAT,
     id: keyIdOf(secret),
     created: new Date().toISOString(),
-    generator: { imageSize: validateImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE), baseChannels, design: 'dcgan-he-v1' },
+    generator: { imageSize: validateImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE), baseChannels, design: 'dcgan-he-v1', embeddingNoise },
     budget,
   };
   return withSecret(info, secret);
@@ -129,6 +150,9 @@ export function readKeyFile(file: string): Key {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: "generator" must give imageSize, baseChannels and design`);
   }
   validateImageSize(g.imageSize, `key file ${file}: generator.imageSize`);
+  if (g.embeddingNoise !== undefined && !(typeof g.embeddingNoise === 'number' && Number.isFinite(g.embeddingNoise) && g.embeddingNoise >= 0 && g.embeddingNoise <= 100)) {
+    return fail('OWSD_ERR_KEY', `key file ${file}: "generator.embeddingNoise" must be a number from 0 to 100`);
+  }
   const budget = json.budget;
   if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);
   const info: KeyInfo = { format: KEY_FORMAT, id, created: String(json.created ?? ''), generator: g as GeneratorDesign, budget };

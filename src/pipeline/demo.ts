@@ -74,14 +74,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   fs.mkdirSync(workDir, { recursive: true });
   const keyFile = path.join(workDir, `demo-seed${s.seed}-${s.imageSize}.key`);
   if (!fs.existsSync(keyFile)) writeKeyFile(keyFile, createKey({ secret: demoSecret(s.seed), imageSize: s.imageSize, budget: 100_000 }));
+  // The demo's key and its noise are derived from the seed, so anyone gets the same numbers: not secrets.
+  const noiseSeed = `owsd demo, seed ${s.seed}`;
   const key = readKeyFile(keyFile);
   const cloud = opts.cloud ?? (await startCloudServer({ model: s.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false }));
   try {
     const cloudSettings = { url: cloud.url, modelName: s.cloudModel };
     const data = { path: dataset, labels: s.labels, perLabel: s.perLabel, testFraction: s.testFraction, seed: s.seed };
     const bundleDir = path.join(workDir, 'demo.bundle');
-    const fitted = await fit({ keys: [key], encoders: s.encoders, cloud: cloudSettings, data, out: bundleDir, cloudId: `embedded ${s.cloudModel}`, modelsDir, onProgress: opts.onProgress, onEpoch: opts.onEpoch });
-    const report = await evaluate({ bundle: fitted.bundle, keys: [key], modelsDir, plaintextReference: true, onProgress: opts.onProgress });
+    const fitted = await fit({ keys: [key], encoders: s.encoders, cloud: cloudSettings, data, out: bundleDir, cloudId: `embedded ${s.cloudModel}`, modelsDir, noiseSeed, onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+    const report = await evaluate({ bundle: fitted.bundle, keys: [key], modelsDir, plaintextReference: true, noiseSeed, onProgress: opts.onProgress });
     const { bundle: _bundle, ...fitSummary } = fitted;
     return {
       settings: { ...s, workDir, dataset, keyId: key.id, cloudUrl: cloud.url },

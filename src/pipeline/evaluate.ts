@@ -26,6 +26,8 @@ export interface EvalOptions extends ResolveOptions {
   data?: DataSelection;
   cloud?: Partial<CloudSettings>;
   plaintextReference?: boolean;
+  /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
+  noiseSeed?: string;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 

@@ -35,6 +35,9 @@ export interface FitOptions extends ResolveOptions {
    * the dataset changed so that it gives others, fit fails before anything is sent.
    */
   expectTrainIds?: string[];
+  /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
+  noiseSeed?: string;
+
   onProgress?: (stage: string, done: number, total: number) => void;
   onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
 }
@@ -86,7 +89,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
   const { encoder, specs } = await openEncoder(opts.encoders, opts);
   const client = openCloud(opts.cloud);
   const workDir = opts.workDir ?? `${path.resolve(opts.out)}.work`;
-  const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}` });
+  const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}`, noiseSeed: opts.noiseSeed });
   const progress = opts.onProgress;
   const f = await collectFeatures({
     samples: train,

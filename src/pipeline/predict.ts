@@ -23,6 +23,8 @@ export interface PredictorOptions extends ResolveOptions {
   keys: Key[];
   /** Override the cloud the bundle names (e.g. another replica). */
   cloud?: Partial<CloudSettings>;
+  /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
+  noiseSeed?: string;
 }
 
 /** What `classify` returns: the top-k true labels per image, and the features they came from. */
@@ -54,7 +56,7 @@ export class Predictor {
     const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
     checkKeysMatch(opts.keys, bundle.keyIds, typeof opts.bundle === 'string' ? `bundle ${opts.bundle}` : 'the bundle');
     const { encoder } = await openEncoder(bundle.encoders.map((e) => e.name), opts);
-    const channels = await openChannels(opts.keys, encoder.dim, { cloudId: bundle.cloud.url });
+    const channels = await openChannels(opts.keys, encoder.dim, { cloudId: bundle.cloud.url, noiseSeed: opts.noiseSeed === undefined ? undefined : `${opts.noiseSeed} predict` });
     const client = openCloud({ ...bundle.cloud, ...opts.cloud });
     const iins: Partial<Record<FeatureSet, Iin>> = {};
     for (const w of which) iins[w] = await Iin.create(bundle.iins[w].weights);

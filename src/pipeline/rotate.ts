@@ -109,7 +109,8 @@ export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
   const keyDir = opts.keyDir ?? (opts.keys[0]!.file ? path.dirname(opts.keys[0]!.file) : undefined);
   if (!keyDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'rotateKeys: the keys were not read from files: give keyDir for the new key files');
   const fresh = opts.keys.map((k, i) =>
-    createKey({ imageSize: k.generator.imageSize, baseChannels: k.generator.baseChannels, budget: opts.budget ?? k.budget, secret: opts.secrets?.[i] }),
+    // The same design: image size, channels, and per-submission embedding noise (absent in old key files: none).
+    createKey({ imageSize: k.generator.imageSize, baseChannels: k.generator.baseChannels, embeddingNoise: k.generator.embeddingNoise ?? 0, budget: opts.budget ?? k.budget, secret: opts.secrets?.[i] }),
   );
   const keyFiles = fresh.map((k) => path.join(keyDir, `${k.id}.key`));
   fresh.forEach((k, i) => writeKeyFile(keyFiles[i]!, k));

@@ -20,7 +20,7 @@ export async function openEncoder(names: string[], opts: ResolveOptions = {}): P
   return { encoder: await Encoder.create(specs), specs };
 }
 
-export async function openChannels(keys: Key[], inputDim: number, opts: { journalDir?: string; cloudId: string; ledgerFiles?: string[] }): Promise<KeyChannel[]> {
+export async function openChannels(keys: Key[], inputDim: number, opts: { journalDir?: string; cloudId: string; ledgerFiles?: string[]; noiseSeed?: string }): Promise<KeyChannel[]> {
   if (keys.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', 'give at least one --key');
   const sizes = new Set(keys.map((k) => k.generator.imageSize));
   if (sizes.size > 1) return fail('OWSD_ERR_BAD_ARGUMENT', `all keys must scramble to the same image size, got ${[...sizes].join(', ')}`);
@@ -28,7 +28,7 @@ export async function openChannels(keys: Key[], inputDim: number, opts: { journa
   const channels: KeyChannel[] = [];
   for (const [i, key] of keys.entries()) {
     channels.push({
-      scrambler: await Scrambler.create(key, inputDim),
+      scrambler: await Scrambler.create(key, inputDim, { noiseSeed: opts.noiseSeed === undefined ? undefined : `${opts.noiseSeed} ${key.id}` }),
       ledger: UsageLedger.open(key, opts.ledgerFiles?.[i]),
       journal: opts.journalDir ? VectorJournal.open(opts.journalDir, key.id, opts.cloudId) : undefined,
     });

@@ -9,11 +9,12 @@
 import type { ExperimentResult } from '../experiments/run.js';
 import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
-import { barChart, lineChart } from './charts.js';
+import { barChart, lineChart, scatterChart } from './charts.js';
+import { bestAttack } from '../experiments/setting.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
-const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain'];
+const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain', 'design'];
 
 const pct = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '—' : (v * 100).toFixed(digits));
 const ms = (s: Summary | undefined): string => (s ? (s.n > 1 ? `${pct(s.mean)} (${pct(s.std)})` : pct(s.mean)) : '—');
@@ -198,6 +199,82 @@ function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
   );
 }
 
+/** The design study's goal (issue 7): on a 10-label set, a cloud gain of at least 5 points that the shuffle control does not explain, the best k=20 attacker under twice chance, at most twice the paper's cost. */
+export function meetsDesignGoal(s: SettingResult, paperGflops: number): boolean {
+  const g = s.summary.cloudGain?.mean ?? -1;
+  const control = s.summary.shuffledGain?.mean ?? 0;
+  const a20 = bestAttack(s.attacks ?? [], 20);
+  return g - Math.max(0, control) >= 0.05 && a20 !== null && a20.accuracy < 2 * a20.chance && (s.generatorGflops ?? Infinity) <= 2 * paperGflops;
+}
+
+/** Settings of one base (the part of the id before '/') not dominated on (top-1 ↑, best attack at the largest k ↓, cost ↓). */
+function paretoIds(settings: SettingResult[], kMax: number): Set<string> {
+  const point = (s: SettingResult) => ({ acc: s.summary.top1.both?.mean ?? 0, atk: bestAttack(s.attacks ?? [], kMax)?.accuracy ?? 1, cost: s.generatorGflops ?? Infinity });
+  const out = new Set<string>();
+  for (const s of settings) {
+    const p = point(s);
+    const base = s.id.split('/')[0];
+    const dominated = settings.some((o) => {
+      if (o === s || o.id.split('/')[0] !== base) return false;
+      const q = point(o);
+      return q.acc >= p.acc && q.atk <= p.atk && q.cost <= p.cost && (q.acc > p.acc || q.atk < p.atk || q.cost < p.cost);
+    });
+    if (!dominated) out.add(s.id);
+  }
+  return out;
+}
+
+function designSection(r: ExperimentResult, figures: Figure[]): string {
+  const ks = [...new Set(r.settings.flatMap((s) => (s.attacks ?? []).map((a) => a.k)))].sort((a, b) => a - b);
+  const kMax = ks.at(-1) ?? 0;
+  const pareto = paretoIds(r.settings, kMax);
+  const paperCost = new Map(r.settings.filter((s) => s.id.endsWith('/paper')).map((s) => [s.id.split('/')[0], s.generatorGflops ?? NaN]));
+  const bases = [...new Set(r.settings.map((s) => s.id.split('/')[0]!))];
+  const atkCell = (s: SettingResult, k: number) => {
+    const b = bestAttack(s.attacks ?? [], k);
+    return b ? `${pct(b.accuracy, 0)} (${b.attacker.replace('pixel-pooled-centroid-cosine', 'pooled pixels').replace('pixel-1nn', 'pixel 1-NN')})` : '—';
+  };
+  const rows = r.settings.map((s) => {
+    const pc = paperCost.get(s.id.split('/')[0]) ?? NaN;
+    const chance = s.attacks?.[0]?.chance;
+    return [
+      s.label.split('; ').slice(1).join('; ') || s.id,
+      ms(s.summary.top1.both),
+      ms(s.summary.top1.embedding),
+      signed(s.summary.cloudGain),
+      signed(s.summary.shuffledGain),
+      ms(s.summary.top1.cloud),
+      ...ks.map((k) => atkCell(s, k)),
+      chance === undefined ? '—' : `${pct(chance, 0)}%`,
+      s.generatorGflops === undefined ? '—' : `${s.generatorGflops.toFixed(2)} (${(s.generatorGflops / pc).toFixed(2)}x)`,
+      (pareto.has(s.id) ? '**Pareto**' : '') + (meetsDesignGoal(s, pc) ? ' **goal met**' : ''),
+    ];
+  });
+  const tables = bases.map((b) => {
+    const idx = r.settings.map((s, i) => (s.id.split('/')[0] === b ? i : -1)).filter((i) => i >= 0);
+    const first = r.settings[idx[0]!]!;
+    return (
+      `### ${first.label.split('; ')[0]} (${first.selection.images} images, ${first.selection.classes} labels)\n\n` +
+      table(['Design', 'IIN top-1', 'Embedding alone', 'Cloud gain (t-test)', 'Shuffled-cloud control gain', 'Cloud vector alone', ...ks.map((k) => `Best attack, k=${k}`), 'Chance', 'Generator GFLOP/image (x paper)', ''], idx.map((i) => rows[i]!))
+    );
+  });
+  figures.push({
+    file: 'design-pareto.svg',
+    alt: 'Scrambler designs: cloud gain against the best attack',
+    svg: scatterChart({
+      title: `Scrambler designs: cloud gain against the best attack at k=${kMax}`,
+      xLabel: `best attack success, k=${kMax} labelled leaks per class`,
+      yLabel: 'cloud gain (top-1 points)',
+      groups: bases.map((b) => ({ name: b, points: r.settings.filter((s) => s.id.split('/')[0] === b).map((s) => [bestAttack(s.attacks ?? [], kMax)?.accuracy ?? NaN, (s.summary.cloudGain?.mean ?? NaN) * 100] as [number, number]) })),
+    }),
+  });
+  const met = r.settings.filter((s) => meetsDesignGoal(s, paperCost.get(s.id.split('/')[0]) ?? NaN));
+  const goal = met.length
+    ? `**The goal is met** by ${met.map((s) => s.id).join(', ')}.`
+    : `**No design meets the goal** (a cloud gain of at least 5 points beyond the shuffled-cloud control, the best k=${kMax} attack under twice chance, at most twice the paper's cost): the table is the trade-off.`;
+  return `${goal}\n\n![Scrambler designs](figures/design-pareto.svg)\n\n${tables.join('\n\n')}`;
+}
+
 function headline(results: Map<string, ExperimentResult>): string {
   const rows: string[][] = [];
   const add = (exp: string, id: string, what: string) => {
@@ -227,6 +304,8 @@ function section(r: ExperimentResult, figures: Figure[]): string {
       return head + ablationSection(r, figures) + comparisons(r);
     case 'cloud-gain':
       return head + cloudGainSection(r, figures);
+    case 'design':
+      return head + designSection(r, figures);
     default:
       return head + tableUseCase(r, false) + comparisons(r);
   }

@@ -6,6 +6,8 @@
 import { SECURITY_FORMAT, type SecurityResult } from '../experiments/security.js';
 import type { SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
+import { deriveBudget, BUDGET_RULE } from '../analysis/budget.js';
+import { DEFAULT_BUDGET } from '../key/keyfile.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 
 const pct = (v: number | null | undefined, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`);
@@ -171,6 +173,26 @@ function defencesSection(r: SecurityResult, figures: Figure[]): string {
   );
 }
 
+/** The per-key submission budget that these curves imply (src/analysis/budget.ts), beside the default in use. */
+function budgetSection(results: SecurityResult[]): string {
+  const evidence = results.filter((r) => r.inversion).map((r) => ({ dataset: r.dataset, thresholds: r.inversion!.budgets.thresholds }));
+  if (evidence.length === 0) return '';
+  let d;
+  try {
+    d = deriveBudget(evidence);
+  } catch {
+    return `## The key budget\n\nNo image-reconstruction attack crossed its threshold over the measured range: these curves set no budget.`;
+  }
+  const rows = d.considered.map((c) => [NAMES[c.dataset] ?? c.dataset, c.attack, c.safePairs === null ? 'not crossed' : `N=${c.safePairs}`]);
+  return (
+    `## The key budget\n\n` +
+    `Rule (src/analysis/budget.ts): for the attacks on the image itself (${BUDGET_RULE.attacks.join(', ')}), the largest number of leaked pairs measured still below threshold; the least over datasets, divided by the share of submissions whose plaintext the attacker is assumed to know (${d.rule.leakFraction}), rounded down to one significant figure. ` +
+    `The linking attacks (recovered embedding, surrogate generator) cross at the smallest N and set no useful budget.\n\n` +
+    table(['Dataset', 'Attack', 'Largest N measured safe'], rows) +
+    `\n\n**Budget implied: ${d.budget} submissions per key** (binding: ${NAMES[d.binding.dataset] ?? d.binding.dataset}, ${d.binding.attack}, N=${d.binding.safePairs}). \`owsd key new\` defaults to ${DEFAULT_BUDGET}.`
+  );
+}
+
 export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: string; figures: Figure[] } {
   const figures: Figure[] = [];
   const m = results[0]!.machine;
@@ -187,6 +209,8 @@ export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: s
     parts.push(`## ${NAMES[r.dataset] ?? r.dataset}\n`);
     for (const s of [trafficSection(r, figures), inversionSection(r, figures), defencesSection(r, figures)]) if (s) parts.push(s + '\n');
   }
+  const budget = budgetSection(results);
+  if (budget) parts.push(budget + '\n');
   return { markdown: parts.filter(Boolean).join('\n'), figures };
 }
 

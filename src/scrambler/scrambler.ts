@@ -7,8 +7,13 @@
  * const scrambler = await Scrambler.create(key, encoder.dim);
  * const images = await scrambler.scramble(embeddings, n); // ScrambledImage[]: { png: Uint8Array } of 256x256 PNGs
  * ```
+ *
+ * With a key whose design has `embeddingNoise` σ > 0, every call adds fresh noise N(0, (σ·rms(e))²) to each
+ * embedding e before the generator, so the same image never gives the same scrambled image twice.
  */
+import crypto from 'node:crypto';
 import { createSession, floatTensor, type Session } from '../internal/ort.js';
+import { deriveNormals } from '../key/keystream.js';
 import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import { buildGeneratorModel, generatorLayers, countWeights, generatorFlops } from './generator.js';
@@ -16,6 +21,12 @@ import { encodePngBatch } from './png.js';
 import { markScrambled, type ScrambledImage } from './scrambled.js';
 
 export interface ScramblerOptions {
+  /**
+   * Reproducible per-submission noise, for demonstrations and experiments only: the noise of the key's design is
+   * then drawn from this seed and a per-scrambler call counter instead of the OS CSPRNG, so anyone who knows the
+   * seed can predict it. Never set it for real traffic.
+   */
+  noiseSeed?: string;
   threads?: number;
   /** Images per generator run (memory grows with it; 16 keeps a 256px batch under 200 MB). */
   batchSize?: number;
@@ -31,7 +42,12 @@ export class Scrambler {
     readonly batchSize: number,
     readonly weightCount: number,
     readonly flopsPerImage: number,
+    /** Per-submission embedding noise of the key's design (multiple of the embedding's RMS; 0: deterministic). */
+    readonly embeddingNoise: number,
+    private readonly noiseSeed: string | undefined,
   ) {}
+
+  private noiseCalls = 0;
 
   static async create(key: Key, inputDim: number, opts: ScramblerOptions = {}): Promise<Scrambler> {
     if (!Number.isInteger(inputDim) || inputDim < 1) return fail('OWSD_ERR_BAD_ARGUMENT', `embedding dimension must be a positive integer, got ${inputDim}`);
@@ -39,7 +55,25 @@ export class Scrambler {
     const session = await createSession(bytes, { what: `the generator of key ${key.id}`, threads: opts.threads });
     const layers = generatorLayers(inputDim, key.generator);
     const batch = opts.batchSize ?? Math.max(1, Math.round(16 * (256 / key.generator.imageSize) ** 2));
-    return new Scrambler(key.id, inputDim, key.generator.imageSize, session, batch, countWeights(layers), generatorFlops(inputDim, key.generator));
+    const noise = key.generator.embeddingNoise ?? 0;
+    return new Scrambler(key.id, inputDim, key.generator.imageSize, session, batch, countWeights(layers), generatorFlops(inputDim, key.generator), noise, opts.noiseSeed);
+  }
+
+  /** The embeddings plus this submission's noise (a copy; the input is not changed), or the input itself without noise. */
+  private noisy(embeddings: Float32Array, n: number): Float32Array {
+    if (this.embeddingNoise === 0) return embeddings;
+    const d = this.inputDim;
+    const call = this.noiseCalls++;
+    const source = this.noiseSeed === undefined ? crypto.randomBytes(32) : crypto.createHash('sha256').update(`owsd noise ${this.noiseSeed} ${call}`).digest();
+    const z = deriveNormals(source, 'submission-noise', n * d);
+    const out = new Float32Array(embeddings);
+    for (let i = 0; i < n; i++) {
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += out[i * d + j]! * out[i * d + j]!;
+      const scale = this.embeddingNoise * Math.sqrt(sq / d);
+      for (let j = 0; j < d; j++) out[i * d + j]! += scale * z[i * d + j]!;
+    }
+    return out;
   }
 
   /** Run the generator: N embeddings → N x S x S x 3 pixels (uint8). */
@@ -47,6 +81,7 @@ export class Scrambler {
     if (embeddings.length !== n * this.inputDim) {
       return fail('OWSD_ERR_SHAPE', `scrambler of key ${this.keyId}: expected ${n} embeddings of ${this.inputDim} values (${n * this.inputDim}), got ${embeddings.length} values`);
     }
+    embeddings = this.noisy(embeddings, n);
     const per = this.imageSize * this.imageSize * 3;
     const out = new Uint8Array(n * per);
     for (let s = 0; s < n; s += this.batchSize) {
@@ -67,7 +102,7 @@ export class Scrambler {
   async activations(embeddings: Float32Array, n: number): Promise<Float32Array[]> {
     const names = this.session.outputNames.filter((x) => x.startsWith('relu'));
     if (names.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', 'create the scrambler with exposeActivations: true to read activations');
-    const res = await this.session.run({ embedding: floatTensor(embeddings, [n, this.inputDim]) }, names);
+    const res = await this.session.run({ embedding: floatTensor(this.noisy(embeddings, n), [n, this.inputDim]) }, names);
     return names.map((x) => res[x]!.data as Float32Array);
   }
 

@@ -1,8 +1,12 @@
 /** owsd key new | show */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
-import { action, collect, intOption, printJson } from '../run.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
+import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
+
+function noiseText(noise: number | undefined): string {
+  return noise ? `fresh noise ${noise}x the embedding's RMS per submission` : 'no noise (deterministic: the same image always gives the same scrambled image)';
+}
 
 export function registerKey(program: Command): void {
   const key = program.command('key').description('make and inspect secret keys');
@@ -13,13 +17,14 @@ export function registerKey(program: Command): void {
     .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), 256)
     .option('--budget <n>', 'submissions allowed before the key must be replaced', intOption('--budget'), DEFAULT_BUDGET)
     .option('--channels <n>', 'channels of the generator\'s first feature map (paper: 1024)', intOption('--channels', 8), 1024)
+    .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, 100), DEFAULT_EMBEDDING_NOISE)
     .option('--json', 'print the key\'s public description as JSON')
     .action(
-      action((opts: { out: string; imageSize: number; budget: number; channels: number; json?: boolean }) => {
-        const k = createKey({ imageSize: opts.imageSize, budget: opts.budget, baseChannels: opts.channels });
+      action((opts: { out: string; imageSize: number; budget: number; channels: number; noise: number; json?: boolean }) => {
+        const k = createKey({ imageSize: opts.imageSize, budget: opts.budget, baseChannels: opts.channels, embeddingNoise: opts.noise });
         writeKeyFile(opts.out, k);
         if (opts.json) printJson(keyInfo(k));
-        else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions\n`);
+        else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions, ${noiseText(k.generator.embeddingNoise)}\n`);
       }),
     );
   key
@@ -50,6 +55,7 @@ export function registerKey(program: Command): void {
           `key id      ${info.id}`,
           `created     ${info.created}`,
           `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
+          `noise       ${noiseText(info.generator.embeddingNoise)}`,
           `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
         ];
         process.stdout.write(lines.join('\n') + '\n');

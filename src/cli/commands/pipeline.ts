@@ -2,20 +2,9 @@
 import type { Command } from 'commander';
 import { evaluate, fit, Predictor, readKeyFile, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
 import { serveUntilSignal } from './serve.js';
-import { action, collect, intOption, printJson } from '../run.js';
+import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
 import { renderDemo, renderEval, renderFit } from '../render.js';
-
-function floatOption(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min || x > max) {
-      process.stderr.write(`owsd: ${name} expects a number in [${min}, ${max}], got '${v}'\n`);
-      process.exit(2);
-    }
-    return x;
-  };
-}
 
 /** One progress bar per stage, created on first report. */
 function stageBars(): { on: (stage: string, done: number, total: number) => void; stop: () => void } {
