@@ -29,6 +29,8 @@ export const ERRORS = {
   OWSD_ERR_LEAK: { status: 500, exit: 9, what: 'refused to send something that is not a scrambled image' },
   OWSD_ERR_DATASET: { status: 400, exit: 3, what: 'dataset is invalid' },
   OWSD_ERR_BUNDLE: { status: 400, exit: 3, what: 'bundle is invalid' },
+  OWSD_ERR_FORBIDDEN: { status: 403, exit: 2, what: 'not allowed from here' },
+  OWSD_ERR_BUSY: { status: 409, exit: 1, what: 'another operation is in progress' },
   OWSD_ERR_INTERNAL: { status: 500, exit: 1, what: 'internal error' },
 } as const;
 

@@ -62,3 +62,20 @@ export function modelsAndData(o: { models?: string; dataDir?: string }, who: str
   if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the data: set OWSD_DATA (or --data-dir) to the folder holding the datasets`);
   return { modelsDir, dataDir };
 }
+
+/** Resolve when SIGTERM or SIGINT arrives; a second signal exits at once. */
+export function untilSignal(who: string): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const on = (sig: NodeJS.Signals): void => {
+      if (seen) {
+        process.stderr.write(`${who}: second ${sig}, exiting now\n`);
+        process.exit(130);
+      }
+      seen = true;
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

@@ -34,6 +34,11 @@ export interface Bundle {
   features: { embeddingDim: number; cloudDim: number; keys: number };
   /** How the training data was chosen, so eval can take the held-out part. */
   data: { path: string; format: string; labels?: number; perLabel?: number; testFraction: number; seed: number; train: number; test: number; badImages?: 'error' | 'skip'; skipped?: number };
+  /**
+   * The training images by reference (sample ids inside `data.path`, and their label ids), so that a key
+   * rotation can re-scramble exactly the same set and refit (absent in bundles written before it was kept).
+   */
+  training?: { ids: string[]; labels: string[] };
   fit: { submissionsSent: number; seconds: number };
   iins: Record<FeatureSet, BundleIin>;
 }

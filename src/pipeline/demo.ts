@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { settings } from '../settings.js';
 import { createKey, readKeyFile, writeKeyFile } from '../key/keyfile.js';
-import { startCloudServer } from '../cloud/server/start.js';
+import { startCloudServer, type RunningCloud } from '../cloud/server/start.js';
 import { fit, type FitResult } from './fit.js';
 import { evaluate, type EvalReport } from './evaluate.js';
 import type { IinEpochRecord } from '../iin/index.js';
@@ -31,12 +31,17 @@ export interface DemoOptions {
   imageSize?: number;
   /** Working folder (key, bundle, journal); default a fresh temp folder. */
   workDir?: string;
+  /** An embedded cloud already running (hosting `cloudModel`), left running afterwards; default: one started and stopped here. */
+  cloud?: RunningCloud;
   onProgress?: (stage: string, done: number, total: number) => void;
   onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
 }
 
 export interface DemoReport {
-  settings: Required<Omit<DemoOptions, 'onProgress' | 'onEpoch' | 'workDir'>> & { workDir: string; dataset: string; keyId: string; cloudUrl: string };
+  settings: Required<Omit<DemoOptions, 'onProgress' | 'onEpoch' | 'workDir' | 'cloud'>> & { workDir: string; dataset: string; keyId: string; cloudUrl: string };
+  /** The fitted bundle and the demo key's file (what `owsd serve` needs). */
+  bundleDir: string;
+  keyFile: string;
   fit: Omit<FitResult, 'bundle'>;
   eval: EvalReport;
   seconds: number;
@@ -72,7 +77,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   // The demo's key and its noise are derived from the seed, so anyone gets the same numbers: not secrets.
   const noiseSeed = `owsd demo, seed ${s.seed}`;
   const key = readKeyFile(keyFile);
-  const cloud = await startCloudServer({ model: s.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false });
+  const cloud = opts.cloud ?? (await startCloudServer({ model: s.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false }));
   try {
     const cloudSettings = { url: cloud.url, modelName: s.cloudModel };
     const data = { path: dataset, labels: s.labels, perLabel: s.perLabel, testFraction: s.testFraction, seed: s.seed };
@@ -84,9 +89,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       settings: { ...s, workDir, dataset, keyId: key.id, cloudUrl: cloud.url },
       fit: fitSummary,
       eval: report,
+      bundleDir,
+      keyFile,
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
-    await cloud.close();
+    if (!opts.cloud) await cloud.close();
   }
 }

@@ -31,6 +31,11 @@ export interface FitOptions extends ResolveOptions {
   cloudId?: string;
   iin?: Partial<IinConfig>;
   batchSize?: number;
+  /**
+   * The training sample ids the data selection must give (a key rotation refitting a bundle's training set): if
+   * the dataset changed so that it gives others, fit fails before anything is sent.
+   */
+  expectTrainIds?: string[];
   /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
   noiseSeed?: string;
 
@@ -66,12 +71,24 @@ export async function trainIins(f: Features, y: Int32Array, numClasses: number, 
   return out;
 }
 
+function checkTrainIds(train: Sample[], expected: string[], where: string): void {
+  const got = new Set(train.map((s) => s.id));
+  const missing = expected.filter((id) => !got.has(id));
+  if (missing.length > 0 || got.size !== expected.length) {
+    fail(
+      'OWSD_ERR_DATASET',
+      `${where}: the data no longer gives the bundle's training set (${missing.length} of its ${expected.length} images missing, e.g. ${missing[0] ?? '-'}; ${train.length} selected): nothing was sent; restore the data or fit a new bundle`,
+    );
+  }
+}
+
 export async function fit(opts: FitOptions): Promise<FitResult> {
   const started = performance.now();
   const data = await selectData(opts.data);
   const train = data.train;
   const numClasses = data.dataset.classes.length;
   if (numClasses < 2) return fail('OWSD_ERR_DATASET', `${opts.data.path}: fit needs at least 2 labels, found ${numClasses}`);
+  if (opts.expectTrainIds) checkTrainIds(train, opts.expectTrainIds, opts.data.path);
   const { encoder, specs } = await openEncoder(opts.encoders, opts);
   const client = openCloud(opts.cloud);
   const workDir = opts.workDir ?? `${path.resolve(opts.out)}.work`;
@@ -103,6 +120,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     classNames: data.dataset.classNames,
     features: { embeddingDim: f.embeddingDim, cloudDim: f.cloudDim, keys: f.keys },
     data: { ...data.selection, format: data.dataset.format, train: train.length, test: data.test.length, ...(data.selection.badImages === 'skip' ? { skipped: data.skipped.train.length + data.skipped.test.length } : {}) },
+    training: { ids: train.map((s) => s.id), labels: train.map((s) => data.dataset.classes[s.label]!) },
     fit: { submissionsSent: f.sent, seconds },
     iins,
   };

@@ -27,12 +27,28 @@ export interface PredictorOptions extends ResolveOptions {
   noiseSeed?: string;
 }
 
+/** What `classify` returns: the top-k true labels per image, and the features they came from. */
+export interface Classified {
+  predictions: LabelScore[][];
+  /** With `keepScrambled`, `features.scrambled` holds the first key's PNGs exactly as sent. */
+  features: Features;
+}
+
+/** One key's budget and use. */
+export interface KeyUsage {
+  keyId: string;
+  budget: number;
+  used: number;
+  remaining: number;
+}
+
 export class Predictor {
   private constructor(
     readonly bundle: Bundle,
     private readonly encoder: Encoder,
     private readonly channels: KeyChannel[],
-    private readonly client: CloudClient,
+    /** The cloud client (its health and metadata; `classify` only ever sends scrambled images). */
+    readonly client: CloudClient,
     private readonly iins: Partial<Record<FeatureSet, Iin>>,
   ) {}
 
@@ -61,12 +77,23 @@ export class Predictor {
     return iin.predict(x, f.n);
   }
 
-  async predict(images: ImageInput[], k = 5): Promise<LabelScore[][]> {
-    const f = await this.features(images);
+  /** The top-k true labels of images, with the features (and, with `keepScrambled`, the PNGs sent). */
+  async classify(images: ImageInput[], k = 5, opts: { keepScrambled?: boolean } = {}): Promise<Classified> {
+    const f = await this.features(images, undefined, opts.keepScrambled);
     const probs = await this.probabilities(f);
     const c = this.bundle.classes.length;
     const { classes, classNames } = this.bundle;
-    return topK(probs, f.n, c, k).map((row) => row.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
+    const predictions = topK(probs, f.n, c, k).map((row) => row.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
+    return { predictions, features: f };
+  }
+
+  async predict(images: ImageInput[], k = 5): Promise<LabelScore[][]> {
+    return (await this.classify(images, k)).predictions;
+  }
+
+  /** Each key's budget and use, as its ledger has it now. */
+  usage(): KeyUsage[] {
+    return this.channels.map(({ ledger }) => ({ keyId: ledger.keyId, budget: ledger.budget, used: ledger.used, remaining: ledger.remaining }));
   }
 
   async close(): Promise<void> {

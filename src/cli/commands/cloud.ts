@@ -3,7 +3,7 @@
  * `owsd cloud accuracy`: top-1/top-5 of such a cloud on PLAINTEXT dataset images (a test of the cloud itself).
  */
 import type { Command } from 'commander';
-import { action, intOption, printJson, collect } from '../run.js';
+import { action, intOption, printJson, collect, untilSignal } from '../run.js';
 import { startCloudServer, type RunningCloud } from '../../cloud/server/index.js';
 import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy, spreadSample } from '../../cloud/accuracy.js';
 import { loadDataset } from '../../data/index.js';
@@ -33,23 +33,6 @@ interface AccuracyOptions {
   json?: boolean;
 }
 
-/** Resolve when SIGTERM or SIGINT arrives; a second signal exits at once. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let seen = false;
-    const on = (sig: NodeJS.Signals): void => {
-      if (seen) {
-        process.stderr.write(`owsd cloud: second ${sig}, exiting now\n`);
-        process.exit(130);
-      }
-      seen = true;
-      resolve(sig);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
-
 async function serve(opts: ServeOptions): Promise<void> {
   const started = performance.now();
   const cloud: RunningCloud = await startCloudServer({
@@ -65,7 +48,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const names = cloud.models.map((m) => `${m.name} (${m.classifier.numClasses} classes, ${m.classifier.inputSize}px)`).join(', ');
   process.stderr.write(`owsd cloud: serving ${names} at ${cloud.url} (KServe V2 / Open Inference Protocol), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   for (const m of cloud.models) process.stderr.write(`owsd cloud:   POST ${cloud.url}/v2/models/${encodeURIComponent(m.name)}/infer\n`);
-  const sig = await untilSignal();
+  const sig = await untilSignal('owsd cloud');
   process.stderr.write(`owsd cloud: ${sig}: finishing in-flight requests and shutting down\n`);
   await cloud.close();
   process.stderr.write('owsd cloud: stopped\n');

@@ -7,6 +7,7 @@ import { registerCloud } from './cloud.js';
 import { registerPipeline } from './pipeline.js';
 import { registerExperiment } from './experiment.js';
 import { registerAnalyze } from './analyze.js';
+import { registerServe } from './serve.js';
 
 export function registerCommands(program: Command): void {
   registerModels(program);
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerScramble(program);
   registerCloud(program);
   registerPipeline(program);
+  registerServe(program);
   registerExperiment(program);
   registerAnalyze(program);
 }

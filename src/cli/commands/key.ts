@@ -1,7 +1,7 @@
 /** owsd key new | show */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath } from '../../index.js';
-import { action, floatOption, intOption, printJson } from '../run.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
+import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
 
 function noiseText(noise: number | undefined): string {
@@ -59,6 +59,47 @@ export function registerKey(program: Command): void {
           `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+  key
+    .command('rotate')
+    .description('replace a bundle\'s key(s): new keys, the stored training set scrambled again, the IIN refitted; through a running gateway (--gateway), which swaps the new bundle in without dropping requests, or offline (--bundle, --key)')
+    .option('--gateway <url>', 'a running owsd gateway on this machine, e.g. http://127.0.0.1:8090')
+    .option('--bundle <dir>', 'offline: the bundle whose keys to replace')
+    .option('--key <file>', 'offline: its key file(s), in order', collect, [])
+    .option('--cloud <url>', 'offline: the cloud\'s base URL (default: the one the bundle names)')
+    .option('--out <dir>', 'offline: the new bundle folder (default <bundle>-<new key id>)')
+    .option('--budget <n>', 'budget of the new key(s) (default: the old ones\')', intOption('--budget'))
+    .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
+    .option('--json', 'JSON output')
+    .action(
+      action(async (o: { gateway?: string; bundle?: string; key: string[]; cloud?: string; out?: string; budget?: number; models?: string; json?: boolean }) => {
+        let summary: { replaced: string[]; keyIds: string[]; keyFiles: string[]; bundle: string; submissionsSent: number };
+        if (o.gateway) {
+          if (o.bundle || o.key.length) fail('OWSD_ERR_BAD_ARGUMENT', 'give either --gateway (the service rotates its own key) or --bundle and --key (offline), not both');
+          const url = `${o.gateway.replace(/\/+$/, '')}/v1/keys/rotate`;
+          let res: Response;
+          try {
+            res = await fetch(url, { method: 'POST', body: JSON.stringify(o.budget ? { budget: o.budget } : {}), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3_600_000) });
+          } catch (e) {
+            return fail('OWSD_ERR_BAD_ARGUMENT', `--gateway ${o.gateway}: cannot reach the gateway (${describe((e as { cause?: unknown }).cause ?? e)})`);
+          }
+          const body = (await res.json().catch(() => ({}))) as { error?: string };
+          if (!res.ok) return fail('OWSD_ERR_BAD_ARGUMENT', `the gateway refused the rotation (HTTP ${res.status}): ${body.error ?? 'no reason given'}`);
+          summary = body as typeof summary;
+        } else {
+          if (!o.bundle || o.key.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'give --gateway URL, or --bundle DIR and --key FILE for an offline rotation');
+          const r = await rotateKeys({ bundle: o.bundle, keys: o.key.map(readKeyFile), cloud: o.cloud ? { url: o.cloud } : undefined, out: o.out, budget: o.budget, modelsDir: o.models });
+          summary = { replaced: r.replaced, keyIds: r.keys.map((k) => k.id), keyFiles: r.keyFiles, bundle: r.bundleDir, submissionsSent: r.fit.submissionsSent };
+        }
+        if (o.json) return printJson(summary);
+        process.stdout.write(
+          [
+            `replaced key(s) ${summary.replaced.join(', ')} with ${summary.keyIds.join(', ')} (${summary.submissionsSent} training images scrambled again and sent)`,
+            `new key file(s) ${summary.keyFiles.join(', ')} (mode 0600)`,
+            `new bundle      ${summary.bundle}${o.gateway ? ' (now served by the gateway)' : ' (the old bundle points to it: owsd serve follows it)'}`,
+          ].join('\n') + '\n',
+        );
       }),
     );
 }

@@ -1,6 +1,7 @@
 /** owsd fit | predict | eval | demo */
 import type { Command } from 'commander';
-import { evaluate, fit, Predictor, readKeyFile, runDemo, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, Predictor, readKeyFile, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
+import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
 import { renderDemo, renderEval, renderFit } from '../render.js';
@@ -150,27 +151,40 @@ export function registerPipeline(program: Command): void {
     .option('--seed <n>', 'seed', intOption('--seed', 0), 0)
     .option('--image-size <n>', 'scrambled image size', intOption('--image-size'), 256)
     .option('--work <dir>', 'working folder (default a temp folder)')
+    .option('--serve', 'then serve the fitted bundle: the gateway\'s web page and API, with the embedded cloud, until Ctrl-C')
+    .option('--port <n>', 'with --serve: the gateway\'s port (0: any free port)', intOption('--port', 0), 8090)
     .option('--verbose', 'log every IIN epoch')
     .option('--json', 'JSON output')
     .action(
-      action(async (o: { models?: string; dataDir?: string; cloudModel: string; encoder: string[]; labels: number; perLabel: number; seed: number; imageSize: number; work?: string; verbose?: boolean; json?: boolean }) => {
+      action(async (o: { models?: string; dataDir?: string; cloudModel: string; encoder: string[]; labels: number; perLabel: number; seed: number; imageSize: number; work?: string; serve?: boolean; port: number; verbose?: boolean; json?: boolean }) => {
         const bars = stageBars();
-        const d = await runDemo({
-          modelsDir: o.models,
-          dataDir: o.dataDir,
-          cloudModel: o.cloudModel,
-          encoders: o.encoder.length ? o.encoder : undefined,
-          labels: o.labels,
-          perLabel: o.perLabel,
-          seed: o.seed,
-          imageSize: o.imageSize,
-          workDir: o.work,
-          onProgress: bars.on,
-          onEpoch: epochLogger(Boolean(o.verbose)),
-        });
-        bars.stop();
-        if (o.json) printJson(d);
-        else process.stdout.write(renderDemo(d) + '\n');
+        const modelsDir = o.models ?? settings.modelsDir;
+        const cloud = o.serve && modelsDir ? await startCloudServer({ model: o.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false }) : undefined;
+        try {
+          const d = await runDemo({
+            cloud,
+            modelsDir: o.models,
+            dataDir: o.dataDir,
+            cloudModel: o.cloudModel,
+            encoders: o.encoder.length ? o.encoder : undefined,
+            labels: o.labels,
+            perLabel: o.perLabel,
+            seed: o.seed,
+            imageSize: o.imageSize,
+            workDir: o.work,
+            onProgress: bars.on,
+            onEpoch: epochLogger(Boolean(o.verbose)),
+          });
+          bars.stop();
+          if (o.json) printJson(d);
+          else process.stdout.write(renderDemo(d) + '\n');
+          if (cloud) {
+            const g = await startGateway({ bundle: d.bundleDir, keyFiles: [d.keyFile], modelsDir, port: o.port });
+            await serveUntilSignal(g, `\nthe demo in the browser (gateway + embedded cloud ${o.cloudModel} at ${cloud.url})`);
+          }
+        } finally {
+          await cloud?.close();
+        }
       }),
     );
 }

@@ -1,0 +1,63 @@
+/** `owsd serve`: the organization's gateway (HTTP API + web page) holding the key and a fitted bundle. */
+import type { Command } from 'commander';
+import { startGateway, type RunningGateway } from '../../index.js';
+import { action, collect, intOption, untilSignal } from '../run.js';
+
+export interface ServeFlags {
+  bundle: string;
+  key: string[];
+  cloud?: string;
+  port: number;
+  host: string;
+  models?: string;
+  warnAt: number;
+  quiet?: boolean;
+}
+
+function fractionOption(name: string) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!(x > 0 && x <= 1)) {
+      process.stderr.write(`owsd: ${name} expects a number in (0, 1], got '${v}'\n`);
+      process.exit(2);
+    }
+    return x;
+  };
+}
+
+/** Serve until SIGINT/SIGTERM, then finish the requests in flight and exit. */
+export async function serveUntilSignal(g: RunningGateway, what: string): Promise<void> {
+  process.stdout.write(`${what}: ${g.url}/  (API: ${g.url}/v1/classify, ${g.url}/v1/status, ${g.url}/v1/openapi.json; Ctrl-C stops)\n`);
+  const sig = await untilSignal('owsd serve');
+  process.stderr.write(`owsd serve: ${sig}, finishing requests in flight\n`);
+  await g.close();
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('the gateway: an HTTP API (POST /v1/classify, GET /v1/status, OpenAPI) and a web page, holding the key and a fitted bundle')
+    .requiredOption('--bundle <dir>', 'bundle written by owsd fit (a rotated bundle is followed to its successor)')
+    .requiredOption('--key <file>', 'key file(s) the bundle was fitted with, in order', collect, [])
+    .option('--cloud <url>', 'the cloud\'s base URL (default: the one the bundle names)')
+    .option('--port <n>', 'port (0: any free port)', intOption('--port', 0), 8090)
+    .option('--host <addr>', 'address to listen on (0.0.0.0 for the organization\'s network)', '127.0.0.1')
+    .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
+    .option('--warn-at <f>', 'warn when a key has used this share of its budget', fractionOption('--warn-at'), 0.9)
+    .option('--quiet', 'no request log')
+    .action(
+      action(async (o: ServeFlags) => {
+        const g = await startGateway({
+          bundle: o.bundle,
+          keyFiles: o.key,
+          cloud: o.cloud ? { url: o.cloud } : undefined,
+          port: o.port,
+          host: o.host,
+          modelsDir: o.models,
+          warnAt: o.warnAt,
+          log: o.quiet ? false : undefined,
+        });
+        await serveUntilSignal(g, `owsd gateway serving ${g.gateway.bundle.classes.length} labels with key ${g.gateway.keyIds.join(', ')}`);
+      }),
+    );
+}

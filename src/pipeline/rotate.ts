@@ -1,0 +1,135 @@
+/**
+ * Key rotation: a bundle's key(s) near their budget are replaced by fresh ones. New keys (same generator design,
+ * image size and budget, 256-bit secrets from the OS CSPRNG) are written beside the old ones (mode 0600); the
+ * bundle's stored training set (`bundle.training`: the same images by reference, in the same data folder) is
+ * scrambled again with the new keys, sent to the same cloud, and the IINs are refitted with the bundle's own
+ * settings and seed, by `fit`. The result is a new bundle folder; the old bundle and keys are left untouched, so
+ * a service can keep answering with them until it swaps the new bundle in (see src/server/gateway.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../errors.js';
+import { createKey, readKeyFile, writeKeyFile, type Key } from '../key/keyfile.js';
+import type { ResolveOptions } from '../models/registry.js';
+import { readBundle, type Bundle } from './bundle.js';
+import { fit, type FitResult } from './fit.js';
+import { checkKeysMatch, type CloudSettings } from './session.js';
+
+export interface RotateOptions extends ResolveOptions {
+  /** The bundle folder whose keys are replaced. */
+  bundle: string;
+  /** The bundle's current keys, in order (to check the bundle and to place the new key files). */
+  keys: Key[];
+  /** Override the cloud the bundle names (URL, timeouts). */
+  cloud?: Partial<CloudSettings>;
+  /** Folder for the new key files (default: beside the first old key). */
+  keyDir?: string;
+  /** The new bundle folder (default: `rotatedBundlePath(bundle, newKeyIds)`). */
+  out?: string;
+  /** Budget of the new keys (default: the old keys' budget). */
+  budget?: number;
+  /** Where the training images are now, when the data folder moved (default: the bundle's `data.path`). */
+  dataPath?: string;
+  /** For tests and reproducible runs only: the new keys' secrets instead of the CSPRNG. */
+  secrets?: Uint8Array[];
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface RotateResult {
+  /** The new keys (their secrets are not enumerable) and the files they were written to. */
+  keys: Key[];
+  keyFiles: string[];
+  bundleDir: string;
+  bundle: Bundle;
+  /** The old keys' ids, in the same order. */
+  replaced: string[];
+  fit: Omit<FitResult, 'bundle'>;
+}
+
+/** `<parent>/<name>-<newKeyId>`, dropping a key id an earlier rotation appended. */
+export function rotatedBundlePath(bundleDir: string, newKeyIds: string[]): string {
+  const dir = path.resolve(bundleDir);
+  const base = path.basename(dir).replace(/(-k_[0-9a-f]{16})+$/, '');
+  return path.join(path.dirname(dir), `${base}-${newKeyIds[0]}`);
+}
+
+/** Written into the old bundle once its successor is complete, so a restarted service serves the new one. */
+export const SUCCESSOR_FILE = 'rotated-to.json';
+
+export interface Successor {
+  bundle: string;
+  keyFiles: string[];
+  keyIds: string[];
+  rotated: string;
+}
+
+function writeSuccessor(bundleDir: string, s: Successor): void {
+  const file = path.join(bundleDir, SUCCESSOR_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * The newest bundle and key files, following the successors rotations recorded from `bundleDir`, and the
+ * bundles passed on the way (empty when `bundleDir` is current).
+ */
+export function currentBundle(bundleDir: string, keyFiles: string[]): { bundle: string; keyFiles: string[]; skipped: string[] } {
+  let bundle = path.resolve(bundleDir);
+  let files = keyFiles;
+  const skipped: string[] = [];
+  for (;;) {
+    const file = path.join(bundle, SUCCESSOR_FILE);
+    if (!fs.existsSync(file)) return { bundle, keyFiles: files, skipped };
+    let s: Partial<Successor>;
+    try {
+      s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Successor>;
+    } catch {
+      return fail('OWSD_ERR_BUNDLE', `${file}: not valid JSON (it names the bundle that replaced this one)`);
+    }
+    if (typeof s.bundle !== 'string' || !Array.isArray(s.keyFiles)) return fail('OWSD_ERR_BUNDLE', `${file}: expected "bundle" and "keyFiles"`);
+    if (skipped.length > 1000 || skipped.includes(bundle)) return fail('OWSD_ERR_BUNDLE', `${file}: the rotation records form a loop`);
+    skipped.push(bundle);
+    bundle = path.resolve(s.bundle);
+    files = s.keyFiles;
+  }
+}
+
+export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
+  const old = readBundle(opts.bundle);
+  const cur = currentBundle(opts.bundle, []);
+  if (cur.skipped.length > 0) {
+    return fail('OWSD_ERR_BUNDLE', `bundle ${opts.bundle} was already rotated: its successor is ${cur.bundle} (rotate that one, with its key)`);
+  }
+  checkKeysMatch(opts.keys, old.keyIds, `bundle ${opts.bundle}`);
+  if (!old.training) {
+    return fail('OWSD_ERR_BUNDLE', `bundle ${opts.bundle} does not keep its training set's references (written before key rotation existed): fit it again with owsd fit`);
+  }
+  if (opts.secrets && opts.secrets.length !== opts.keys.length) fail('OWSD_ERR_BAD_ARGUMENT', `rotateKeys: give one secret per key (${opts.keys.length}), got ${opts.secrets.length}`);
+  const keyDir = opts.keyDir ?? (opts.keys[0]!.file ? path.dirname(opts.keys[0]!.file) : undefined);
+  if (!keyDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'rotateKeys: the keys were not read from files: give keyDir for the new key files');
+  const fresh = opts.keys.map((k, i) =>
+    // The same design: image size, channels, and per-submission embedding noise (absent in old key files: none).
+    createKey({ imageSize: k.generator.imageSize, baseChannels: k.generator.baseChannels, embeddingNoise: k.generator.embeddingNoise ?? 0, budget: opts.budget ?? k.budget, secret: opts.secrets?.[i] }),
+  );
+  const keyFiles = fresh.map((k) => path.join(keyDir, `${k.id}.key`));
+  fresh.forEach((k, i) => writeKeyFile(keyFiles[i]!, k));
+  // Read back from the files, so the ledgers live beside them.
+  const keys = keyFiles.map((f) => readKeyFile(f));
+  const out = opts.out ?? rotatedBundlePath(opts.bundle, keys.map((k) => k.id));
+  const { data } = old;
+  const fitted = await fit({
+    keys,
+    encoders: old.encoders.map((e) => e.name),
+    cloud: { url: old.cloud.url, protocol: old.cloud.protocol, modelName: old.cloud.modelName, ...opts.cloud },
+    data: { path: opts.dataPath ?? data.path, labels: data.labels, perLabel: data.perLabel, testFraction: data.testFraction, seed: data.seed },
+    expectTrainIds: old.training.ids,
+    out,
+    modelsDir: opts.modelsDir,
+    iin: old.iins.both.config,
+    onProgress: opts.onProgress,
+  });
+  writeSuccessor(opts.bundle, { bundle: out, keyFiles, keyIds: keys.map((k) => k.id), rotated: new Date().toISOString() });
+  const { bundle, ...summary } = fitted;
+  return { keys, keyFiles, bundleDir: out, bundle, replaced: old.keyIds, fit: summary };
+}

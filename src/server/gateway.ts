@@ -1,0 +1,312 @@
+/**
+ * The organization's gateway: one process that holds the key(s) and a fitted bundle, and answers "what is in
+ * this image?" with true labels. Images from concurrent requests are batched (./batcher.ts) through the
+ * project's `Predictor` (encode → scramble → cloud → IIN); the secret never leaves the process.
+ *
+ * Key lifecycle: every batch is counted against each key's budget (the key's usage ledger); when a key passes
+ * `warnAt` of its budget the gateway warns (log line, `status().warning`). `rotate()` makes new keys, refits the
+ * bundle's stored training set with them (`rotateKeys`) while the old bundle keeps answering, then swaps the new
+ * one in between two batches: no request is dropped or answered with a mix of keys. The old predictor is closed
+ * once its last batch is done.
+ */
+import { fail } from '../errors.js';
+import { readKeyFile, type Key } from '../key/keyfile.js';
+import type { ResolveOptions } from '../models/registry.js';
+import { KServeClient } from '../cloud/clients/kserve.js';
+import type { CloudHealth } from '../cloud/client.js';
+import { topK } from '../iin/model.js';
+import { Predictor, type KeyUsage } from '../pipeline/predict.js';
+import { readBundle, type Bundle } from '../pipeline/bundle.js';
+import { currentBundle, rotateKeys } from '../pipeline/rotate.js';
+import type { CloudSettings } from '../pipeline/session.js';
+import type { ImageInput, LabelScore } from '../types.js';
+import { Batcher } from './batcher.js';
+
+export interface GatewayOptions extends ResolveOptions {
+  /** Bundle folder (a rotated bundle is followed to its successor). */
+  bundle: string;
+  /** The bundle's key files, in order. */
+  keyFiles: string[];
+  /** Override the cloud the bundle names (`--cloud URL`). */
+  cloud?: Partial<CloudSettings>;
+  /** Share of a key's budget after which the gateway warns (default 0.9). */
+  warnAt?: number;
+  /** Log sink, one line per event (default stderr); never given a secret. */
+  log?: ((line: string) => void) | false;
+  maxBatch?: number;
+  maxWaitMs?: number;
+}
+
+export interface ClassifyItem {
+  image: ImageInput;
+  /** Labels to return (clamped to the bundle's classes). */
+  top: number;
+  /** Also return the scrambled PNG exactly as sent. */
+  details: boolean;
+}
+
+export interface CloudLabel {
+  index: number;
+  label: string;
+  name: string;
+  score: number;
+}
+
+export interface ClassifyResult {
+  predictions: LabelScore[];
+  /** The cloud's own top-5 for the scrambled image (first key): what it "sees". */
+  cloud: CloudLabel[];
+  /** The key that scrambled the image sent (the first key of the bundle). */
+  keyId: string;
+  /** All the keys of the bundle that answered (several keys: one submission each). */
+  keyIds: string[];
+  /** With `details`: the PNG sent to the cloud, byte for byte. */
+  scrambled?: Uint8Array;
+}
+
+export interface KeyStatus extends KeyUsage {
+  /** Share of the budget used, 0..1. */
+  fraction: number;
+  warning: string | null;
+}
+
+export interface GatewayStatus {
+  service: 'owsd-gateway';
+  started: string;
+  keys: KeyStatus[];
+  /** Set when any key is past `warnAt` of its budget. */
+  warning: string | null;
+  warnAt: number;
+  bundle: {
+    path: string;
+    created: string;
+    classes: Array<{ label: string; name: string }>;
+    encoders: string[];
+    imageSize: number;
+    trainImages: number;
+    validation: { both: number | null; embedding: number | null; cloud: number | null; cloudGain: number | null };
+    rotatable: boolean;
+  };
+  cloud: { url: string; model: string; protocol: string; health: CloudHealth };
+  rotation: { state: 'idle' | 'running' | 'failed'; last: RotationSummary | null; error: string | null };
+  served: { images: number; batches: number };
+}
+
+export interface RotationSummary {
+  replaced: string[];
+  keyIds: string[];
+  keyFiles: string[];
+  bundle: string;
+  trainImages: number;
+  submissionsSent: number;
+  seconds: number;
+  finished: string;
+}
+
+interface Slot {
+  predictor: Predictor;
+  bundle: Bundle;
+  bundleDir: string;
+  keyFiles: string[];
+  keys: Key[];
+  cloudLabels: { ids: string[]; names: string[] } | undefined;
+  active: number;
+  retired: boolean;
+  closed?: Promise<void>;
+}
+
+const stderrLog = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export class Gateway {
+  private slot: Slot;
+  private readonly batcher: Batcher<ClassifyItem, ClassifyResult>;
+  private readonly warned = new Set<string>();
+  private rotation: GatewayStatus['rotation'] = { state: 'idle', last: null, error: null };
+  private rotating: Promise<RotationSummary> | undefined;
+  private readonly started = new Date().toISOString();
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly opts: GatewayOptions,
+    slot: Slot,
+  ) {
+    this.slot = slot;
+    this.log = opts.log === false ? () => undefined : (opts.log ?? stderrLog);
+    this.batcher = new Batcher((items) => this.runBatch(items), { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs });
+    this.checkBudgets();
+  }
+
+  static async open(opts: GatewayOptions): Promise<Gateway> {
+    const warnAt = opts.warnAt ?? 0.9;
+    if (!(warnAt > 0 && warnAt <= 1)) fail('OWSD_ERR_BAD_ARGUMENT', `warnAt must be in (0, 1], got ${warnAt}`);
+    if (opts.keyFiles.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'give the bundle\'s key file(s) with --key');
+    const cur = currentBundle(opts.bundle, opts.keyFiles);
+    const log = opts.log === false ? undefined : (opts.log ?? stderrLog);
+    if (cur.skipped.length > 0) log?.(`bundle ${opts.bundle} was rotated: serving its successor ${cur.bundle}`);
+    const slot = await Gateway.openSlot(cur.bundle, cur.keyFiles, opts);
+    return new Gateway({ ...opts, warnAt }, slot);
+  }
+
+  private static async openSlot(bundleDir: string, keyFiles: string[], opts: GatewayOptions): Promise<Slot> {
+    const keys = keyFiles.map((f) => readKeyFile(f));
+    const bundle = readBundle(bundleDir);
+    const predictor = await Predictor.open({ bundle, keys, modelsDir: opts.modelsDir, cloud: opts.cloud });
+    let cloudLabels: Slot['cloudLabels'];
+    if (predictor.client instanceof KServeClient) {
+      const meta = await predictor.client.metadata().catch(() => undefined);
+      if (meta?.labels && meta.labels.ids.length === bundle.cloud.numClasses) cloudLabels = meta.labels;
+    }
+    return { predictor, bundle, bundleDir, keyFiles, keys, cloudLabels, active: 0, retired: false };
+  }
+
+  get bundle(): Bundle {
+    return this.slot.bundle;
+  }
+
+  get keyIds(): string[] {
+    return this.slot.keys.map((k) => k.id);
+  }
+
+  /** Classify images (batched with other requests'), in order. */
+  classify(items: ClassifyItem[]): Promise<ClassifyResult[]> {
+    return this.batcher.submit(items);
+  }
+
+  private async runBatch(items: ClassifyItem[]): Promise<ClassifyResult[]> {
+    const slot = this.slot;
+    slot.active++;
+    try {
+      const c = slot.bundle.classes.length;
+      const k = Math.min(c, Math.max(...items.map((i) => i.top)));
+      const details = items.some((i) => i.details);
+      const { predictions, features: f } = await slot.predictor.classify(
+        items.map((i) => i.image),
+        k,
+        { keepScrambled: details },
+      );
+      const cd = f.cloudDim;
+      const firstKey = new Float32Array(f.n * cd);
+      for (let i = 0; i < f.n; i++) firstKey.set(f.cloud.subarray(i * f.keys * cd, i * f.keys * cd + cd), i * cd);
+      const cloudTop = topK(firstKey, f.n, cd, 5);
+      const names = slot.cloudLabels;
+      return items.map((item, i) => ({
+        predictions: predictions[i]!.slice(0, item.top),
+        cloud: cloudTop[i]!.map(({ index, score }) => ({ index, score, label: names?.ids[index] ?? String(index), name: names?.names[index] ?? `class ${index}` })),
+        keyId: slot.keys[0]!.id,
+        keyIds: slot.keys.map((key) => key.id),
+        ...(item.details && f.scrambled ? { scrambled: f.scrambled[i] } : {}),
+      }));
+    } finally {
+      slot.active--;
+      this.checkBudgets();
+      if (slot.retired && slot.active === 0) await this.closeSlot(slot);
+    }
+  }
+
+  private keyStatus(): KeyStatus[] {
+    const warnAt = this.opts.warnAt ?? 0.9;
+    return this.slot.predictor.usage().map((u) => {
+      const fraction = u.used / u.budget;
+      const warning =
+        fraction >= warnAt
+          ? `key ${u.keyId} has used ${u.used} of its ${u.budget} submissions (${(100 * fraction).toFixed(0)}%): rotate it (owsd key rotate) before it runs out`
+          : null;
+      return { ...u, fraction, warning };
+    });
+  }
+
+  private checkBudgets(): void {
+    for (const k of this.keyStatus()) {
+      if (k.warning && !this.warned.has(k.keyId)) {
+        this.warned.add(k.keyId);
+        this.log(`warning: ${k.warning}`);
+      }
+    }
+  }
+
+  async status(): Promise<GatewayStatus> {
+    const s = this.slot;
+    const keys = this.keyStatus();
+    const v = (w: 'both' | 'embedding' | 'cloud') => s.bundle.iins[w].validationAccuracy;
+    const both = v('both');
+    const emb = v('embedding');
+    return {
+      service: 'owsd-gateway',
+      started: this.started,
+      keys,
+      warning: keys.find((k) => k.warning)?.warning ?? null,
+      warnAt: this.opts.warnAt ?? 0.9,
+      bundle: {
+        path: s.bundleDir,
+        created: s.bundle.created,
+        classes: s.bundle.classes.map((label, i) => ({ label, name: s.bundle.classNames[i]! })),
+        encoders: s.bundle.encoders.map((e) => e.name),
+        imageSize: s.bundle.imageSize,
+        trainImages: s.bundle.data.train,
+        validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
+        rotatable: Boolean(s.bundle.training),
+      },
+      cloud: { url: s.predictor.client.url, model: s.bundle.cloud.modelName, protocol: s.predictor.client.protocol, health: await s.predictor.client.health() },
+      rotation: { ...this.rotation },
+      served: { images: this.batcher.items, batches: this.batcher.batches },
+    };
+  }
+
+  /**
+   * Replace the keys: new key files beside the old ones, the stored training set scrambled again and the IINs
+   * refitted (the old bundle answers meanwhile), then the new bundle swapped in between batches.
+   */
+  rotate(opts: { budget?: number; secrets?: Uint8Array[]; onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<RotationSummary> {
+    if (this.rotating) return fail('OWSD_ERR_BUSY', 'a key rotation is already running: wait for it to finish (GET /v1/status shows its state)');
+    const t0 = performance.now();
+    const old = this.slot;
+    this.rotation = { ...this.rotation, state: 'running', error: null };
+    this.log(`rotating key(s) ${old.keys.map((k) => k.id).join(', ')}: re-scrambling ${old.bundle.data.train} training images and refitting`);
+    const run = (async (): Promise<RotationSummary> => {
+      const r = await rotateKeys({ bundle: old.bundleDir, keys: old.keys, cloud: this.opts.cloud, modelsDir: this.opts.modelsDir, budget: opts.budget, secrets: opts.secrets, onProgress: opts.onProgress });
+      const next = await Gateway.openSlot(r.bundleDir, r.keyFiles, this.opts);
+      // The swap: batches that start from here on use the new bundle; the one running finishes on the old.
+      this.slot = next;
+      old.retired = true;
+      if (old.active === 0) await this.closeSlot(old);
+      const summary: RotationSummary = {
+        replaced: r.replaced,
+        keyIds: r.keys.map((k) => k.id),
+        keyFiles: r.keyFiles,
+        bundle: r.bundleDir,
+        trainImages: r.fit.trainSamples,
+        submissionsSent: r.fit.submissionsSent,
+        seconds: (performance.now() - t0) / 1000,
+        finished: new Date().toISOString(),
+      };
+      this.log(`rotated: key(s) ${summary.replaced.join(', ')} → ${summary.keyIds.join(', ')}; serving ${summary.bundle} (${summary.seconds.toFixed(1)} s)`);
+      this.checkBudgets();
+      return summary;
+    })();
+    this.rotating = run;
+    run.then(
+      (summary) => {
+        this.rotation = { state: 'idle', last: summary, error: null };
+      },
+      (e: unknown) => {
+        this.rotation = { ...this.rotation, state: 'failed', error: e instanceof Error ? e.message : String(e) };
+        this.log(`key rotation failed (still serving the old key): ${this.rotation.error}`);
+      },
+    ).finally(() => {
+      this.rotating = undefined;
+    });
+    return run;
+  }
+
+  private closeSlot(slot: Slot): Promise<void> {
+    slot.closed ??= slot.predictor.close().catch((e: unknown) => this.log(`closing the old bundle's models failed: ${e instanceof Error ? e.message : String(e)}`));
+    return slot.closed;
+  }
+
+  async close(): Promise<void> {
+    await this.rotating?.catch(() => undefined);
+    await this.closeSlot(this.slot);
+  }
+}

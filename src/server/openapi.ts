@@ -1,0 +1,121 @@
+/** The gateway's OpenAPI 3.1 description, served at GET /v1/openapi.json (hand-written: five operations). */
+
+const error = {
+  description: 'A clear error naming the field or file and what was expected',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
+
+const label = {
+  type: 'object',
+  required: ['label', 'name', 'index', 'score'],
+  properties: { label: { type: 'string', description: 'label id (e.g. an ImageNet wnid)' }, name: { type: 'string' }, index: { type: 'integer' }, score: { type: 'number' } },
+};
+
+export function gatewayOpenApi(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'owsd gateway',
+      version,
+      description:
+        'Classifies private images with a cloud classifier that never sees them: each image is encoded, scrambled with a secret key (which never leaves this service), sent to the cloud, and the cloud\'s answer is mapped to the true label by a local network.',
+    },
+    paths: {
+      '/v1/classify': {
+        post: {
+          summary: 'Top-k true labels of one or many images',
+          parameters: [
+            { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, default: 5 }, description: 'labels per image' },
+            { name: 'details', in: 'query', schema: { type: 'boolean', default: false }, description: 'also return each scrambled PNG exactly as sent' },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    image: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'one or more image files (JPEG, PNG, WebP, GIF, TIFF, PPM)' },
+                    top: { type: 'integer' },
+                    details: { type: 'boolean' },
+                  },
+                  required: ['image'],
+                },
+              },
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['images'],
+                  properties: {
+                    images: {
+                      type: 'array',
+                      minItems: 1,
+                      items: {
+                        oneOf: [
+                          { type: 'string', description: 'base64 image bytes, or a data: URL' },
+                          { type: 'object', required: ['data'], properties: { data: { type: 'string' }, name: { type: 'string' } } },
+                        ],
+                      },
+                    },
+                    top: { type: 'integer', minimum: 1 },
+                    details: { type: 'boolean' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'One result per image, in order', content: { 'application/json': { schema: { $ref: '#/components/schemas/ClassifyResponse' } } } },
+            '400': error,
+            '413': error,
+            '415': error,
+            '429': error,
+            '502': error,
+          },
+        },
+      },
+      '/v1/status': {
+        get: {
+          summary: 'Key id(s), budget and use, cloud health, model information, rotation state',
+          responses: { '200': { description: 'Status (never the secret)', content: { 'application/json': { schema: { type: 'object' } } } } },
+        },
+      },
+      '/v1/keys/rotate': {
+        post: {
+          summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine)',
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { budget: { type: 'integer', minimum: 1 } } } } } },
+          responses: { '200': { description: 'The new key ids and bundle', content: { 'application/json': { schema: { type: 'object' } } } }, '403': error, '409': error },
+        },
+      },
+      '/v1/openapi.json': { get: { summary: 'This description', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/': { get: { summary: 'The web page: classify images and see what the cloud was sent and answered', responses: { '200': { description: 'HTML' } } } },
+    },
+    components: {
+      schemas: {
+        Error: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string' }, field: { type: 'string' } } },
+        Label: label,
+        ClassifyResponse: {
+          type: 'object',
+          required: ['results', 'keyIds'],
+          properties: {
+            keyIds: { type: 'array', items: { type: 'string' } },
+            results: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['name', 'predictions', 'cloud', 'keyId'],
+                properties: {
+                  name: { type: 'string', description: 'the file name or field of the image' },
+                  predictions: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'our true labels, best first' },
+                  cloud: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'the cloud\'s own top-5 for the scrambled image (in its own label space)' },
+                  keyId: { type: 'string' },
+                  scrambled: { type: 'string', description: 'with details: data:image/png;base64 of the image sent' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/** Open a bundle with its key(s) and serve the gateway (API + web page) on a port. */
+import type { FastifyInstance } from 'fastify';
+import { fail } from '../errors.js';
+import { formatUrl } from '../cloud/server/start.js';
+import { buildGatewayApp } from './app.js';
+import { Gateway, type GatewayOptions } from './gateway.js';
+
+export interface StartGatewayOptions extends GatewayOptions {
+  /** 0 picks a free port (default 8090). */
+  port?: number;
+  /** Default 127.0.0.1; give 0.0.0.0 to serve the organization's network. */
+  host?: string;
+  maxImagesPerRequest?: number;
+  maxBodyBytes?: number;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  gateway: Gateway;
+  app: FastifyInstance;
+  /** Stop accepting requests, finish those in flight, release the models. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: StartGatewayOptions): Promise<RunningGateway> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 8090;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `--port must be an integer 0..65535, got ${port}`);
+  const gateway = await Gateway.open(opts);
+  const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log });
+  try {
+    await app.listen({ port, host });
+  } catch (e) {
+    await gateway.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    return fail('OWSD_ERR_BAD_ARGUMENT', `cannot listen on ${host}:${port}: ${why}`, e);
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: formatUrl(host, actualPort),
+    port: actualPort,
+    gateway,
+    app,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        await gateway.close();
+      })();
+      return closing;
+    },
+  };
+}

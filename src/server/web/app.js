@@ -1,0 +1,75 @@
+// The classify page: send the chosen images to /v1/classify (multipart) and show, per image, the original (from
+// this browser's memory only), the scrambled PNG exactly as sent, the cloud's answer and our prediction.
+const $ = (sel) => document.querySelector(sel);
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+function labelList(ol, labels) {
+  ol.replaceChildren(
+    ...labels.map((l) => {
+      const li = document.createElement('li');
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${Math.max(1, Math.round(100 * l.score))}%`;
+      const text = document.createElement('span');
+      text.textContent = `${l.name} · ${pct(l.score)}`;
+      li.append(bar, text);
+      return li;
+    }),
+  );
+}
+
+async function showWarning() {
+  try {
+    const s = await (await fetch('/v1/status')).json();
+    const w = $('#warning');
+    w.hidden = !s.warning;
+    w.textContent = s.warning ? `⚠ ${s.warning}` : '';
+    const v = s.bundle.validation;
+    $('#model').textContent = `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${v.both === null ? '-' : pct(v.both)}`;
+  } catch {
+    /* the status is a nicety here */
+  }
+}
+
+async function classify(files) {
+  if (files.length === 0) return;
+  const state = $('#state');
+  state.className = 'state';
+  state.textContent = `Classifying ${files.length} image${files.length > 1 ? 's' : ''}…`;
+  const form = new FormData();
+  for (const f of files) form.append('image', f, f.name);
+  let body;
+  try {
+    const res = await fetch('/v1/classify?details=true&top=5', { method: 'POST', body: form });
+    body = await res.json();
+    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  } catch (e) {
+    state.className = 'state error';
+    state.textContent = `Could not classify: ${e.message}`;
+    return;
+  }
+  state.textContent = `Done: ${files.length} image${files.length > 1 ? 's' : ''}, scrambled with key ${body.keyIds.join(', ')}.`;
+  const cards = body.results.map((r, i) => {
+    const card = $('#card').content.firstElementChild.cloneNode(true);
+    card.querySelector('.name').textContent = r.name;
+    card.querySelector('.original').src = URL.createObjectURL(files[i]);
+    card.querySelector('.scrambled').src = r.scrambled;
+    labelList(card.querySelector('ol.cloud'), r.cloud);
+    labelList(card.querySelector('ol.ours'), r.predictions);
+    card.querySelector('.predicted').textContent = r.predictions[0] ? `${r.predictions[0].name} (${pct(r.predictions[0].score)})` : '-';
+    return card;
+  });
+  $('#results').prepend(...cards);
+  void showWarning();
+}
+
+const input = $('#files');
+input.addEventListener('change', () => classify([...input.files]));
+const drop = $('#drop');
+for (const ev of ['dragenter', 'dragover']) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('over'); });
+for (const ev of ['dragleave', 'drop']) drop.addEventListener(ev, () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  classify([...e.dataTransfer.files].filter((f) => f.type.startsWith('image/')));
+});
+void showWarning();

@@ -1,0 +1,75 @@
+// The key page: each key's budget and use from /v1/status, a clear warning near the limit, and rotation.
+const $ = (sel) => document.querySelector(sel);
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+function fact(dl, term, value) {
+  const dt = document.createElement('dt');
+  dt.textContent = term;
+  const dd = document.createElement('dd');
+  dd.textContent = value;
+  dl.append(dt, dd);
+}
+
+async function refresh() {
+  const s = await (await fetch('/v1/status')).json();
+  const w = $('#warning');
+  w.hidden = !s.warning;
+  w.textContent = s.warning ? `⚠ ${s.warning}` : '';
+  $('#keys').replaceChildren(
+    ...s.keys.map((k) => {
+      const card = document.createElement('article');
+      card.className = `card key${k.warning ? ' near-limit' : ''}`;
+      card.dataset.keyId = k.keyId;
+      const h = document.createElement('h2');
+      h.textContent = `Key ${k.keyId}`;
+      const meter = document.createElement('meter');
+      meter.min = 0;
+      meter.max = k.budget;
+      meter.value = k.used;
+      meter.high = Math.round(s.warnAt * k.budget);
+      meter.optimum = 0;
+      const p = document.createElement('p');
+      p.className = 'usage';
+      p.textContent = `${k.used} of ${k.budget} submissions used (${pct(k.fraction)}), ${k.remaining} left`;
+      card.append(h, meter, p);
+      if (k.warning) {
+        const warn = document.createElement('p');
+        warn.className = 'warn';
+        warn.textContent = k.warning;
+        card.append(warn);
+      }
+      return card;
+    }),
+  );
+  const dl = $('#service');
+  dl.replaceChildren();
+  const v = s.bundle.validation;
+  fact(dl, 'bundle', s.bundle.path);
+  fact(dl, 'labels', s.bundle.classes.map((c) => c.name).join(', '));
+  fact(dl, 'encoder', s.bundle.encoders.join(' + '));
+  fact(dl, 'cloud', `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
+  fact(dl, 'validation top-1', `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; cloud gain ${v.cloudGain === null ? '-' : `${(100 * v.cloudGain).toFixed(1)} points`})`);
+  fact(dl, 'served', `${s.served.images} images in ${s.served.batches} batches`);
+  fact(dl, 'rotation', s.rotation.state === 'failed' ? `failed: ${s.rotation.error}` : s.rotation.last ? `last: ${s.rotation.last.replaced.join(', ')} → ${s.rotation.last.keyIds.join(', ')} (${s.rotation.last.seconds.toFixed(1)} s)` : s.rotation.state);
+  $('#rotate').disabled = s.rotation.state === 'running' || !s.bundle.rotatable;
+}
+
+$('#rotate').addEventListener('click', async () => {
+  const state = $('#rotate-state');
+  $('#rotate').disabled = true;
+  state.className = 'state';
+  state.textContent = 'Rotating: scrambling the training set with a new key and refitting…';
+  try {
+    const res = await fetch('/v1/keys/rotate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+    state.textContent = `Now serving key ${body.keyIds.join(', ')} (${body.seconds.toFixed(1)} s).`;
+  } catch (e) {
+    state.className = 'state error';
+    state.textContent = `Rotation failed: ${e.message}`;
+  }
+  await refresh();
+});
+
+await refresh();
+setInterval(() => void refresh().catch(() => undefined), 5000);

@@ -1,0 +1,123 @@
+/**
+ * The web page in a real browser: Debian's chromium driven by playwright-core (headless, no sandbox, no
+ * background networking, a fresh profile; every request outside 127.0.0.1 is refused and counted), against
+ * `owsd serve` started as a process, with a real fit and the real embedded cloud on loopback. It uploads a real
+ * image and checks what the page shows; screenshots go to artifacts/ (git-ignored), kept as test artefacts.
+ *
+ * Without chromium (set OWSD_CHROMIUM, default /usr/bin/chromium) the test is skipped with the reason, unless
+ * OWSD_REQUIRE_BROWSER=1 (CI sets it), where it fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
+
+const executablePath = process.env.OWSD_CHROMIUM ?? '/usr/bin/chromium';
+const haveBrowser = fs.existsSync(executablePath);
+const skip = !haveBrowser && process.env.OWSD_REQUIRE_BROWSER !== '1' ? `no browser at ${executablePath} (apt-get install -y chromium, or set OWSD_CHROMIUM)` : false;
+const artifacts = path.join(repoRoot, 'artifacts');
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions'];
+
+/** `owsd serve` as a child process; resolves with its URL once it listens. */
+function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+  const child = spawn('node', [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) resolve({ url: m[1]!, child, stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`owsd serve exited with ${code}: ${err}`)));
+  });
+}
+
+test('the web page in chromium: upload a real image, see the original, the scrambled image as sent, the cloud\'s answer and our label; the key page warns near the limit', { skip, timeout: 300_000 }, async () => {
+  assert.ok(haveBrowser, `OWSD_REQUIRE_BROWSER=1 but there is no browser at ${executablePath}: apt-get install -y chromium`);
+  const dir = tempDir('owsd-web-');
+  const keyFile = path.join(dir, 'web.key');
+  // No per-submission noise, so that the page's answer can be compared with the API's for the same image.
+  writeKeyFile(keyFile, createKey({ secret: new Uint8Array(32).fill(77), imageSize: 64, budget: 40, embeddingNoise: 0 }));
+  const data = { path: path.join(dataDir, 'imagenette-val'), labels: 3, perLabel: 12, testFraction: 0.25, seed: 5 };
+  const cloud: RunningCloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
+  let child: ChildProcess | undefined;
+  let ctx: BrowserContext | undefined;
+  try {
+    const bundleDir = path.join(dir, 'web.bundle');
+    await fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url: cloud.url, modelName: 'cifar10-resnet20' }, data, out: bundleDir, modelsDir, iin: { epochs: 30, hidden: 64, batchSize: 16 } });
+    const bundle = readBundle(bundleDir);
+    const held = (await selectData(data)).test;
+    const image = (held[0]!.image as { path: string }).path;
+    // 27 of 40 submissions used by the fit (68%): past --warn-at 0.6, so the key page warns.
+    const served = await serve(['--bundle', bundleDir, '--key', keyFile, '--cloud', cloud.url, '--port', '0', '--warn-at', '0.6', '--models', modelsDir]);
+    child = served.child;
+
+    // What the API says about the same image, for comparison with the page.
+    const api = await fetch(`${served.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [fs.readFileSync(image).toString('base64')] }) });
+    const expected = ((await api.json()) as { results: Array<{ predictions: Array<{ name: string }> }> }).results[0]!.predictions[0]!.name;
+
+    ctx = await chromium.launchPersistentContext(tempDir('owsd-chromium-'), { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
+    const outside: string[] = [];
+    await ctx.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.protocol === 'http:' && u.hostname !== '127.0.0.1') {
+        outside.push(u.href);
+        return route.abort();
+      }
+      return route.continue();
+    });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${served.url}/`);
+    await page.setInputFiles('#files', image);
+    const card = page.locator('#results .card').first();
+    await card.locator('.predicted').filter({ hasText: /\S/ }).waitFor({ timeout: 60_000 });
+
+    const predicted = await card.locator('.predicted').textContent();
+    assert.ok(predicted!.startsWith(expected), `the page shows ${predicted}, the API said ${expected}`);
+    assert.ok(bundle.classNames.some((n) => predicted!.startsWith(n)));
+    assert.equal(await card.locator('.name').textContent(), path.basename(image));
+    // The original comes from the browser's own memory; the scrambled one is the 64x64 PNG the cloud got.
+    type Img = { src: string; complete: boolean; naturalWidth: number; naturalHeight: number };
+    const shown = await card.evaluate((el) => {
+      const o = el.querySelector('img.original') as unknown as Img;
+      const s = el.querySelector('img.scrambled') as unknown as Img;
+      return { original: o.src.slice(0, 5), originalLoaded: o.complete && o.naturalWidth > 0, scrambled: s.src.slice(0, 22), width: s.naturalWidth, height: s.naturalHeight };
+    });
+    assert.deepEqual(shown, { original: 'blob:', originalLoaded: true, scrambled: 'data:image/png;base64,', width: 64, height: 64 });
+    assert.equal(await card.locator('ol.cloud li').count(), 5);
+    assert.equal(await card.locator('ol.ours li').count(), 3);
+    assert.match((await page.locator('#state').textContent())!, /Done: 1 image, scrambled with key k_/);
+    fs.mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, 'web-classify.png'), fullPage: true });
+
+    await page.goto(`${served.url}/keys`);
+    const key = page.locator('#keys .key').first();
+    await key.waitFor();
+    assert.equal(await key.getAttribute('data-key-id'), readKeyFile(keyFile).id);
+    assert.match((await key.locator('.usage').textContent())!, /^29 of 40 submissions used \(72\.5%\), 11 left$/);
+    assert.ok(await key.evaluate((el) => el.classList.contains('near-limit')));
+    assert.match((await page.locator('#warning').textContent())!, /has used 29 of its 40 submissions/);
+    assert.ok(await page.locator('#warning').isVisible());
+    await page.screenshot({ path: path.join(artifacts, 'web-keys.png'), fullPage: true });
+
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(outside, [], 'the page asked for nothing outside 127.0.0.1');
+    assert.ok(fs.statSync(path.join(artifacts, 'web-classify.png')).size > 10_000);
+    assert.doesNotMatch(served.stderr(), /\n\s+at /);
+    assert.match(served.stderr(), /^POST \/v1\/classify 200 /m, 'the gateway logs one line per request');
+    assert.ok(!served.stderr().includes(Buffer.from(new Uint8Array(32).fill(77)).toString('base64')), 'no secret in the log');
+  } finally {
+    await ctx?.close();
+    child?.kill('SIGTERM');
+    await cloud.close();
+  }
+});
