@@ -14,3 +14,4 @@ export * from './iin/index.js';
 export * from './analysis/index.js';
 export * from './experiments/index.js';
 export * from './report/index.js';
+export * from './he/index.js';
