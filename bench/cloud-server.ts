@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { buildImageInferenceRequest } from '../src/cloud/protocol.js';
 import { noisePngBytes } from '../test/helpers.js';
-import { saveResult, startCloudProcess } from './lib.js';
+import { machinePeakGflops, saveResult, startCloudProcess } from './lib.js';
+import { MODEL_FLOPS } from './stages.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +41,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+// The machine's matmul rate, measured before the server starts (the cloud's model FLOPs are a share of it).
+const peak = await machinePeakGflops();
+const modelFlops = MODEL_FLOPS[model];
 const t0 = performance.now();
 const server = await startCloudProcess(model, { threads: args.threads });
 const startupS = (performance.now() - t0) / 1000;
@@ -102,6 +106,9 @@ const result = {
   errors,
   requestsPerSecond: Number((ok / elapsed).toFixed(2)),
   imagesPerSecond: Number(((ok * batch) / elapsed).toFixed(2)),
+  gflopPerImage: modelFlops !== undefined ? modelFlops / 1e9 : null,
+  machinePeakGflops: peak.median,
+  shareOfPeak: modelFlops !== undefined ? Number(((modelFlops * ok * batch) / elapsed / 1e9 / peak.median).toFixed(3)) : null,
   latencyMs: {
     p50: Number(percentile(latencies, 50).toFixed(1)),
     p90: Number(percentile(latencies, 90).toFixed(1)),
@@ -115,6 +122,7 @@ const result = {
 
 console.log(`cloud server bench: ${model}, ${size}x${size} noise PNGs (${Math.round(pngBytes / 1024)} KiB), batch ${batch}, concurrency ${concurrency}, ${elapsed.toFixed(1)} s on ${result.cores} cores`);
 console.log(`  requests/s ${result.requestsPerSecond}   images/s ${result.imagesPerSecond}`);
+if (result.shareOfPeak !== null) console.log(`  model ${result.gflopPerImage} GFLOP/image (published): ${(100 * result.shareOfPeak).toFixed(0)}% of the machine's matmul rate (${peak.median} GFLOP/s)`);
 console.log(`  latency ms p50 ${result.latencyMs.p50}  p90 ${result.latencyMs.p90}  p99 ${result.latencyMs.p99}  max ${result.latencyMs.max}`);
 console.log(`  requests ${requests}, errors ${errors}${errorKinds.size ? ` (${[...errorKinds].map(([k, n]) => `${n}x ${k}`).join('; ')})` : ''}; server started in ${startupS.toFixed(1)} s, exited with ${exitCode} after SIGTERM`);
 saveResult(`cloud-server`, result);

@@ -16,10 +16,11 @@ import { createRng } from '../src/internal/random.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { isMain, machinePeakGflops, printTable, rate, saveResult, time } from './lib.js';
 
-/** Published multiply-adds per 224x224 image, x2. */
-export const ENCODER_FLOPS: Record<string, number> = {
+/** Published multiply-adds per image, x2 (MobileNetV2 1.0 and ShuffleNetV2 1.0x at 224 px; ResNet-20 at 32 px). */
+export const MODEL_FLOPS: Record<string, number> = {
   'mobilenetv2-12-int8': 2 * 300e6,
   'shufflenet-v2-12-qdq': 2 * 146e6,
+  'cifar10-resnet20': 2 * 41e6,
 };
 
 export interface StageRow {
@@ -47,7 +48,7 @@ export async function runStagesBench(): Promise<Record<string, unknown>> {
   for (const b of [1, 32]) add('decode + preprocess (224, NCHW)', b, await rate(b, () => preprocessBatch(images.slice(0, b), mnSpec.preprocess, mnSpec.input.layout)));
   for (const name of ['mobilenetv2-12-int8', 'shufflenet-v2-12-qdq']) {
     const enc = await Encoder.create([await resolveModel(name, { modelsDir })]);
-    for (const b of [1, 32]) add(`encoder ${name} (decode+preprocess+run)`, b, await rate(b, () => enc.encode(images.slice(0, b))), ENCODER_FLOPS[name]);
+    for (const b of [1, 32]) add(`encoder ${name} (decode+preprocess+run)`, b, await rate(b, () => enc.encode(images.slice(0, b))), MODEL_FLOPS[name]);
     await enc.release();
   }
 
@@ -84,7 +85,7 @@ export async function runStagesBench(): Promise<Record<string, unknown>> {
             }
             await iin.predict(x, b);
           }),
-          ENCODER_FLOPS['mobilenetv2-12-int8']! + s.flopsPerImage + iinFlops,
+          MODEL_FLOPS['mobilenetv2-12-int8']! + s.flopsPerImage + iinFlops,
         );
       }
     }

@@ -36,6 +36,8 @@ test('CKKS head (128-bit, n=4096) classifies real MobileNetV2 embeddings as the 
     if (argmaxOf(scores) === Math.floor(i / 2)) correct++;
   }
   assert.equal(agree, held.length);
+  // Bytes that are not a ciphertext are refused with a clear error, not a WebAssembly exception.
+  assert.throws(() => server.evaluate(new Uint8Array(100).fill(7), gk), /ciphertext: 100 bytes are not a SEAL ciphertext/);
   // The head is a real classifier: the held-out images are mostly right (chance 25%).
   assert.ok(correct >= 6, `${correct} of ${held.length} correct`);
   gk.delete();

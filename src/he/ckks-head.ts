@@ -80,6 +80,16 @@ export interface CkksSetting {
   steps: number[];
 }
 
+/** Load serialized SEAL bytes into `target`, or fail naming what was expected (SEAL's own errors are opaque). */
+function loadInto(target: { loadArray: (c: Context, a: Uint8Array) => void; delete: () => void }, context: Context, bytes: Uint8Array, what: string): void {
+  try {
+    target.loadArray(context, bytes);
+  } catch {
+    target.delete();
+    fail('OWSD_ERR_REQUEST', `${what}: ${bytes.length} bytes are not a SEAL ${what} for these CKKS parameters`);
+  }
+}
+
 function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p <<= 1;
@@ -147,7 +157,7 @@ export class CkksClient {
   decrypt(bytes: Uint8Array): Float32Array {
     const { seal, context, encoder, classes } = this.setting;
     const ct = seal.CipherText();
-    ct.loadArray(context, bytes);
+    loadInto(ct, context, bytes, 'ciphertext');
     const pt = this.decryptor.decrypt(ct) as PlainText;
     const values = encoder.decode(pt);
     pt.delete();
@@ -197,7 +207,7 @@ export class CkksHeadServer {
   /** Load the client's rotation keys (once per client). */
   loadGaloisKeys(bytes: Uint8Array): GaloisKeys {
     const gk = this.setting.seal.GaloisKeys();
-    gk.loadArray(this.setting.context, bytes);
+    loadInto(gk, this.setting.context, bytes, 'Galois keys');
     return gk;
   }
 
@@ -206,7 +216,7 @@ export class CkksHeadServer {
     const { seal, context, encoder, group, slots } = this.setting;
     const ev = this.evaluator;
     const x = seal.CipherText();
-    x.loadArray(context, ciphertext);
+    loadInto(x, context, ciphertext, 'ciphertext');
     const acc = ev.multiplyPlain(x, this.diagonals[0]!) as CipherText;
     const tmp = seal.CipherText();
     for (let i = 1; i < group; i++) {
