@@ -14,7 +14,8 @@
 import { createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS } from '../src/index.js';
 import { createRng } from '../src/internal/random.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { isMain, machinePeakGflops, printTable, rate, saveResult, time } from './lib.js';
+import { settings } from '../src/settings.js';
+import { BENCH_SECONDS, isMain, machinePeakGflops, printTable, rate, saveResult, time } from './lib.js';
 
 /** Published multiply-adds per image, x2 (MobileNetV2 1.0 and ShuffleNetV2 1.0x at 224 px; ResNet-20 at 32 px). */
 export const MODEL_FLOPS: Record<string, number> = {
@@ -67,6 +68,19 @@ export async function runStagesBench(): Promise<Record<string, unknown>> {
     const s = await Scrambler.create(createKey({ secret, imageSize: size }), enc.dim);
     for (const b of [1, 32]) add(`generator ${size}x${size}`, b, await rate(b, () => s.pixels(emb.subarray(0, b * enc.dim), b)), s.flopsPerImage);
     if (size === 256) {
+      // Spinning vs sleeping ORT threads, side by side (interleaved, same inputs): the setting OWSD_ORT_SPIN.
+      settings.ortSpinning = true;
+      const spinning = await Scrambler.create(createKey({ secret, imageSize: size }), enc.dim);
+      settings.ortSpinning = false;
+      let sleepRate = 0;
+      let spinRate = 0;
+      for (let k = 0; k < 3; k++) {
+        sleepRate += (await rate(32, () => s.pixels(emb, 32), BENCH_SECONDS / 3)) / 3;
+        spinRate += (await rate(32, () => spinning.pixels(emb, 32), BENCH_SECONDS / 3)) / 3;
+      }
+      await spinning.release();
+      add('generator 256x256, ORT threads sleep when idle (default)', 32, sleepRate, s.flopsPerImage);
+      add('generator 256x256, ORT threads spin (OWSD_ORT_SPIN=1)', 32, spinRate, s.flopsPerImage);
       const px = await s.pixels(emb, 32);
       for (const b of [1, 32]) add('PNG encoding 256x256', b, await rate(b, () => encodePngBatch(px.subarray(0, b * 256 * 256 * 3), b, 256)));
       const cloudAnswer = new Float32Array(32 * 1000).fill(1e-3);
