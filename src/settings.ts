@@ -22,7 +22,7 @@ export interface Settings {
   /**
    * Whether onnxruntime's intra-op threads spin while waiting for work. Its default is to spin; we default to not,
    * because on shared cores (the cloud and the client on one machine, or other jobs) spinning threads burn the
-   * cycles the working ones need: the 256 px generator ran about 1.8x faster without spinning under load
+   * cycles the working ones need: the 256 px generator ran 1.4-2.1x faster without spinning under load
    * (bench/stages.js measures both), with identical outputs.
    */
   ortSpinning: boolean;

@@ -29,6 +29,7 @@ test('CKKS head (128-bit, n=4096) classifies real MobileNetV2 embeddings as the 
     const ct = client.encrypt(x);
     // The ciphertext is not the embedding: it is far larger and does not contain its float32 bytes.
     assert.ok(ct.length > 4 * dim);
+    assert.equal(Buffer.from(ct).indexOf(Buffer.from(x.buffer, x.byteOffset, 64)), -1);
     const scores = client.decrypt(server.evaluate(ct, gk));
     const plain = plainScores(head, x);
     for (let c = 0; c < WNIDS.length; c++) assert.ok(Math.abs(scores[c]! - plain[c]!) < 1e-3, `image ${i} class ${c}: ${scores[c]} vs ${plain[c]}`);
