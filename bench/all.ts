@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['scramble', 'iin-train', 'cloud-server', 'gateway'];
+const benches = ['stages', 'iin-train', 'cloud-server', 'gateway', 'he-vs-owsd', 'growth'];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== ${b} ===`);

@@ -9,11 +9,11 @@
  *
  * Server and load generator share the machine's cores, so numbers are a floor for a dedicated server.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildImageInferenceRequest } from '../src/cloud/protocol.js';
-import { modelsDir, noisePngBytes } from '../test/helpers.js';
+import { noisePngBytes } from '../test/helpers.js';
+import { machinePeakGflops, saveResult, startCloudProcess } from './lib.js';
+import { MODEL_FLOPS } from './stages.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,42 +36,16 @@ const size = Number(args.size);
 
 const noisePng = (seed: number): Promise<Uint8Array> => noisePngBytes(seed, size);
 
-/** Start `owsd cloud serve` on a free port; resolve with its URL once it says it is serving. */
-function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
-  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const argv = [main, 'cloud', 'serve', '--model', model, '--port', '0', '--quiet', '--models', modelsDir];
-  if (args.threads) argv.push('--threads', args.threads);
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const onData = (d: Buffer): void => {
-      err += d.toString();
-      const m = /at (http:\/\/\S+) \(KServe/.exec(err);
-      if (m) {
-        child.stderr!.off('data', onData);
-        child.stderr!.on('data', (x: Buffer) => process.stderr.write(x));
-        resolve({
-          url: m[1]!,
-          stop: async () => {
-            child.kill('SIGTERM');
-            return exited;
-          },
-        });
-      }
-    };
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`server exited (${code}) before serving:\n${err}`)));
-  });
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+// The machine's matmul rate, measured before the server starts (the cloud's model FLOPs are a share of it).
+const peak = await machinePeakGflops();
+const modelFlops = MODEL_FLOPS[model];
 const t0 = performance.now();
-const server = await startServer();
+const server = await startCloudProcess(model, { threads: args.threads });
 const startupS = (performance.now() - t0) / 1000;
 const pngs = await Promise.all(Array.from({ length: Math.max(8, batch) }, (_, i) => noisePng(i + 1)));
 const pngBytes = pngs.reduce((a, p) => a + p.length, 0) / pngs.length;
@@ -122,7 +96,6 @@ const exitCode = await server.stop();
 latencies.sort((a, b) => a - b);
 const ok = latencies.length;
 const result = {
-  bench: 'cloud-server',
   model,
   imageSize: size,
   pngBytes: Math.round(pngBytes),
@@ -133,6 +106,9 @@ const result = {
   errors,
   requestsPerSecond: Number((ok / elapsed).toFixed(2)),
   imagesPerSecond: Number(((ok * batch) / elapsed).toFixed(2)),
+  gflopPerImage: modelFlops !== undefined ? modelFlops / 1e9 : null,
+  machinePeakGflops: peak.median,
+  shareOfPeak: modelFlops !== undefined ? Number(((modelFlops * ok * batch) / elapsed / 1e9 / peak.median).toFixed(3)) : null,
   latencyMs: {
     p50: Number(percentile(latencies, 50).toFixed(1)),
     p90: Number(percentile(latencies, 90).toFixed(1)),
@@ -146,7 +122,8 @@ const result = {
 
 console.log(`cloud server bench: ${model}, ${size}x${size} noise PNGs (${Math.round(pngBytes / 1024)} KiB), batch ${batch}, concurrency ${concurrency}, ${elapsed.toFixed(1)} s on ${result.cores} cores`);
 console.log(`  requests/s ${result.requestsPerSecond}   images/s ${result.imagesPerSecond}`);
+if (result.shareOfPeak !== null) console.log(`  model ${result.gflopPerImage} GFLOP/image (published): ${(100 * result.shareOfPeak).toFixed(0)}% of the machine's matmul rate (${peak.median} GFLOP/s)`);
 console.log(`  latency ms p50 ${result.latencyMs.p50}  p90 ${result.latencyMs.p90}  p99 ${result.latencyMs.p99}  max ${result.latencyMs.max}`);
 console.log(`  requests ${requests}, errors ${errors}${errorKinds.size ? ` (${[...errorKinds].map(([k, n]) => `${n}x ${k}`).join('; ')})` : ''}; server started in ${startupS.toFixed(1)} s, exited with ${exitCode} after SIGTERM`);
-console.log(JSON.stringify(result));
+saveResult(`cloud-server`, result);
 if (errors > 0 || exitCode !== 0) process.exitCode = 1;

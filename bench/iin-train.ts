@@ -12,13 +12,11 @@
  *   node dist/bench/iin-train.js [batchSize] [epochs]
  */
 import os from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { trainIin } from '../src/iin/train.js';
 import { IIN_DEFAULTS } from '../src/iin/config.js';
 import { createRng, type Rng } from '../src/internal/random.js';
-import { makeGraph, makeModel, makeNode, serializeModel, valueInfo } from '../src/internal/onnx-graph.js';
-import { createSession, floatTensor } from '../src/internal/ort.js';
 import { settings } from '../src/settings.js';
+import { isMain, machinePeakGflops, measureMatmul, saveResult } from './lib.js';
 
 const EMBEDDING = 1280;
 const CLOUD = 1000;
@@ -57,30 +55,6 @@ export function makeBenchData(n: number, rng: Rng): { x: Float32Array; y: Int32A
   return { x, y };
 }
 
-/** GFLOP/s of one ORT MatMul [m,k] @ [k,n] with both operands as inputs: best and median of `reps` runs. */
-export async function measureMatmul(m: number, k: number, n: number, reps = 40): Promise<{ best: number; median: number }> {
-  const graph = makeGraph(
-    'matmul',
-    [makeNode('MatMul', ['a', 'b'], ['c'])],
-    [valueInfo('a', 'FLOAT', [m, k]), valueInfo('b', 'FLOAT', [k, n])],
-    [valueInfo('c', 'FLOAT', [m, n])],
-  );
-  const session = await createSession(serializeModel(makeModel(graph)), { what: 'matmul bench' });
-  const rng = createRng(7);
-  const a = floatTensor(Float32Array.from({ length: m * k }, () => rng.next() - 0.5), [m, k]);
-  const b = floatTensor(Float32Array.from({ length: k * n }, () => rng.next() - 0.5), [k, n]);
-  const times: number[] = [];
-  for (let i = 0; i < reps + 3; i++) {
-    const t0 = performance.now();
-    await session.run({ a, b });
-    if (i >= 3) times.push(performance.now() - t0);
-  }
-  await session.release();
-  times.sort((p, q) => p - q);
-  const flop = 2 * m * k * n;
-  return { best: flop / (times[0] * 1e6), median: flop / (times[times.length >> 1] * 1e6) };
-}
-
 export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epochs = IIN_DEFAULTS.epochs): Promise<Record<string, unknown>> {
   const D = EMBEDDING + CLOUD;
   const H = IIN_DEFAULTS.hidden;
@@ -90,9 +64,10 @@ export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epoch
 
   // the matmul reference: [256, 2280] @ [2280, 512] (and the training batch's shape), before and after training
   const peakM = Math.max(256, batchSize);
+  const machineBefore = await machinePeakGflops();
   const peakBefore = await measureMatmul(peakM, D, H);
   const batchMatmul = peakM === batchSize ? undefined : await measureMatmul(batchSize, D, H);
-  const loadBefore = os.loadavg()[0];
+  const loadBefore = os.loadavg()[0]!;
   const t0 = performance.now();
   const trained = await trainIin(x, y, {
     inputDim: D,
@@ -100,8 +75,10 @@ export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epoch
     config: { batchSize, epochs, earlyStopping: false, validationFraction: VALIDATION / total },
   });
   const seconds = (performance.now() - t0) / 1000;
-  const loadAfter = os.loadavg()[0];
+  const loadAfter = os.loadavg()[0]!;
   const peakAfter = await measureMatmul(peakM, D, H);
+  const machineAfter = await machinePeakGflops();
+  const machinePeak = Math.max(machineBefore.median, machineAfter.median);
   const epochSeconds = trained.history.map((h) => h.seconds).sort((a, b) => a - b);
   const setup = seconds - trained.history.reduce((a, h) => a + h.seconds, 0);
 
@@ -115,7 +92,6 @@ export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epoch
   const executedGflops = executedFlop / seconds / 1e9;
   const peak = Math.max(peakBefore.median, peakAfter.median);
   const result = {
-    bench: 'iin-train',
     threads: settings.threads,
     samples: nTrain,
     validation: VALIDATION,
@@ -135,6 +111,8 @@ export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epoch
     matmulGflopsAtBatch: +(batchMatmul ?? peakBefore).median.toFixed(1),
     shareOfMatmul: +(executedGflops / peak).toFixed(3),
     modelShareOfMatmul: +(gflops / peak).toFixed(3),
+    machinePeakGflops: machinePeak,
+    shareOfMachinePeak: +(executedGflops / machinePeak).toFixed(3),
     epochSecondsMin: +epochSeconds[0].toFixed(3),
     epochSecondsMedian: +epochSeconds[epochSeconds.length >> 1].toFixed(3),
     epochSecondsMax: +epochSeconds[epochSeconds.length - 1].toFixed(3),
@@ -164,11 +142,12 @@ export async function runIinTrainBench(batchSize = IIN_DEFAULTS.batchSize, epoch
   console.log(
     `  target           40 epochs in ${at40.toFixed(1)} s vs ${TARGET_S} s: ${at40 < TARGET_S ? 'MET' : 'MISSED'} (${(TARGET_S / at40).toFixed(1)}x margin; paper 240-300 s)`,
   );
-  console.log(JSON.stringify(result));
+  console.log(`  machine peak     ${machinePeak} GFLOP/s (ORT MatMul 1024^3): training executes at ${(100 * result.shareOfMachinePeak).toFixed(0)}% of it`);
+  saveResult('iin-train', result);
   return result;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const batch = process.argv[2] ? Number.parseInt(process.argv[2], 10) : undefined;
   const epochs = process.argv[3] ? Number.parseInt(process.argv[3], 10) : undefined;
   await runIinTrainBench(batch, epochs);

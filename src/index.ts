@@ -15,3 +15,4 @@ export * from './analysis/index.js';
 export * from './experiments/index.js';
 export * from './report/index.js';
 export * from './server/index.js';
+export * from './he/index.js';

@@ -8,6 +8,7 @@
  * | OWSD_CACHE        | cache for `owsd models pull`                                    | ~/.cache/owsd        |
  * | OWSD_THREADS      | intra-op threads for onnxruntime                                | number of CPU cores  |
  * | OWSD_LOG          | log level: silent, error, info, debug                           | info                 |
+ * | OWSD_ORT_SPIN     | 1: let onnxruntime's idle threads spin-wait (its own default)   | 0 (threads sleep)    |
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,13 @@ export interface Settings {
   cacheDir: string;
   threads: number;
   logLevel: 'silent' | 'error' | 'info' | 'debug';
+  /**
+   * Whether onnxruntime's intra-op threads spin while waiting for work. Its default is to spin; we default to not,
+   * because on shared cores (the cloud and the client on one machine, or other jobs) spinning threads burn the
+   * cycles the working ones need: the 256 px generator ran 1.4-2.1x faster without spinning under load
+   * (bench/stages.js measures both), with identical outputs.
+   */
+  ortSpinning: boolean;
 }
 
 function readLogLevel(v: string | undefined): Settings['logLevel'] {
@@ -32,6 +40,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cacheDir: env.OWSD_CACHE || path.join(os.homedir(), '.cache', 'owsd'),
     threads: Number.isFinite(threads) && threads > 0 ? threads : Math.max(1, os.availableParallelism()),
     logLevel: readLogLevel(env.OWSD_LOG),
+    ortSpinning: env.OWSD_ORT_SPIN === '1',
   };
 }
 

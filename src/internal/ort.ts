@@ -25,6 +25,8 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      // onnxruntime's session config entries session.intra_op.allow_spinning / session.inter_op.allow_spinning
+      ...(settings.ortSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
     };
     return typeof model === 'string'
       ? await ort.InferenceSession.create(model, options)

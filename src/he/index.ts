@@ -1,0 +1,2 @@
+export * from './ckks-head.js';
+export * from './linear-head.js';
