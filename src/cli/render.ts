@@ -1,5 +1,5 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
-import type { EvalReport, FitResult, DemoReport } from '../index.js';
+import type { EvalReport, FitResult, DemoReport, LeakAttackResult } from '../index.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
@@ -13,11 +13,23 @@ export function cloudVerdict(gain: number, stdErr: number): string {
   return `The cloud adds ${pts(gain)} over the embedding alone (${noise}).`;
 }
 
+/** The label-leak attack's figure and, when it labels more than twice chance, the plain-words warning. */
+function attackLines(a: LeakAttackResult | null | undefined): string[] {
+  if (!a) return [];
+  const out = [`label leak: a 1-NN attacker on the scrambled pixels, given ${a.k} labelled images per class, labels ${pct(a.accuracy).trim()} of the other ${a.queries} (chance ${pct(a.chance).trim()})`];
+  if (a.accuracy > 2 * a.chance) out.push('The traffic gives the labels away: anyone who sees the scrambled images and a few of their labels can classify the rest.');
+  return out;
+}
+
 export function renderFit(r: Omit<FitResult, 'bundle'>): string {
   const v = r.validation;
   return [
     `fitted on ${r.trainSamples} images; ${r.submissionsSent} submissions sent; ${r.seconds.toFixed(1)} s; bundle: ${r.out}`,
     `validation top-1: with cloud ${pct(v.both)} | embedding alone ${pct(v.embedding)} | cloud vector alone ${pct(v.cloud)} | cloud gain ${v.cloudGain === null ? 'n/a' : pts(v.cloudGain)}`,
+    ...attackLines(r.attack),
+    ...(v.cloudGain !== null && v.both !== null && v.embedding !== null && r.validationSamples > 0
+      ? [`On the validation images: ${cloudVerdict(v.cloudGain, Math.sqrt((v.both * (1 - v.both) + v.embedding * (1 - v.embedding)) / r.validationSamples))}`]
+      : []),
     ...skippedLines(r.skippedImages),
   ].join('\n');
 }
@@ -45,15 +57,8 @@ export function renderEval(r: EvalReport): string {
       `IIN vs cloud's plaintext top-1    ${pct(r.plaintext.agreement.top1)}   ${pct(r.plaintext.agreement.top5)}`,
     );
   }
-  if (r.attack) {
-    lines.push(
-      `label leak: a 1-NN attacker on the scrambled pixels, given ${r.attack.k} labelled images per class, labels ${pct(r.attack.accuracy).trim()} of the other ${r.attack.queries} (chance ${pct(r.attack.chance).trim()})`,
-    );
-  }
-  lines.push(cloudVerdict(r.cloudGain, r.cloudGainStdErr));
-  if (r.attack && r.attack.accuracy > 2 * r.attack.chance) {
-    lines.push('The traffic gives the labels away: anyone who sees the scrambled images and a few of their labels can classify the rest.');
-  }
+  const attack = attackLines(r.attack);
+  lines.push(...attack.slice(0, 1), cloudVerdict(r.cloudGain, r.cloudGainStdErr), ...attack.slice(1));
   return lines.join('\n');
 }
 

@@ -17,6 +17,8 @@ import { selectData, type DataSelection } from './data.js';
 import { sha256File } from '../models/checksum.js';
 import type { Sample } from '../types.js';
 import type { SkippedImage } from './screen.js';
+import { trafficLeakAttack } from './leak.js';
+import type { LeakAttackResult } from '../analysis/label-leak.js';
 
 export interface FitOptions extends ResolveOptions {
   keys: Key[];
@@ -52,6 +54,10 @@ export interface FitResult {
   /** With data.badImages 'skip': unreadable images left out (train and held-out), with the reason. */
   skippedImages: SkippedImage[];
   submissionsSent: number;
+  /** The k=5 pixel 1-NN label-leak attack on this run's own traffic (a capped subset, scrambled again, not sent). */
+  attack: LeakAttackResult | null;
+  /** Images the IINs' validation accuracies were measured on (the cloud gain's sample). */
+  validationSamples: number;
   seconds: number;
 }
 
@@ -105,6 +111,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
   const y = labelsOf(train);
   const iinConfig = { ...opts.iin, seed: opts.iin?.seed ?? opts.data.seed };
   const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch);
+  const attack = await trafficLeakAttack(channels[0]!.scrambler, f.embeddings, y, { seed: opts.data.seed });
   const seconds = (performance.now() - started) / 1000;
   const encoders = await Promise.all(
     encoder.describe().map(async (e, i) => ({ ...e, sha256: specs[i]!.sha256 ?? (await sha256File(specs[i]!.path)) })),
@@ -137,6 +144,8 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     trainSamples: train.length,
     skippedImages: [...data.skipped.train, ...data.skipped.test],
     submissionsSent: f.sent,
+    attack,
+    validationSamples: Math.round(train.length * (iins.both.config.earlyStopping ? iins.both.config.validationFraction : 0)),
     seconds,
   };
 }
