@@ -19,6 +19,7 @@ import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError } from '../errors.js';
 import { MAX_INPUT_PIXELS } from '../image/decode.js';
 import type { Gateway } from './gateway.js';
+import { addServerHooks } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImages, jsonImages, multipartImages, type RequestLimits } from './request.js';
 
@@ -74,16 +75,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain'); // JSON or multipart only: anything else is a clear 415
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });
 
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onSend', async (_req, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    if (log) log(`${req.method} ${req.url.split('?')[0]} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
-  });
+  addServerHooks(app, log, (url) => url.split('?')[0]!);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (isOwsdError(err)) return sendError(reply, err.status, err.code, err.message, (err as { field?: string }).field);

@@ -1,7 +1,7 @@
 /** Open a bundle with its key(s) and serve the gateway (API + web page) on a port. */
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
-import { formatUrl } from '../cloud/server/start.js';
+import { formatUrl, listenOrFail } from '../internal/http-server.js';
 import { buildGatewayApp } from './app.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
 
@@ -29,16 +29,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `--port must be an integer 0..65535, got ${port}`);
   const gateway = await Gateway.open(opts);
   const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log });
-  try {
-    await app.listen({ port, host });
-  } catch (e) {
-    await gateway.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    return fail('OWSD_ERR_BAD_ARGUMENT', `cannot listen on ${host}:${port}: ${why}`, e);
-  }
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const actualPort = await listenOrFail(app, host, port, () => gateway.close());
   let closing: Promise<void> | undefined;
   return {
     url: formatUrl(host, actualPort),

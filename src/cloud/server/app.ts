@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { describe, isOwsdError, OwsdError, fail } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
+import { addServerHooks } from '../../internal/http-server.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
@@ -157,19 +158,7 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     if (e) throw e;
   });
 
-  // Graceful shutdown: requests in flight when close() is called finish, and their keep-alive connections are
-  // closed after the answer (fastify's close() would otherwise wait out the 72 s keep-alive timeout).
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onSend', async (_req, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
-
-  app.addHook('onResponse', async (req, reply) => {
-    if (log) log(`${req.method} ${req.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
-  });
+  addServerHooks(app, log);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (isOwsdError(err)) return sendError(reply, err.status, err.message);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { OnnxClassifier } from '../../models/classifier.js';
 import { resolveModel } from '../../models/registry.js';
 import { fail } from '../../errors.js';
+import { formatUrl, listenOrFail } from '../../internal/http-server.js';
 import { buildCloudApp, type CloudLogger, type HostedModel } from './app.js';
 
 export interface StartCloudOptions {
@@ -45,10 +46,7 @@ export async function loadHostedModels(names: string[], opts: { modelsDir?: stri
   );
 }
 
-export function formatUrl(host: string, port: number): string {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${port}`;
-}
+export { formatUrl };
 
 export async function startCloudServer(opts: StartCloudOptions): Promise<RunningCloud> {
   const names = Array.isArray(opts.model) ? opts.model : [opts.model];
@@ -61,16 +59,7 @@ export async function startCloudServer(opts: StartCloudOptions): Promise<Running
     await Promise.all(models.map((m) => (m.classifier as OnnxClassifier).release?.()));
   };
   const app = buildCloudApp({ models, maxBodyBytes: opts.maxBodyBytes, maxImagesPerRequest: opts.maxImagesPerRequest, logger: opts.logger, requestTimeoutMs: opts.requestTimeoutMs });
-  try {
-    await app.listen({ port, host });
-  } catch (e) {
-    await release();
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    return fail('OWSD_ERR_BAD_ARGUMENT', `cannot listen on ${host}:${port}: ${why}`, e);
-  }
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const actualPort = await listenOrFail(app, host, port, release);
   let closing: Promise<void> | undefined;
   return {
     url: formatUrl(host, actualPort),

@@ -1,0 +1,41 @@
+/** What the embedded cloud and the gateway share as fastify servers: listening with a clear error, graceful close, the request log line. */
+import type { FastifyInstance } from 'fastify';
+import { fail } from '../errors.js';
+
+/** An address for clients: IPv6 hosts in brackets, and a wildcard host as loopback. */
+export function formatUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${port}`;
+}
+
+/** Listen, or release what was opened and fail with one clear line; resolves to the port actually bound. */
+export async function listenOrFail(app: FastifyInstance, host: string, port: number, release: () => Promise<void>): Promise<number> {
+  try {
+    await app.listen({ port, host });
+  } catch (e) {
+    await release();
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    return fail('OWSD_ERR_BAD_ARGUMENT', `cannot listen on ${host}:${port}: ${why}`, e);
+  }
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+/**
+ * Graceful shutdown and one log line per request: requests in flight when close() is called finish, and their
+ * keep-alive connections are closed after the answer (fastify's close() would otherwise wait out the keep-alive
+ * timeout).
+ */
+export function addServerHooks(app: FastifyInstance, log: ((line: string) => void) | false | undefined, path: (url: string) => string = (u) => u): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (log) log(`${req.method} ${path(req.url)} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
+  });
+}
