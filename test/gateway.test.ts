@@ -152,7 +152,7 @@ test('EXPECTED FAILURE - bad input gets a 4xx JSON error naming the field, never
     [postJson('/v1/classify', { images: [b64(filePath(0))], top: 0 }), 400, /^top: expected an integer/, 'top'],
     [postJson('/v1/classify', { images: [b64(filePath(0))], colour: 'red' }), 400, /^colour: unknown field/, 'colour'],
     [postJson('/v1/classify', { images: Array(65).fill('AAAA') }), 400, /at most 64 images/, 'images'],
-    [call('/v1/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"images": [' }), 400, /malformed/],
+    [call('/v1/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"images": [' }), 400, /request body is not valid JSON/],
     [call('/v1/classify', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, /Content-Type: expected multipart\/form-data/],
     [call('/v1/nothing'), 404, /no such endpoint: GET \/v1\/nothing/],
   ];

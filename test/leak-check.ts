@@ -9,6 +9,11 @@
  * carry no information about the image and occur in any PNG. Tests pair every use with a positive control that
  * shows the detector finds a real leak.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeRgb, deriveNormals, Encoder, generatorLayers, readKeyFile, resolveModel, streamKey } from '../src/index.js';
+import type { RecordingProxy } from './proxy.js';
+
 export const WINDOW = 32;
 export const MIN_DISTINCT = 8;
 
@@ -137,4 +142,33 @@ export function forms(what: string, bytes: ArrayBufferView): Secret[] {
     { what: `${what} as base64`, bytes: Buffer.from(b.toString('base64')) },
     { what: `${what} as hex`, bytes: Buffer.from(b.toString('hex')) },
   ];
+}
+
+/** Everything that could betray an image or the key: each file, its pixels, its embedding, the secret and the derived key material. */
+export async function imageAndKeySecrets(files: string[], keyFile: string, encoderName: string, modelsDir: string): Promise<Secret[]> {
+  const enc = await Encoder.create([await resolveModel(encoderName, { modelsDir })]);
+  const emb = await enc.encode(files.map((p) => ({ kind: 'file' as const, path: p })));
+  await enc.release();
+  const out: Secret[] = [];
+  for (const [i, f] of files.entries()) {
+    const name = path.basename(f);
+    out.push({ what: `${name} file`, bytes: fs.readFileSync(f) });
+    out.push({ what: `${name} pixels`, bytes: (await decodeRgb({ kind: 'file', path: f })).data });
+    out.push(...forms(`${name} embedding`, emb.subarray(i * enc.dim, (i + 1) * enc.dim)));
+  }
+  const key = readKeyFile(keyFile);
+  out.push(...forms('key secret', key.secret));
+  // Derived key material: each generator layer's stream key and the start of its weights (as the generator draws them).
+  const g = key.generator;
+  for (const layer of generatorLayers(enc.dim, g)) {
+    const label = `generator/${g.design}/in${enc.dim}/size${g.imageSize}/c${g.baseChannels}/${layer.name}`;
+    out.push(...forms(`${layer.name} stream key`, streamKey(key.secret, label)));
+    out.push(...forms(`${layer.name} weights`, deriveNormals(key.secret, label, 4096, 0.02 * (Math.sqrt(2 / layer.fanIn) / 0.02)) /* the exact expression of deriveGeneratorWeights */).slice(0, 2));
+  }
+  return out;
+}
+
+/** What an observer of the traffic saw: request lines, headers and bodies. */
+export function trafficOf(p: RecordingProxy): Buffer[] {
+  return p.requests.flatMap((r) => [Buffer.from(`${r.method} ${r.url}\n${JSON.stringify(r.headers)}\n`), r.body]);
 }

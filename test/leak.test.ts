@@ -5,18 +5,17 @@
  * the key (its secret, each generator layer's derived stream key and the start of its weights) may appear in it (base64 strings in the traffic are decoded and searched too). A positive
  * control sends each of these things on purpose and checks that the detector sees it.
  *
- * The gateway (`owsd serve`, src/server) is not in this branch yet: when it is, run its requests through
- * `trafficOf()` the same way (see `gatewayTraffic` below).
+ * The gateway's traffic is checked the same way in test/gateway-reliability.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeRgb, deriveNormals, Encoder, generatorLayers, Predictor, readKeyFile, resolveModel, startCloudServer, streamKey, type RunningCloud } from '../src/index.js';
+import { decodeRgb, Predictor, readKeyFile, startCloudServer, type RunningCloud } from '../src/index.js';
 import { float32ToBase64 } from '../src/internal/float-base64.js';
 import { imagenetteFiles, modelsDir, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
-import { forms, Haystack, leaks, type Secret } from './leak-check.js';
+import { Haystack, imageAndKeySecrets, leaks, trafficOf, type Secret } from './leak-check.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };
 const owsd = (args: string[]) => runOwsd(args, env);
@@ -54,34 +53,9 @@ after(async () => {
   await cloud?.close();
 });
 
-/** Everything that could betray an image or the key: each file, its pixels, its embedding, the secret. */
-async function secretsOf(files: string[]): Promise<Secret[]> {
-  const enc = await Encoder.create([await resolveModel(ENCODER, { modelsDir })]);
-  const emb = await enc.encode(files.map((p) => ({ kind: 'file' as const, path: p })));
-  await enc.release();
-  const out: Secret[] = [];
-  for (const [i, f] of files.entries()) {
-    const name = path.basename(f);
-    out.push({ what: `${name} file`, bytes: fs.readFileSync(f) });
-    out.push({ what: `${name} pixels`, bytes: (await decodeRgb({ kind: 'file', path: f })).data });
-    out.push(...forms(`${name} embedding`, emb.subarray(i * enc.dim, (i + 1) * enc.dim)));
-  }
-  const key = readKeyFile(keyFile);
-  out.push(...forms('key secret', key.secret));
-  // Derived key material: each generator layer's stream key and the start of its weights (as the generator draws them).
-  const g = key.generator;
-  for (const layer of generatorLayers(enc.dim, g)) {
-    const label = `generator/${g.design}/in${enc.dim}/size${g.imageSize}/c${g.baseChannels}/${layer.name}`;
-    out.push(...forms(`${layer.name} stream key`, streamKey(key.secret, label)));
-    out.push(...forms(`${layer.name} weights`, deriveNormals(key.secret, label, 4096, 0.02 * (Math.sqrt(2 / layer.fanIn) / 0.02)) /* the exact expression of deriveGeneratorWeights */).slice(0, 2));
-  }
-  return out;
-}
+/** Everything that could betray an image or the key (see leak-check.ts). */
+const secretsOf = (files: string[]): Promise<Secret[]> => imageAndKeySecrets(files, keyFile, ENCODER, modelsDir);
 
-/** What an observer of the traffic saw: request lines, headers and bodies. */
-function trafficOf(p: RecordingProxy): Buffer[] {
-  return p.requests.flatMap((r) => [Buffer.from(`${r.method} ${r.url}\n${JSON.stringify(r.headers)}\n`), r.body]);
-}
 
 test('fit, eval, predict (CLI) and Predictor (library) send no byte of any image, embedding or key', async () => {
   const made = await owsd(['key', 'new', '--out', keyFile, '--image-size', '64', '--budget', '500']);

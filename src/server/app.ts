@@ -19,7 +19,7 @@ import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError } from '../errors.js';
 import { MAX_INPUT_PIXELS } from '../image/decode.js';
 import type { Gateway } from './gateway.js';
-import { addServerHooks } from '../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImages, jsonImages, multipartImages, type RequestLimits } from './request.js';
 
@@ -72,7 +72,8 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: fs.readFileSync(path.join(dir, f.file)), type: f.type }]));
 
   const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle' });
-  app.removeContentTypeParser('text/plain'); // JSON or multipart only: anything else is a clear 415
+  app.removeContentTypeParser(['text/plain', 'application/json']); // JSON or multipart only: anything else is a clear 415
+  addDeferredJsonParser(app, 'application/json', maxBody);
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });
 
   addServerHooks(app, log, (url) => url.split('?')[0]!);

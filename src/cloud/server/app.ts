@@ -8,10 +8,9 @@
  */
 import http from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { describe, isOwsdError, OwsdError, fail } from '../../errors.js';
+import { describe, isOwsdError, fail } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
-import { addServerHooks } from '../../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks } from '../../internal/http-server.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
@@ -133,30 +132,8 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
   // is reported from a preHandler, not from the parser: fastify closes the connection after a parser error (the
   // client might still be sending), which here is needless since the whole body was read, and makes a flood of
   // malformed requests cost a new connection each (p99 about 1 s under load instead of a few ms).
-  const badJson = new WeakMap<object, OwsdError>();
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBody }, (req, body, done) => {
-    const buf = body as Buffer;
-    if (buf.length === 0) {
-      done(null, undefined);
-      return;
-    }
-    if (nestsDeeperThan(buf)) {
-      badJson.set(req, new OwsdError('OWSD_ERR_REQUEST', `request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep; an inference request needs fewer than 10`));
-      done(null, undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(buf.toString('utf8')));
-    } catch (e) {
-      badJson.set(req, new OwsdError('OWSD_ERR_REQUEST', `request body is not valid JSON: ${describe(e)}`));
-      done(null, undefined);
-    }
-  });
-  app.addHook('preHandler', async (req) => {
-    const e = badJson.get(req);
-    if (e) throw e;
-  });
+  addDeferredJsonParser(app, '*', maxBody, '; an inference request needs fewer than 10');
 
   addServerHooks(app, log);
 
