@@ -303,7 +303,7 @@ function headline(results: Map<string, ExperimentResult>): string {
 }
 
 function section(r: ExperimentResult, figures: Figure[]): string {
-  const head = `## ${r.paper.charAt(0).toUpperCase()}${r.paper.slice(1)}: ${r.title}\n\n${r.description} ${r.seeds.length} repetitions (seeds ${r.seeds.join(', ')}); mean (std) in %. Experiment \`${r.name}\`, ${Math.round(r.seconds)} s.\n\n`;
+  const head = `## ${r.paper.charAt(0).toUpperCase()}${r.paper.slice(1)}: ${r.title}\n\n${r.description} ${r.seeds.length} repetitions (seeds ${r.seeds.join(', ')}); mean (std) in %. Experiment \`${r.name}\`, ${Math.round(r.seconds)} s, started ${r.started.slice(0, 10)}; IIN learning rate ${r.settings[0]?.iin.learningRate ?? '—'}${(r.settings[0]?.iin.learningRate ?? 0) < 1e-3 ? ' (the paper\'s 1e-4, from before the design study: this IIN is under-trained and its cloud gains are not the cloud\'s; re-run to update)' : ''}.\n\n`;
   switch (r.name) {
     case 'same-labels':
     case 'label-subsets':
