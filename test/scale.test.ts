@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { batchResults, batchStatus, createKey, fit, ledgerKey, Predictor, readKeyFile, RedisLedger, resultsKey, startCloudServer, submitBatch, UsageLedger, waitForBatch, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { batchResults, batchStatus, connectRedis, createKey, startGateway, fit, ledgerKey, Predictor, readKeyFile, RedisLedger, resultsKey, startCloudServer, submitBatch, UsageLedger, waitForBatch, writeKeyFile, type RunningCloud } from '../src/index.js';
 import { loadDataset } from '../src/data/detect.js';
 import { prepareDataset } from '../src/data/split.js';
-import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
+import fs from 'node:fs';
+import { dataDir, imagenetteFiles, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { redisSkipReason, startRedis, type TestRedis } from './redis.js';
 
@@ -27,6 +28,7 @@ let proxy: RecordingProxy | undefined;
 /** The victim's own way to the cloud, slow, so that it is killed with images at the cloud and no answer back. */
 let slow: RecordingProxy | undefined;
 const clients: Redis[] = [];
+let batchBundle: { bundle: string; keyFile: string } | undefined;
 const children: ChildProcess[] = [];
 
 function connect(): Redis {
@@ -173,6 +175,47 @@ test('3 workers, one SIGKILLed mid-run: every image gets exactly one result, equ
     assert.deepEqual(x.predictions.map((l) => l.label), single[i]!.map((l) => l.label), `image ${i}: same labels`);
     x.predictions.forEach((l, j) => assert.ok(Math.abs(l.score - single[i]![j]!.score) < 1e-4, `image ${i}: same scores`));
   });
+
+  // The CLI over the same batch: results in input order as JSON lines, status as JSON, bad input named.
+  const out = await runOwsd(['batch', 'results', info.id, '--redis', redis!.url], process.env);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(out.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { index: number }).index), results.map((x) => x.index));
+  const st = await runOwsd(['batch', 'status', info.id, '--redis', redis!.url, '--json'], process.env);
+  assert.equal((JSON.parse(st.stdout) as { complete: boolean }).complete, true);
+  const bad = await runOwsd(['batch', 'status', info.id, '--redis', 'http://127.0.0.1:1'], process.env);
+  assert.match(bad.stderr, /^owsd: --redis must be a redis:\/\/ or rediss:\/\/ URL/);
+  const unknown = await runOwsd(['batch', 'results', 'nope', '--redis', redis!.url], process.env);
+  assert.match(unknown.stderr, /no batch nope in this Redis/);
+  batchBundle = { bundle, keyFile };
+
   for (const w of ws.slice(1)) w.child.kill('SIGTERM');
   await Promise.all(ws.slice(1).map((w) => new Promise((res) => (w.child.exitCode !== null ? res(null) : w.child.once('exit', res)))));
+});
+
+test('two gateway replicas share one budget through the Redis ledger', { skip, timeout: 60_000 }, async () => {
+  assert.ok(batchBundle && cloud, 'needs the batch test\'s bundle');
+  const { bundle, keyFile } = batchBundle;
+  const key = readKeyFile(keyFile);
+  const r = connect();
+  await r.set(ledgerKey(key.id), String(key.budget - 3)); // 3 submissions left, for both replicas together
+  const conns = [connectRedis(redis!.url), connectRedis(redis!.url)];
+  clients.push(...conns);
+  const gs = await Promise.all(conns.map((c) => startGateway({ bundle, keyFiles: [keyFile], modelsDir, port: 0, log: false, cloud: { url: cloud!.url }, ledgerFor: (k) => RedisLedger.open(c, k) })));
+  try {
+    const img = fs.readFileSync(imagenetteFiles(1)[0]!).toString('base64');
+    const classify = (i: number, n: number) =>
+      fetch(`${gs[i]!.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: Array(n).fill(img), top: 1 }) });
+    assert.equal((await classify(0, 2)).status, 200);
+    const refused = await classify(1, 2);
+    assert.equal(refused.status, 429, 'replica 2 sees replica 1\'s use: 2 more would pass the budget');
+    assert.match(((await refused.json()) as { error: string }).error, /has 1 of 1000 submissions left, but this run needs 2: nothing was sent/);
+    assert.equal((await classify(1, 1)).status, 200);
+    assert.equal((await classify(0, 1)).status, 429);
+    const status = (await (await fetch(`${gs[0]!.url}/v1/status`)).json()) as { keys: Array<{ used: number; remaining: number }> };
+    assert.equal(status.keys[0]!.used, 1000);
+    assert.equal(status.keys[0]!.remaining, 0);
+    assert.equal(await r.get(ledgerKey(key.id)), '1000');
+  } finally {
+    for (const g of gs) await g.close();
+  }
 });

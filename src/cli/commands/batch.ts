@@ -116,6 +116,9 @@ export function registerBatch(program: Command): void {
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledMs,
           onJob: o.quiet ? undefined : (e) => process.stderr.write(`owsd worker: job ${e.job}: ${e.images} images, ${e.sent} sent\n`),
+        }).catch((e: unknown) => {
+          redis.disconnect();
+          throw e;
         });
         process.stdout.write(`owsd worker ${w.id} ready on queue ${o.queue}\n`);
         const sig = await untilSignal('owsd worker');
