@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { batchResults, batchStatus, connectRedis, createKey, startGateway, fit, ledgerKey, Predictor, readKeyFile, RedisLedger, resultsKey, startCloudServer, submitBatch, UsageLedger, waitForBatch, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { batchResults, batchStatus, connectRedis, createKey, startGateway, startWorker, fit, ledgerKey, Predictor, readKeyFile, RedisLedger, resultsKey, startCloudServer, submitBatch, UsageLedger, waitForBatch, writeKeyFile, type RunningCloud } from '../src/index.js';
 import { loadDataset } from '../src/data/detect.js';
 import { prepareDataset } from '../src/data/split.js';
 import fs from 'node:fs';
@@ -218,4 +218,28 @@ test('two gateway replicas share one budget through the Redis ledger', { skip, t
   } finally {
     for (const g of gs) await g.close();
   }
+});
+
+test('a batch over a CIFAR-10 binary (images by sample id), worked by an in-process worker', { skip, timeout: 60_000 }, async () => {
+  assert.ok(batchBundle && cloud, 'needs the batch test\'s bundle');
+  const { bundle, keyFile } = batchBundle;
+  const key = readKeyFile(keyFile);
+  const r = connect();
+  await r.set(ledgerKey(key.id), '0');
+  const info = await submitBatch({ redis: r, queue: 'cifar', data: path.join(dataDir, 'cifar-10'), labels: 2, perLabel: 5, seed: 0, chunk: 4 });
+  assert.equal(info.total, 10);
+  assert.equal(info.jobs, 3);
+  const w = await startWorker({ redis: connect(), queue: 'cifar', bundle, keys: [key], modelsDir, cloud: { url: cloud!.url }, top: 2 });
+  try {
+    await waitForBatch(r, info.id, { timeoutMs: 30_000 });
+  } finally {
+    await w.close();
+  }
+  const results = await batchResults(r, info.id);
+  assert.equal(results.length, 10);
+  for (const x of results) {
+    assert.match(x.id, /^test_batch\.bin#\d+$/);
+    assert.equal(x.predictions.length, 2);
+  }
+  assert.equal(await r.get(ledgerKey(key.id)), '10');
 });
