@@ -144,6 +144,7 @@ test('3 workers, one SIGKILLed mid-run: every image gets exactly one result, equ
   });
   const atKill = await batchStatus(r, info.id);
   assert.ok(atKill.done < info.total, `killed mid-run (${atKill.done} of ${info.total} done)`);
+  await assert.rejects(batchResults(r, info.id), /images have no result yet \(first index \d+\)/);
 
   const done = await waitForBatch(r, info.id, { timeoutMs: 90_000 });
   assert.equal(done.done, 120);
@@ -180,6 +181,9 @@ test('3 workers, one SIGKILLed mid-run: every image gets exactly one result, equ
   const out = await runOwsd(['batch', 'results', info.id, '--redis', redis!.url], process.env);
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(out.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { index: number }).index), results.map((x) => x.index));
+  const outFile = path.join(dir, 'results.jsonl');
+  assert.equal((await runOwsd(['batch', 'results', info.id, '--redis', redis!.url, '--out', outFile], process.env)).code, 0);
+  assert.equal(fs.readFileSync(outFile, 'utf8'), out.stdout);
   const st = await runOwsd(['batch', 'status', info.id, '--redis', redis!.url, '--json'], process.env);
   assert.equal((JSON.parse(st.stdout) as { complete: boolean }).complete, true);
   const bad = await runOwsd(['batch', 'status', info.id, '--redis', 'http://127.0.0.1:1'], process.env);

@@ -109,15 +109,19 @@ export async function submitBatch(o: SubmitOptions): Promise<BatchInfo> {
   await o.redis.set(batchKey(id), JSON.stringify(info));
   const queue = new Queue<BatchJob>(queueName, { connection: o.redis });
   try {
-    const jobs = [];
+    let jobs = [];
     for (let start = 0; start < items.length; start += chunk) {
       jobs.push({
         name: 'predict',
         data: { batchId: id, start, items: items.slice(start, start + chunk) },
         opts: { jobId: `${id}.${start}`, attempts: o.attempts ?? 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: false },
       });
+      if (jobs.length === 500) {
+        await queue.addBulk(jobs);
+        jobs = [];
+      }
     }
-    await queue.addBulk(jobs);
+    if (jobs.length > 0) await queue.addBulk(jobs);
   } finally {
     await queue.close();
   }
@@ -151,19 +155,34 @@ export async function waitForBatch(redis: Redis, id: string, o: { timeoutMs?: nu
   }
 }
 
-/** Every stored result in input order; throws naming the missing images unless `partial`. */
-export async function batchResults(redis: Redis, id: string, o: { partial?: boolean } = {}): Promise<ImageResult[]> {
+/**
+ * Stored results in input order, read in slices of 1000 (a batch of millions is never held at once). Throws naming
+ * the first missing image unless `partial` (then missing ones are left out).
+ */
+export async function* iterateResults(redis: Redis, id: string, o: { partial?: boolean } = {}): AsyncGenerator<ImageResult> {
   const info = await batchInfo(redis, id);
-  const all = await redis.hgetall(resultsKey(id));
+  if (!o.partial) {
+    const done = await redis.hlen(resultsKey(id));
+    if (done < info.total) {
+      let first = -1;
+      for (let s = 0; s < info.total && first < 0; s += 1000) {
+        const fields = Array.from({ length: Math.min(1000, info.total - s) }, (_, i) => String(s + i));
+        const have = await redis.hmget(resultsKey(id), ...fields);
+        const j = have.indexOf(null);
+        if (j >= 0) first = s + j;
+      }
+      fail('OWSD_ERR_BATCH', `batch ${id}: ${info.total - done} of ${info.total} images have no result yet (first index ${first}); wait (owsd batch status --wait) or pass --partial`);
+    }
+  }
+  for (let s = 0; s < info.total; s += 1000) {
+    const fields = Array.from({ length: Math.min(1000, info.total - s) }, (_, i) => String(s + i));
+    for (const raw of await redis.hmget(resultsKey(id), ...fields)) if (raw !== null) yield JSON.parse(raw) as ImageResult;
+  }
+}
+
+/** Every stored result in input order, as an array (see iterateResults). */
+export async function batchResults(redis: Redis, id: string, o: { partial?: boolean } = {}): Promise<ImageResult[]> {
   const out: ImageResult[] = [];
-  const missing: number[] = [];
-  for (let i = 0; i < info.total; i++) {
-    const raw = all[String(i)];
-    if (raw === undefined) missing.push(i);
-    else out.push(JSON.parse(raw) as ImageResult);
-  }
-  if (missing.length > 0 && !o.partial) {
-    fail('OWSD_ERR_BATCH', `batch ${id}: ${missing.length} of ${info.total} images have no result yet (first index ${missing[0]}); wait (owsd batch status --wait) or pass --partial`);
-  }
+  for await (const r of iterateResults(redis, id, o)) out.push(r);
   return out;
 }

@@ -1,7 +1,8 @@
 /** `owsd batch submit|status|results` and `owsd worker`: batch jobs on a Redis-backed BullMQ queue (src/scale). */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { batchResults, batchStatus, connectRedis, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
+import { iterateResults, batchStatus, connectRedis, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
 import { action, collect, intOption, printJson, untilSignal } from '../run.js';
 
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
@@ -77,10 +78,13 @@ export function registerBatch(program: Command): void {
     .action(
       action(async (id: string, o: { redis: string; out?: string; partial?: boolean }) => {
         await withRedis(o.redis, async (redis) => {
-          const rows = await batchResults(redis, id, { partial: o.partial });
-          const body = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-          if (o.out) fs.writeFileSync(o.out, body);
-          else process.stdout.write(body);
+          const rows = iterateResults(redis, id, { partial: o.partial });
+          const first = await rows.next(); // errors (missing results) before any output file is made
+          const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
+          for (let r = first; !r.done; r = await rows.next()) {
+            if (!out.write(`${JSON.stringify(r.value)}\n`)) await once(out, 'drain');
+          }
+          if (out !== process.stdout) await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
         });
       }),
     );
