@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { fail } from '../errors.js';
+import { fail, OwsdError } from '../errors.js';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset } from '../data/split.js';
 import type { LabelScore } from '../types.js';
@@ -64,8 +64,11 @@ export const batchKey = (id: string): string => `owsd:batch:${id}`;
 export const resultsKey = (id: string): string => `owsd:batch:${id}:results`;
 export const failedKey = (id: string): string => `owsd:batch:${id}:failed`;
 
-/** An ioredis connection as BullMQ wants it (commands wait for a reconnect instead of failing). */
-export function connectRedis(url: string): Redis {
+/**
+ * An ioredis connection. Workers and gateways (`failFast` false, as BullMQ wants) wait through a Redis restart;
+ * one-shot commands (`failFast`) give up after a few seconds with an error naming the address.
+ */
+export function connectRedis(url: string, o: { failFast?: boolean } = {}): Redis {
   let u: URL;
   try {
     u = new URL(url);
@@ -73,7 +76,15 @@ export function connectRedis(url: string): Redis {
     return fail('OWSD_ERR_BAD_ARGUMENT', `--redis must be a URL such as redis://127.0.0.1:6379, got ${JSON.stringify(url)}`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') fail('OWSD_ERR_BAD_ARGUMENT', `--redis must be a redis:// or rediss:// URL, got ${u.protocol}`);
-  return new Redis(url, { maxRetriesPerRequest: null });
+  if (!o.failFast) return new Redis(url, { maxRetriesPerRequest: null });
+  return new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 3000, retryStrategy: (times) => (times > 3 ? null : 300) });
+}
+
+/** Connection failures (ECONNREFUSED, retries exhausted) as one clear error naming the Redis address. */
+export function redisError(url: string, e: unknown): never {
+  if (e instanceof OwsdError) throw e;
+  const m = e instanceof Error ? e.message : String(e);
+  return fail('OWSD_ERR_BATCH', `cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//')}: ${m}`);
 }
 
 export interface SubmitOptions {

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { iterateResults, batchStatus, connectRedis, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
+import { iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
 import { action, collect, intOption, printJson, untilSignal } from '../run.js';
 
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
@@ -13,9 +13,12 @@ function line(s: BatchStatus): string {
 }
 
 async function withRedis<T>(url: string, fn: (r: ReturnType<typeof connectRedis>) => Promise<T>): Promise<T> {
-  const r = connectRedis(url);
+  const r = connectRedis(url, { failFast: true });
+  r.on('error', () => undefined); // reported by the command that fails
   try {
     return await fn(r);
+  } catch (e) {
+    return redisError(url, e);
   } finally {
     r.disconnect();
   }
@@ -107,6 +110,12 @@ export function registerBatch(program: Command): void {
     .action(
       action(async (o: { redis: string; bundle: string; key: string[]; queue: string; cloud?: string; dataRoot?: string; models?: string; top: number; concurrency: number; lockMs: number; stalledMs?: number; quiet?: boolean }) => {
         const redis = connectRedis(o.redis);
+        let lastError = '';
+        redis.on('error', (e: Error) => {
+          if (e.message !== lastError) process.stderr.write(`owsd worker: Redis at ${o.redis.replace(/\/\/[^@/]*@/, '//')}: ${e.message} (retrying)\n`);
+          lastError = e.message;
+        });
+        redis.on('ready', () => (lastError = ''));
         const w = await startWorker({
           redis,
           bundle: o.bundle,

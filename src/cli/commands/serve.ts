@@ -50,6 +50,12 @@ export function registerServe(program: Command): void {
     .action(
       action(async (o: ServeFlags) => {
         const redis = o.redis ? connectRedis(o.redis) : undefined;
+        let lastError = '';
+        redis?.on('error', (e: Error) => {
+          if (e.message !== lastError) process.stderr.write(`owsd serve: Redis: ${e.message} (retrying)\n`);
+          lastError = e.message;
+        });
+        redis?.on('ready', () => (lastError = ''));
         const g = await startGateway({
           ledgerFor: redis ? (k) => RedisLedger.open(redis, k) : undefined,
           bundle: o.bundle,
