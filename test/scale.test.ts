@@ -141,6 +141,10 @@ test('3 workers, one SIGKILLed mid-run: every image gets exactly one result, equ
       }
       if (victim.child.exitCode !== null) reject(new Error('worker a exited on its own'));
     }, 5);
+    setTimeout(() => {
+      clearInterval(t);
+      reject(new Error('worker a sent nothing in 60 s: it never took a job'));
+    }, 60_000).unref();
   });
   const atKill = await batchStatus(r, info.id);
   assert.ok(atKill.done < info.total, `killed mid-run (${atKill.done} of ${info.total} done)`);
