@@ -30,6 +30,7 @@ export const ERRORS = {
   OWSD_ERR_DATASET: { status: 400, exit: 3, what: 'dataset is invalid' },
   OWSD_ERR_BUNDLE: { status: 400, exit: 3, what: 'bundle is invalid' },
   OWSD_ERR_FORBIDDEN: { status: 403, exit: 2, what: 'not allowed from here' },
+  OWSD_ERR_BATCH: { status: 500, exit: 10, what: 'batch job failed or is incomplete' },
   OWSD_ERR_BUSY: { status: 409, exit: 1, what: 'another operation is in progress' },
   OWSD_ERR_INTERNAL: { status: 500, exit: 1, what: 'internal error' },
 } as const;

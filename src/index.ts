@@ -16,3 +16,4 @@ export * from './experiments/index.js';
 export * from './report/index.js';
 export * from './server/index.js';
 export * from './he/index.js';
+export * from './scale/index.js';

@@ -52,7 +52,7 @@ export interface ClassifyOptions {
    * images it carries: the cloud may have received the first attempt, so a budget must count the resend. Throwing
    * (e.g. OWSD_ERR_BUDGET) stops the request and nothing more is sent.
    */
-  beforeResend?: (images: number) => void;
+  beforeResend?: (images: number) => void | Promise<void>;
 }
 
 export interface CommonClientOptions extends HttpOptions {

@@ -1,3 +1,3 @@
 export * from './keyfile.js';
-export { UsageLedger, ledgerPath, type Usage } from './ledger.js';
+export { UsageLedger, ledgerPath, type Usage, type KeyLedger } from './ledger.js';
 export { deriveNormals, keystreamWords, streamKey } from './keystream.js';

@@ -125,7 +125,23 @@ function readUsed(where: string, keyId: string): number {
   return json.used;
 }
 
-export class UsageLedger {
+/**
+ * What the pipeline needs of a key's ledger: its budget and use, and `reserve(n)`, which counts `n` submissions
+ * BEFORE they are sent and refuses (OWSD_ERR_BUDGET) past the budget. `UsageLedger` (a file beside the key) is the
+ * single-machine one; `RedisLedger` (src/scale) is shared by every worker and gateway replica.
+ */
+export interface KeyLedger {
+  readonly keyId: string;
+  readonly budget: number;
+  /** Submissions counted so far, as last seen (call `refresh` first for a shared ledger). */
+  readonly used: number;
+  readonly remaining: number;
+  reserve(n: number): void | Promise<void>;
+  /** Re-read the count from where it is kept (shared ledgers); absent when `used` is always current. */
+  refresh?(): Promise<void>;
+}
+
+export class UsageLedger implements KeyLedger {
   private constructor(
     readonly file: string,
     readonly keyId: string,

@@ -8,7 +8,7 @@ import type { Encoder } from '../encoder/encoder.js';
 import type { ImageInput } from '../types.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
 import type { ScrambledImage } from '../scrambler/scrambled.js';
-import type { UsageLedger } from '../key/ledger.js';
+import type { KeyLedger } from '../key/ledger.js';
 import type { CloudClient } from '../cloud/client.js';
 import type { Sample } from '../types.js';
 import type { AnswerJournal } from './journal.js';
@@ -16,7 +16,7 @@ import type { AnswerJournal } from './journal.js';
 /** One key's path to the cloud. */
 export interface KeyChannel {
   scrambler: Scrambler;
-  ledger: UsageLedger;
+  ledger: KeyLedger;
   /** Absent when answers are not journaled (predict). */
   journal?: AnswerJournal;
 }
@@ -74,6 +74,7 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
   const { samples, encoder, channels, client } = opts;
   const n = samples.length;
   const batchSize = opts.batchSize ?? 32;
+  for (const c of channels) await c.ledger.refresh?.();
   checkBudgets(samples, channels);
   const embeddingDim = encoder.dim;
   const embeddings = new Float32Array(n * embeddingDim);
@@ -110,7 +111,7 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
       if (pngs.length === 0) continue;
       // Counted durably before anything leaves: a crash can over-count, never under-count. A retry resends images
       // the cloud may already have received, so each resend is counted (and can hit the budget) too.
-      ch.ledger.reserve(pngs.length);
+      await ch.ledger.reserve(pngs.length);
       sent += pngs.length;
       const answered = client.classify(pngs, { beforeResend: (m) => ch.ledger.reserve(m) }).then((vectors) => {
         ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));

@@ -9,6 +9,7 @@
  * ```
  */
 import type { Key } from '../key/keyfile.js';
+import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { Iin, topK } from '../iin/index.js';
 import type { ImageInput, LabelScore, Sample } from '../types.js';
@@ -25,6 +26,8 @@ export interface PredictorOptions extends ResolveOptions {
   cloud?: Partial<CloudSettings>;
   /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
   noiseSeed?: string;
+  /** Count submissions here instead of each key's file ledger (a shared RedisLedger for workers and replicas). */
+  ledgerFor?: (key: Key) => KeyLedger | Promise<KeyLedger>;
 }
 
 /** What `classify` returns: the top-k true labels per image, and the features they came from. */
@@ -56,7 +59,7 @@ export class Predictor {
     const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
     checkKeysMatch(opts.keys, bundle.keyIds, typeof opts.bundle === 'string' ? `bundle ${opts.bundle}` : 'the bundle');
     const { encoder } = await openEncoder(bundle.encoders.map((e) => e.name), opts);
-    const channels = await openChannels(opts.keys, encoder.dim, { cloudId: bundle.cloud.url, noiseSeed: opts.noiseSeed === undefined ? undefined : `${opts.noiseSeed} predict` });
+    const channels = await openChannels(opts.keys, encoder.dim, { cloudId: bundle.cloud.url, noiseSeed: opts.noiseSeed === undefined ? undefined : `${opts.noiseSeed} predict`, ledgerFor: opts.ledgerFor });
     const client = openCloud({ ...bundle.cloud, ...opts.cloud });
     const iins: Partial<Record<FeatureSet, Iin>> = {};
     for (const w of which) iins[w] = await Iin.create(bundle.iins[w].weights);
@@ -89,6 +92,11 @@ export class Predictor {
 
   async predict(images: ImageInput[], k = 5): Promise<LabelScore[][]> {
     return (await this.classify(images, k)).predictions;
+  }
+
+  /** Re-read shared ledgers, so that `usage()` is current. */
+  async refreshUsage(): Promise<void> {
+    for (const c of this.channels) await c.ledger.refresh?.();
   }
 
   /** Each key's budget and use, as its ledger has it now. */

@@ -7,7 +7,7 @@ import { Encoder } from '../encoder/encoder.js';
 import { resolveModel, type ResolveOptions } from '../models/registry.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { Key } from '../key/keyfile.js';
-import { UsageLedger } from '../key/ledger.js';
+import { UsageLedger, type KeyLedger } from '../key/ledger.js';
 import { Scrambler } from '../scrambler/scrambler.js';
 import { createCloudClient, type CloudClient, type CloudProtocol } from '../cloud/client.js';
 import { VectorJournal } from './journal.js';
@@ -20,7 +20,14 @@ export async function openEncoder(names: string[], opts: ResolveOptions = {}): P
   return { encoder: await Encoder.create(specs), specs };
 }
 
-export async function openChannels(keys: Key[], inputDim: number, opts: { journalDir?: string; cloudId: string; ledgerFiles?: string[]; noiseSeed?: string }): Promise<KeyChannel[]> {
+export async function openChannels(keys: Key[], inputDim: number, opts: {
+    journalDir?: string;
+    cloudId: string;
+    ledgerFiles?: string[];
+    noiseSeed?: string;
+    /** Where each key's submissions are counted instead of its file ledger (e.g. a RedisLedger shared by workers). */
+    ledgerFor?: (key: Key) => KeyLedger | Promise<KeyLedger>;
+  }): Promise<KeyChannel[]> {
   if (keys.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', 'give at least one --key');
   const sizes = new Set(keys.map((k) => k.generator.imageSize));
   if (sizes.size > 1) return fail('OWSD_ERR_BAD_ARGUMENT', `all keys must scramble to the same image size, got ${[...sizes].join(', ')}`);
@@ -29,7 +36,7 @@ export async function openChannels(keys: Key[], inputDim: number, opts: { journa
   for (const [i, key] of keys.entries()) {
     channels.push({
       scrambler: await Scrambler.create(key, inputDim, { noiseSeed: opts.noiseSeed === undefined ? undefined : `${opts.noiseSeed} ${key.id}` }),
-      ledger: UsageLedger.open(key, opts.ledgerFiles?.[i]),
+      ledger: opts.ledgerFor ? await opts.ledgerFor(key) : UsageLedger.open(key, opts.ledgerFiles?.[i]),
       journal: opts.journalDir ? VectorJournal.open(opts.journalDir, key.id, opts.cloudId) : undefined,
     });
   }

@@ -11,6 +11,7 @@
  */
 import { fail } from '../errors.js';
 import { readKeyFile, type Key } from '../key/keyfile.js';
+import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { KServeClient } from '../cloud/clients/kserve.js';
 import type { CloudHealth } from '../cloud/client.js';
@@ -35,6 +36,8 @@ export interface GatewayOptions extends ResolveOptions {
   log?: ((line: string) => void) | false;
   maxBatch?: number;
   maxWaitMs?: number;
+  /** Count submissions here instead of each key's file ledger: a RedisLedger shared by replicas and workers. */
+  ledgerFor?: (key: Key) => KeyLedger | Promise<KeyLedger>;
 }
 
 export interface ClassifyItem {
@@ -152,7 +155,7 @@ export class Gateway {
   private static async openSlot(bundleDir: string, keyFiles: string[], opts: GatewayOptions): Promise<Slot> {
     const keys = keyFiles.map((f) => readKeyFile(f));
     const bundle = readBundle(bundleDir);
-    const predictor = await Predictor.open({ bundle, keys, modelsDir: opts.modelsDir, cloud: opts.cloud });
+    const predictor = await Predictor.open({ bundle, keys, modelsDir: opts.modelsDir, cloud: opts.cloud, ledgerFor: opts.ledgerFor });
     let cloudLabels: Slot['cloudLabels'];
     if (predictor.client instanceof KServeClient) {
       const meta = await predictor.client.metadata().catch(() => undefined);
@@ -228,6 +231,7 @@ export class Gateway {
 
   async status(): Promise<GatewayStatus> {
     const s = this.slot;
+    await s.predictor.refreshUsage(); // a shared ledger: what every replica and worker has used
     const keys = this.keyStatus();
     const v = (w: 'both' | 'embedding' | 'cloud') => s.bundle.iins[w].validationAccuracy;
     const both = v('both');

@@ -8,6 +8,7 @@ import { registerPipeline } from './pipeline.js';
 import { registerExperiment } from './experiment.js';
 import { registerAnalyze } from './analyze.js';
 import { registerServe } from './serve.js';
+import { registerBatch } from './batch.js';
 
 export function registerCommands(program: Command): void {
   registerModels(program);
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerCloud(program);
   registerPipeline(program);
   registerServe(program);
+  registerBatch(program);
   registerExperiment(program);
   registerAnalyze(program);
 }

@@ -1,6 +1,6 @@
 /** `owsd serve`: the organization's gateway (HTTP API + web page) holding the key and a fitted bundle. */
 import type { Command } from 'commander';
-import { startGateway, type RunningGateway } from '../../index.js';
+import { connectRedis, RedisLedger, startGateway, type RunningGateway } from '../../index.js';
 import { action, collect, intOption, untilSignal } from '../run.js';
 
 export interface ServeFlags {
@@ -12,6 +12,7 @@ export interface ServeFlags {
   models?: string;
   warnAt: number;
   quiet?: boolean;
+  redis?: string;
 }
 
 function fractionOption(name: string) {
@@ -45,9 +46,18 @@ export function registerServe(program: Command): void {
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--warn-at <f>', 'warn when a key has used this share of its budget', fractionOption('--warn-at'), 0.9)
     .option('--quiet', 'no request log')
+    .option('--redis <url>', 'count submissions in the ledger shared in Redis by every replica and batch worker (default: the key\'s file ledger)')
     .action(
       action(async (o: ServeFlags) => {
+        const redis = o.redis ? connectRedis(o.redis) : undefined;
+        let lastError = '';
+        redis?.on('error', (e: Error) => {
+          if (e.message !== lastError) process.stderr.write(`owsd serve: Redis: ${e.message} (retrying)\n`);
+          lastError = e.message;
+        });
+        redis?.on('ready', () => (lastError = ''));
         const g = await startGateway({
+          ledgerFor: redis ? (k) => RedisLedger.open(redis, k) : undefined,
           bundle: o.bundle,
           keyFiles: o.key,
           cloud: o.cloud ? { url: o.cloud } : undefined,
@@ -56,8 +66,12 @@ export function registerServe(program: Command): void {
           modelsDir: o.models,
           warnAt: o.warnAt,
           log: o.quiet ? false : undefined,
+        }).catch((e: unknown) => {
+          redis?.disconnect();
+          throw e;
         });
-        await serveUntilSignal(g, `owsd gateway serving ${g.gateway.bundle.classes.length} labels with key ${g.gateway.keyIds.join(', ')}`);
+        await serveUntilSignal(g, `owsd gateway serving ${g.gateway.bundle.classes.length} labels with key ${g.gateway.keyIds.join(', ')}${redis ? ' (shared ledger in Redis)' : ''}`);
+        redis?.disconnect();
       }),
     );
 }

@@ -42,7 +42,7 @@ export interface HttpOptions {
    * Called just before each retry is sent (after the backoff); if it throws, the request fails with that error
    * and nothing more is sent. A retry resends the whole body, so this is where a key's budget counts it again.
    */
-  beforeRetry?: (attempt: number) => void;
+  beforeRetry?: (attempt: number) => void | Promise<void>;
 }
 
 export interface JsonResponse {
@@ -240,6 +240,6 @@ export async function requestJson(url: string, req: { method?: string; body?: un
     }
     opts.onRetry?.({ attempt: attempts, delayMs: delay, reason: r.message });
     await sleep(delay, opts.signal);
-    opts.beforeRetry?.(attempts);
+    await opts.beforeRetry?.(attempts);
   }
 }
