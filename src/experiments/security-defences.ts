@@ -43,7 +43,7 @@ function baseConfigs(dataset: SecurityDataset): Array<{ name: string; features: 
 
 export function defenceSettings(dataset: SecurityDataset, quick: boolean): Setting[] {
   const selection = { dataset, perLabel: quick ? 8 : 50 };
-  const noises = quick ? [0, 1] : [0, 0.5, 1, 2];
+  const noises = quick ? [0, 1] : [0, 1, 2, 4];
   const pools = quick ? [2] : [2, 4];
   const out: Setting[] = [];
   for (const [c, base] of baseConfigs(dataset).entries()) {
