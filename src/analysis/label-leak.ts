@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import { fail } from '../errors.js';
-import { createRng, deriveSeed, shuffle } from '../internal/random.js';
+import { createRng, deriveSeed, shuffle, type Rng } from '../internal/random.js';
 
 export interface LeakAttackResult {
   k: number;
@@ -43,6 +43,23 @@ export function sqDist(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Which rows are leaked (labels known to the attacker) and which are queried. */
+/**
+ * A capped, seeded subset of labelled items for an attack measurement: at most `maxClasses` classes (a seeded
+ * choice, in order of first appearance before shuffling) and at most `perClass` items of each (seeded), so the
+ * attack costs seconds however large the data set.
+ */
+export function cappedPerClass<T>(items: readonly T[], labelOf: (x: T) => number, maxClasses: number, perClass: number, rng: Rng): T[] {
+  const byClass = new Map<number, T[]>();
+  for (const x of items) {
+    const l = labelOf(x);
+    let list = byClass.get(l);
+    if (!list) byClass.set(l, (list = []));
+    list.push(x);
+  }
+  const classes = shuffle([...byClass.keys()], rng).slice(0, maxClasses);
+  return classes.flatMap((c) => shuffle([...byClass.get(c)!], rng).slice(0, perClass));
+}
+
 export interface LeakSplit {
   /** Row indices whose labels the attacker knows. */
   leaked: number[];

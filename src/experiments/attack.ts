@@ -4,8 +4,8 @@
  * Measured on a capped, seeded subset (at most `maxClasses` classes and `perClass` images each) so that it costs
  * seconds; the pixels are the generator's exact output, i.e. the decoded PNGs the cloud receives.
  */
-import { createRng, deriveSeed, shuffle } from '../internal/random.js';
-import { nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
+import { createRng, deriveSeed } from '../internal/random.js';
+import { cappedPerClass, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
 import { labelInferenceCurve, type LabelInferenceResult } from '../analysis/label-inference.js';
 import type { Features } from '../pipeline/features.js';
 import type { Sample } from '../types.js';
@@ -22,11 +22,7 @@ export const ATTACK_DEFAULTS: AttackSettings = { k: 5, maxClasses: 20, perClass:
 
 /** The capped, seeded subset the attacks run on: at most `maxClasses` classes of at most `perClass` images. */
 function attackSubset(samples: Sample[], s: AttackSettings): Sample[] {
-  const rng = createRng(deriveSeed(s.seed, 'experiment-attack'));
-  const byClass = new Map<number, Sample[]>();
-  for (const x of samples) byClass.set(x.label, [...(byClass.get(x.label) ?? []), x]);
-  const classes = shuffle([...byClass.keys()], rng).slice(0, s.maxClasses);
-  return classes.flatMap((c) => shuffle([...byClass.get(c)!], rng).slice(0, s.perClass));
+  return cappedPerClass(samples, (x) => x.label, s.maxClasses, s.perClass, createRng(deriveSeed(s.seed, 'experiment-attack')));
 }
 
 export async function pixelAttack(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[], settings: Partial<AttackSettings> = {}): Promise<LeakAttackResult | null> {
@@ -57,7 +53,7 @@ export async function attackCurve(ctx: ExperimentContext, cfg: FeatureConfig, sa
  */
 export async function scrambledPixels(ctx: ExperimentContext, cfg: FeatureConfig, samples: Sample[]): Promise<Uint8Array[]> {
   if (cfg.blocks) return ctx.blockScrambled(cfg, samples);
-  const source = await ctx.scramblerInput(cfg);
+  const source = await ctx.embeddingSource(cfg.encoders);
   const size = cfg.imageSize ?? 256;
   const per = size * size * 3;
   const pool = cfg.keyPool ?? 1;

@@ -242,11 +242,6 @@ export class ExperimentContext {
     return k;
   }
 
-  /** What the scrambler is fed under a config: the (cached) embeddings; the key's design adds the noise. */
-  async scramblerInput(cfg: FeatureConfig): Promise<EmbeddingSource> {
-    return this.embeddingSource(cfg.encoders);
-  }
-
   /** A scrambler for a key, image size and input dimension; the least recently used ones are released. */
   async scrambler(keyName: string, imageSize: number, inputDim: number, v: KeyVariant = {}): Promise<Scrambler> {
     const tag = keyTag(keyName, imageSize, v);
@@ -278,7 +273,8 @@ export class ExperimentContext {
     const keys = cfg.keys ?? ['k0'];
     const size = cfg.imageSize ?? 256;
     const v = variantOf(cfg);
-    const source = await this.scramblerInput(cfg);
+    // The embeddings go to the scrambler as they are: the key's design adds the noise.
+    const source = await this.embeddingSource(cfg.encoders);
     const { client } = await this.cloud(cfg.cloud);
     const channels = [];
     for (const name of keys) {

@@ -19,6 +19,8 @@ export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 1024;
 /** The design study's choice (experiment `design`; README, SECURITY.md). */
 export const DEFAULT_EMBEDDING_NOISE = 4;
+/** The largest per-submission noise a key may ask for (a multiple of the embedding's RMS). */
+export const MAX_EMBEDDING_NOISE = 100;
 export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;
 
 export interface GeneratorDesign {
@@ -80,8 +82,12 @@ export function validateImageSize(size: number, where = 'image size'): number {
   return size;
 }
 
+function isNoise(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= MAX_EMBEDDING_NOISE;
+}
+
 export function validateNoise(x: number, where: string): number {
-  if (!(typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 100)) return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be a number from 0 to 100 (a multiple of the embedding's RMS), got ${x}`);
+  if (!isNoise(x)) return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be a number from 0 to ${MAX_EMBEDDING_NOISE} (a multiple of the embedding's RMS), got ${x}`);
   return x;
 }
 
@@ -152,8 +158,8 @@ export function readKeyFile(file: string): Key {
   if (!(IMAGE_SIZES as readonly number[]).includes(g.imageSize)) {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: generator.imageSize must be one of ${IMAGE_SIZES.join(', ')}, got ${g.imageSize}`);
   }
-  if (g.embeddingNoise !== undefined && !(typeof g.embeddingNoise === 'number' && Number.isFinite(g.embeddingNoise) && g.embeddingNoise >= 0 && g.embeddingNoise <= 100)) {
-    return fail('OWSD_ERR_KEY', `key file ${file}: "generator.embeddingNoise" must be a number from 0 to 100`);
+  if (g.embeddingNoise !== undefined && !isNoise(g.embeddingNoise)) {
+    return fail('OWSD_ERR_KEY', `key file ${file}: "generator.embeddingNoise" must be a number from 0 to ${MAX_EMBEDDING_NOISE}`);
   }
   const budget = json.budget;
   if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);

@@ -125,6 +125,11 @@ function readUsed(where: string, keyId: string): number {
   return json.used;
 }
 
+/** The one error for a reservation that would pass a key's budget (`where`: e.g. ' (shared ledger in Redis)'). */
+export function budgetExceeded(keyId: string, used: number, budget: number, n: number, where = ''): never {
+  return fail('OWSD_ERR_BUDGET', `key ${keyId} has used ${used} of its ${budget} submissions${where}; ${n} more would exceed the budget: make a new key (owsd key new) and refit`);
+}
+
 /**
  * What the pipeline needs of a key's ledger: its budget and use, and `reserve(n)`, which counts `n` submissions
  * BEFORE they are sent and refuses (OWSD_ERR_BUDGET) past the budget. `UsageLedger` (a file beside the key) is the
@@ -173,9 +178,7 @@ export class UsageLedger implements KeyLedger {
       // Another process may have used the key since: add to what is on disk.
       const current = Math.max(this.usedCount, readUsed(this.file, this.keyId));
       this.usedCount = current;
-      if (current + n > this.budget) {
-        fail('OWSD_ERR_BUDGET', `key ${this.keyId} has used ${current} of its ${this.budget} submissions; ${n} more would exceed the budget: make a new key (owsd key new) and refit`);
-      }
+      if (current + n > this.budget) budgetExceeded(this.keyId, current, this.budget, n);
       const next = current + n;
       writeDurably(this.file, JSON.stringify({ keyId: this.keyId, used: next, updated: new Date().toISOString() } satisfies Usage) + '\n');
       this.usedCount = next;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
-import { trainIin, type IinConfig, type IinEpochRecord } from '../iin/index.js';
+import { trainIin, validationCount, type IinConfig, type IinEpochRecord } from '../iin/index.js';
 import { collectFeatures, featureMatrix, type FeatureSet, type Features } from './features.js';
 import { BUNDLE_FORMAT, writeBundle, type Bundle, type BundleIin } from './bundle.js';
 import { openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
@@ -145,7 +145,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     skippedImages: [...data.skipped.train, ...data.skipped.test],
     submissionsSent: f.sent,
     attack,
-    validationSamples: Math.round(train.length * (iins.both.config.earlyStopping ? iins.both.config.validationFraction : 0)),
+    validationSamples: validationCount(train.length, iins.both.config),
     seconds,
   };
 }

@@ -3,8 +3,8 @@
  * scrambled again exactly as the key sends them (fresh noise included, where the key's design adds it) and a
  * 1-nearest-neighbour attacker with k labelled leaks per class labels the rest (src/analysis/label-leak.ts).
  */
-import { nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
-import { createRng, deriveSeed, shuffle } from '../internal/random.js';
+import { cappedPerClass, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
+import { createRng, deriveSeed } from '../internal/random.js';
 import type { Scrambler } from '../scrambler/scrambler.js';
 
 export interface TrafficLeakOptions {
@@ -17,11 +17,8 @@ export interface TrafficLeakOptions {
 export async function trafficLeakAttack(scrambler: Scrambler, embeddings: Float32Array, labels: ArrayLike<number>, opts: TrafficLeakOptions): Promise<LeakAttackResult | null> {
   const k = opts.k ?? 5;
   const d = scrambler.inputDim;
-  const rng = createRng(deriveSeed(opts.seed, 'traffic-leak'));
-  const byClass = new Map<number, number[]>();
-  for (let i = 0; i < labels.length; i++) byClass.set(labels[i]!, [...(byClass.get(labels[i]!) ?? []), i]);
-  const classes = shuffle([...byClass.keys()], rng).slice(0, opts.maxClasses ?? 20);
-  const rows = classes.flatMap((c) => shuffle([...byClass.get(c)!], rng).slice(0, opts.perClass ?? 30));
+  const all = Array.from({ length: labels.length }, (_, i) => i);
+  const rows = cappedPerClass(all, (i) => labels[i]!, opts.maxClasses ?? 20, opts.perClass ?? 30, createRng(deriveSeed(opts.seed, 'traffic-leak')));
   if (rows.length === 0) return null;
   const emb = new Float32Array(rows.length * d);
   rows.forEach((r, j) => emb.set(embeddings.subarray(r * d, (r + 1) * d), j * d));

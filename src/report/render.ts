@@ -202,6 +202,9 @@ function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
   );
 }
 
+/** A design-study row's setting: the part of its id before '/'. */
+const baseOf = (s: SettingResult): string => s.id.split('/')[0]!;
+
 /** The design study's goal (issue 7): on a 10-label set, a cloud gain of at least 5 points that the shuffle control does not explain, the best k=20 attacker under twice chance, at most twice the paper's cost. */
 export function meetsDesignGoal(s: SettingResult, paperGflops: number): boolean {
   const g = s.summary.cloudGain?.mean ?? -1;
@@ -216,9 +219,9 @@ function paretoIds(settings: SettingResult[], kMax: number): Set<string> {
   const out = new Set<string>();
   for (const s of settings) {
     const p = point(s);
-    const base = s.id.split('/')[0];
+    const base = baseOf(s);
     const dominated = settings.some((o) => {
-      if (o === s || o.id.split('/')[0] !== base) return false;
+      if (o === s || baseOf(o) !== base) return false;
       const q = point(o);
       return q.acc >= p.acc && q.atk <= p.atk && q.cost <= p.cost && (q.acc > p.acc || q.atk < p.atk || q.cost < p.cost);
     });
@@ -231,14 +234,14 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
   const ks = [...new Set(r.settings.flatMap((s) => (s.attacks ?? []).map((a) => a.k)))].sort((a, b) => a - b);
   const kMax = ks.at(-1) ?? 0;
   const pareto = paretoIds(r.settings, kMax);
-  const paperCost = new Map(r.settings.filter((s) => s.id.endsWith('/paper')).map((s) => [s.id.split('/')[0], s.generatorGflops ?? NaN]));
-  const bases = [...new Set(r.settings.map((s) => s.id.split('/')[0]!))];
+  const paperCost = new Map(r.settings.filter((s) => s.id.endsWith('/paper')).map((s) => [baseOf(s), s.generatorGflops ?? NaN]));
+  const bases = [...new Set(r.settings.map((s) => baseOf(s)))];
   const atkCell = (s: SettingResult, k: number) => {
     const b = bestAttack(s.attacks ?? [], k);
     return b ? `${pct(b.accuracy, 0)} (${b.attacker.replace('pixel-pooled-centroid-cosine', 'pooled pixels').replace('pixel-1nn', 'pixel 1-NN')})` : '—';
   };
   const rows = r.settings.map((s) => {
-    const pc = paperCost.get(s.id.split('/')[0]) ?? NaN;
+    const pc = paperCost.get(baseOf(s)) ?? NaN;
     const chance = s.attacks?.[0]?.chance;
     return [
       s.label.split('; ').slice(1).join('; ') || s.id,
@@ -254,7 +257,7 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
     ];
   });
   const tables = bases.map((b) => {
-    const idx = r.settings.map((s, i) => (s.id.split('/')[0] === b ? i : -1)).filter((i) => i >= 0);
+    const idx = r.settings.map((s, i) => (baseOf(s) === b ? i : -1)).filter((i) => i >= 0);
     const first = r.settings[idx[0]!]!;
     return (
       `### ${first.label.split('; ')[0]} (${first.selection.images} images, ${first.selection.classes} labels)\n\n` +
@@ -268,10 +271,10 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
       title: `Scrambler designs: what the cloud adds against the best attack at k=${kMax}`,
       xLabel: `best attack success, k=${kMax} labelled leaks per class`,
       yLabel: 'cloud gain minus shuffled control (points)',
-      groups: bases.map((b) => ({ name: b, points: r.settings.filter((s) => s.id.split('/')[0] === b).map((s) => [bestAttack(s.attacks ?? [], kMax)?.accuracy ?? NaN, ((s.summary.cloudGain?.mean ?? NaN) - (s.summary.shuffledGain?.mean ?? 0)) * 100] as [number, number]) })),
+      groups: bases.map((b) => ({ name: b, points: r.settings.filter((s) => baseOf(s) === b).map((s) => [bestAttack(s.attacks ?? [], kMax)?.accuracy ?? NaN, ((s.summary.cloudGain?.mean ?? NaN) - (s.summary.shuffledGain?.mean ?? 0)) * 100] as [number, number]) })),
     }),
   });
-  const met = r.settings.filter((s) => meetsDesignGoal(s, paperCost.get(s.id.split('/')[0]) ?? NaN));
+  const met = r.settings.filter((s) => meetsDesignGoal(s, paperCost.get(baseOf(s)) ?? NaN));
   const goal = met.length
     ? `**The goal is met** by ${met.map((s) => s.id).join(', ')}.`
     : `**No design meets the goal** (a cloud gain of at least 5 points beyond the shuffled-cloud control, the best k=${kMax} attack under twice chance, at most twice the paper's cost): the table is the trade-off.`;
@@ -346,7 +349,7 @@ export function renderMarkdown(results: ExperimentResult[]): { markdown: string;
     `## Models and data used\n\nThe paper's models are not available here; the nearest ones are. Encoder: MobileNetV2 int8 (1280-d embedding; the paper: ResNet50, 2048-d). ` +
       `Clouds: ShuffleNetV2 (ImageNet-1k) for ImageNet data, ResNet-20 for CIFAR-10, MobileNetV3-small for CIFAR-100 and for the unseen labels, MobileNetV2 for the cloud-gain study. ` +
       `ImageNet data: Tiny-ImageNet's validation images (64x64, 200 synsets) instead of ImageNet, with the cloud's 1000-way vector; Imagenette (224x224, 10 ImageNet classes). Datasets are sampled (images per label as stated) to keep the whole suite under an hour on 2 cores. ` +
-      `Scrambled images are 256x256 unless stated; each key is a DCGAN generator derived from a fixed experiment key name (so the run is reproducible); IIN as in the paper (hidden 512, dropout 0.5, Adam 1e-4 with decay, up to 40 epochs, early stopping). ` +
+      `Scrambled images are 256x256 unless stated; each key is a DCGAN generator derived from a fixed experiment key name (so the run is reproducible); IIN as in the paper (hidden 512, dropout 0.5, Adam with decay, up to 40 epochs, early stopping) but at learning rate 1e-3 where a result says so (the paper's 1e-4 under-trains it: see the design study). ` +
       `The experiment keys have a budget of 1,000,000 submissions because these are measurements across many datasets, not a deployment (the default budget of \`owsd key new\` is 9,000). ` +
       `The cloud's plaintext accuracy and the agreement columns come from sending the plaintext images to our own embedded cloud, which a deployment never does.\n`,
   ];

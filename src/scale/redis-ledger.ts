@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
-import { UsageLedger, type KeyLedger } from '../key/ledger.js';
+import { budgetExceeded, UsageLedger, type KeyLedger } from '../key/ledger.js';
 
 /** Returns {1, used after} when reserved, {0, used} when it would pass the budget. */
 const RESERVE = `
@@ -62,8 +62,6 @@ export class RedisLedger implements KeyLedger {
     if (n <= 0) return;
     const [ok, used] = (await this.redis.eval(RESERVE, 1, ledgerKey(this.keyId), String(n), String(this.budget))) as [number, number];
     this.usedCount = Number(used);
-    if (!ok) {
-      fail('OWSD_ERR_BUDGET', `key ${this.keyId} has used ${used} of its ${this.budget} submissions (shared ledger in Redis); ${n} more would exceed the budget: make a new key (owsd key new) and refit`);
-    }
+    if (!ok) budgetExceeded(this.keyId, used, this.budget, n, ' (shared ledger in Redis)');
   }
 }

@@ -1,6 +1,6 @@
 /** owsd key new | show */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
 
@@ -17,7 +17,7 @@ export function registerKey(program: Command): void {
     .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), 256)
     .option('--budget <n>', 'submissions allowed before the key must be replaced', intOption('--budget'), DEFAULT_BUDGET)
     .option('--channels <n>', 'channels of the generator\'s first feature map (paper: 1024)', intOption('--channels', 8), 1024)
-    .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, 100), DEFAULT_EMBEDDING_NOISE)
+    .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, MAX_EMBEDDING_NOISE), DEFAULT_EMBEDDING_NOISE)
     .option('--json', 'print the key\'s public description as JSON')
     .action(
       action((opts: { out: string; imageSize: number; budget: number; channels: number; noise: number; json?: boolean }) => {
