@@ -25,6 +25,7 @@ import {
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
 import { dataDir, modelsDir, noisePng, repoRoot } from './helpers.js';
+import { postThenRead } from './slow-reader.js';
 
 const IMAGENET = ['mobilenetv2-12-int8', 'shufflenet-v2-12-qdq'];
 const ALL = [...IMAGENET, 'cifar10-resnet20', 'cifar100-mobilenetv3-small-128'];
@@ -288,6 +289,15 @@ describe('bad requests answer 4xx naming the field, and the server keeps serving
       const big = await post(url, bytes(['A'.repeat(8000)]));
       assert.equal(big.status, 413);
       assert.match(big.json.error, /larger than the server's limit of 4096 bytes/);
+      // A client that reads only after sending a whole 16 KB body still gets the 413: the server drained it rather than
+      // resetting the connection (which made fetch fail now and then with EPIPE or "fetch failed").
+      const unread = await postThenRead(url, 16_384);
+      assert.equal(unread.status, 413, JSON.stringify(unread));
+      assert.match(unread.body!, /larger than the server's limit/);
+      assert.doesNotMatch(unread.headers!, /connection: close/);
+      // Far beyond the limit (more than DRAIN_FACTOR times) the connection is closed instead of read to its end.
+      const huge = await postThenRead(url, 64 * 4096);
+      assert.ok(huge.error !== undefined || (huge.status === 413 && /connection: close/.test(huge.headers)), JSON.stringify(huge));
       const ok = await post(url, bytes([await png()]));
       assert.equal(ok.status, 200);
     } finally {

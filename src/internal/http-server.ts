@@ -51,18 +51,32 @@ export async function listenOrFail(app: FastifyInstance, host: string, port: num
   return typeof address === 'object' && address ? address.port : port;
 }
 
+/** A body rejected as too large is read and discarded, so that its 413 reaches the client, up to this many times the body limit. */
+export const DRAIN_FACTOR = 4;
+
 /**
  * Graceful shutdown and one log line per request: requests in flight when close() is called finish, and their
  * keep-alive connections are closed after the answer (fastify's close() would otherwise wait out the keep-alive
  * timeout).
+ *
+ * A body over the limit is answered 413 before it has arrived. Fastify then closes the connection, and the rest of
+ * the upload hitting a closed socket resets it: the client often loses the 413 and sees only "fetch failed" or
+ * EPIPE. So when the declared Content-Length is at most DRAIN_FACTOR times the limit, the connection is kept and
+ * Node reads and discards the rest of the body (no memory is kept); beyond that, or with no declared length, it is
+ * closed as before.
  */
 export function addServerHooks(app: FastifyInstance, log: ((line: string) => void) | false | undefined, path: (url: string) => string = (u) => u): void {
   let closing = false;
+  const drainBytes = DRAIN_FACTOR * app.initialConfig.bodyLimit!;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (req, reply) => {
     if (closing) reply.header('connection', 'close');
+    else if (reply.statusCode === 413 && reply.getHeader('connection') === 'close') {
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared <= drainBytes) reply.removeHeader('connection');
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     if (log) log(`${req.method} ${path(req.url)} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
