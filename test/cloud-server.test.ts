@@ -25,7 +25,7 @@ import {
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
 import { dataDir, modelsDir, noisePng, repoRoot } from './helpers.js';
-import { postThenRead } from './slow-reader.js';
+import { postThenRead } from './slow-clients.js';
 
 const IMAGENET = ['mobilenetv2-12-int8', 'shufflenet-v2-12-qdq'];
 const ALL = [...IMAGENET, 'cifar10-resnet20', 'cifar100-mobilenetv3-small-128'];

@@ -2,7 +2,8 @@
  * The gateway (`owsd serve`, its own process) under the promises of SECURITY.md: what it sends the cloud holds no
  * byte of any image, embedding or key (a recording proxy in front of the real cloud); malformed and oversized
  * requests get a 4xx; load from a separate process (autocannon) for a fixed time gives no error, no 5xx and
- * bounded memory; and the process still answers afterwards.
+ * bounded memory; the process still answers afterwards; and slow clients (slowloris) are answered 408 and dropped
+ * after the request timeout (fastify's default is none: they were held for ever) while others are served.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { imagenetteFiles, modelsDir, repoRoot, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { Haystack, imageAndKeySecrets, leaks, trafficOf } from './leak-check.js';
 import { autocannon, describeLoad, rssMiB } from './load.js';
-import { postThenRead } from './slow-reader.js';
+import { postThenRead, slowClient } from './slow-clients.js';
 
 const ENCODER = 'mobilenetv2-12-int8';
 const CLOUD_MODEL = 'cifar10-resnet20';
@@ -29,6 +30,7 @@ for (const wnid of CLASSES) {
   for (const f of imagenetteFiles(5, wnid)) fs.copyFileSync(f, path.join(data, wnid, path.basename(f)));
 }
 const queryFiles = imagenetteFiles(9, 'n03394916').slice(6);
+const REQUEST_TIMEOUT_MS = 2000;
 
 let cloud: RunningCloud;
 let proxy: RecordingProxy;
@@ -51,7 +53,7 @@ before(async () => {
   await fit({ keys: [readKeyFile(keyFile)], encoders: [ENCODER], cloud: { url: cloud.url, modelName: CLOUD_MODEL }, data: { path: data, testFraction: 0, seed: 0 }, out: bundle, modelsDir, iin: { epochs: 3, hidden: 16 } });
   proxy = await startRecordingProxy(cloud.url);
   const port = await freePort();
-  server = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--bundle', bundle, '--key', keyFile, '--cloud', proxy.url, '--port', String(port), '--models', modelsDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--bundle', bundle, '--key', keyFile, '--cloud', proxy.url, '--port', String(port), '--models', modelsDir, '--request-timeout', String(REQUEST_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => serverLog.push(d.toString()));
   server.stderr!.on('data', (d: Buffer) => serverLog.push(d.toString()));
   url = `http://127.0.0.1:${port}`;
@@ -127,4 +129,20 @@ test('under load from a separate process the gateway has no errors, no 5xx and b
   const after = await fetch(`${url}/v1/status`);
   assert.equal(after.status, 200);
   assert.equal(server.exitCode, null, 'the gateway is still running');
+});
+
+test('slow clients (trickled headers or body) get 408 after the request timeout, while others are served', { timeout: 60_000 }, async () => {
+  const port = Number(new URL(url).port);
+  const slow = Array.from({ length: 10 }, (_, i) => slowClient(port, { path: i % 2 === 0 ? '/v1/classify' : '/v1/status', body: i % 2 === 0, everyMs: 100 }));
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  const r = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [b64(queryFiles[0]!)] }) });
+  assert.equal(r.status, 200, await r.text());
+  const served = Date.now() - t0;
+  const done = await Promise.all(slow);
+  for (const d of done) {
+    assert.ok(d.ms < REQUEST_TIMEOUT_MS + 3000, `a slow client was held ${d.ms} ms (request timeout ${REQUEST_TIMEOUT_MS} ms)`);
+    assert.match(d.answer, /^HTTP\/1\.1 408/, d.answer.slice(0, 100) || '(closed without an answer)');
+  }
+  assert.ok(served < REQUEST_TIMEOUT_MS, `a normal request took ${served} ms beside 10 slow clients`);
 });

@@ -5,16 +5,16 @@
  * valid requests all 200, malformed ones all 4xx (never 5xx), the server alive, RSS growth bounded.
  * Slow clients (slowloris: headers or a body trickled a byte at a time) are answered 408 and dropped after the
  * request timeout while others are served. Malformed and oversized single requests are in cloud-server.test.ts.
- * The gateway (`owsd serve`) can reuse `autocannon`/`rssMiB` from ./load.ts and `slowClient` below.
+ * The gateway's own tests (gateway-reliability.test.ts) use the same `autocannon`/`rssMiB` and `slowClient`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { createCloudClient, startCloudServer } from '../src/index.js';
 import { modelsDir, noisePng, noisePngBytes, repoRoot } from './helpers.js';
 import { autocannon, describeLoad, rssMiB } from './load.js';
+import { slowClient } from './slow-clients.js';
 
 const MODEL = 'cifar10-resnet20';
 const SECONDS = Number(process.env.OWSD_LOAD_SECONDS ?? 3);
@@ -70,27 +70,10 @@ test('load from a separate process: valid, malformed, valid again; no errors, no
   }
 });
 
-/** A client that sends the start of a request, then one byte every `everyMs`; resolves with what it got back and when. */
-export function slowClient(port: number, opts: { body: boolean; everyMs: number }): Promise<{ answer: string; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const s = net.connect(port, '127.0.0.1');
-    let answer = '';
-    s.write(opts.body ? `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{` : 'GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n');
-    const iv = setInterval(() => s.writable && s.write(opts.body ? ' ' : 'X'), opts.everyMs);
-    s.on('data', (d: Buffer) => (answer += d.toString()));
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      clearInterval(iv);
-      resolve({ answer, ms: Date.now() - t0 });
-    });
-  });
-}
-
 test('slow clients (trickled headers or body) get 408 after the request timeout, while others are served', async () => {
   const cloud = await startCloudServer({ model: MODEL, modelsDir, logger: false, requestTimeoutMs: 1200 });
   try {
-    const slow = Array.from({ length: 20 }, (_, i) => slowClient(cloud.port, { body: i % 2 === 0, everyMs: 100 }));
+    const slow = Array.from({ length: 20 }, (_, i) => slowClient(cloud.port, { path: i % 2 === 0 ? `/v2/models/${MODEL}/infer` : '/v2/health/ready', body: i % 2 === 0, everyMs: 100 }));
     await new Promise((r) => setTimeout(r, 300));
     const client = createCloudClient({ url: cloud.url, modelName: MODEL, retries: 0 });
     const t0 = Date.now();

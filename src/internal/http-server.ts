@@ -1,5 +1,6 @@
 /** What the embedded cloud and the gateway share as fastify servers: listening with a clear error, graceful close, the request log line. */
-import type { FastifyInstance } from 'fastify';
+import http from 'node:http';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { describe, fail, OwsdError } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 
@@ -35,6 +36,21 @@ export function addDeferredJsonParser(app: FastifyInstance, contentType: string 
     const e = bad.get(req);
     if (e) throw e;
   });
+}
+
+/** How long a client may take to send a whole request (headers and body) before it is answered 408 and dropped. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Fastify options for a request timeout that means what it says: fastify's default is no request timeout at all
+ * (a slow client holds its connection for ever), and Node checks its timeouts only every 30 s, so the server is our
+ * own, checking often enough. `what` names the setting in the error.
+ */
+export function requestTimeoutOptions(requestTimeout: number, what = 'requestTimeoutMs'): Pick<FastifyServerOptions, 'requestTimeout'> & { serverFactory: (handler: http.RequestListener) => http.Server } {
+  if (!Number.isInteger(requestTimeout) || requestTimeout < 1) fail('OWSD_ERR_BAD_ARGUMENT', `${what} must be a positive integer (milliseconds), got ${requestTimeout}`);
+  const serverFactory = (handler: http.RequestListener) =>
+    http.createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(requestTimeout / 4))), keepAliveTimeout: 72_000 }, handler);
+  return { requestTimeout, serverFactory };
 }
 
 /** Listen, or release what was opened and fail with one clear line; resolves to the port actually bound. */

@@ -19,7 +19,7 @@ import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError } from '../errors.js';
 import { MAX_INPUT_PIXELS } from '../image/decode.js';
 import type { Gateway } from './gateway.js';
-import { addDeferredJsonParser, addServerHooks } from '../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImages, jsonImages, multipartImages, type RequestLimits } from './request.js';
 
@@ -33,6 +33,8 @@ export interface GatewayAppOptions {
   maxBodyBytes?: number;
   /** One line per request, or false (default stderr). */
   logger?: ((line: string) => void) | false;
+  /** A client that has not sent its whole request in this time is answered 408 and dropped (default 60 s). */
+  requestTimeoutMs?: number;
 }
 
 /** The web page's files (src/server/web), found from dist/src/server or src/server alike. */
@@ -71,7 +73,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const dir = webDir();
   const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: fs.readFileSync(path.join(dir, f.file)), type: f.type }]));
 
-  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) });
   app.removeContentTypeParser(['text/plain', 'application/json']); // JSON or multipart only: anything else is a clear 415
   addDeferredJsonParser(app, 'application/json', maxBody);
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });

@@ -3,3 +3,4 @@ export { Batcher, type BatcherOptions } from './batcher.js';
 export { buildGatewayApp, webDir, GATEWAY_VERSION, type GatewayAppOptions } from './app.js';
 export { gatewayOpenApi } from './openapi.js';
 export { startGateway, type StartGatewayOptions, type RunningGateway } from './start.js';
+export { DEFAULT_REQUEST_TIMEOUT_MS } from '../internal/http-server.js';

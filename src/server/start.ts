@@ -12,6 +12,8 @@ export interface StartGatewayOptions extends GatewayOptions {
   host?: string;
   maxImagesPerRequest?: number;
   maxBodyBytes?: number;
+  /** See GatewayAppOptions.requestTimeoutMs. */
+  requestTimeoutMs?: number;
 }
 
 export interface RunningGateway {
@@ -28,7 +30,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   const port = opts.port ?? 8090;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `--port must be an integer 0..65535, got ${port}`);
   const gateway = await Gateway.open(opts);
-  const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log });
+  const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs });
   const actualPort = await listenOrFail(app, host, port, () => gateway.close());
   let closing: Promise<void> | undefined;
   return {

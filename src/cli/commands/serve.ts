@@ -1,6 +1,6 @@
 /** `owsd serve`: the organization's gateway (HTTP API + web page) holding the key and a fitted bundle. */
 import type { Command } from 'commander';
-import { connectRedis, RedisLedger, startGateway, type RunningGateway } from '../../index.js';
+import { connectRedis, DEFAULT_REQUEST_TIMEOUT_MS, RedisLedger, startGateway, type RunningGateway } from '../../index.js';
 import { action, collect, intOption, untilSignal } from '../run.js';
 
 export interface ServeFlags {
@@ -13,6 +13,7 @@ export interface ServeFlags {
   warnAt: number;
   quiet?: boolean;
   redis?: string;
+  requestTimeout: number;
 }
 
 function fractionOption(name: string) {
@@ -45,6 +46,7 @@ export function registerServe(program: Command): void {
     .option('--host <addr>', 'address to listen on (0.0.0.0 for the organization\'s network)', '127.0.0.1')
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--warn-at <f>', 'warn when a key has used this share of its budget', fractionOption('--warn-at'), 0.9)
+    .option('--request-timeout <ms>', 'drop, with a 408, a client that has not sent its whole request in this time', intOption('--request-timeout', 1), DEFAULT_REQUEST_TIMEOUT_MS)
     .option('--quiet', 'no request log')
     .option('--redis <url>', 'count submissions in the ledger shared in Redis by every replica and batch worker (default: the key\'s file ledger)')
     .action(
@@ -66,6 +68,7 @@ export function registerServe(program: Command): void {
           modelsDir: o.models,
           warnAt: o.warnAt,
           log: o.quiet ? false : undefined,
+          requestTimeoutMs: o.requestTimeout,
         }).catch((e: unknown) => {
           redis?.disconnect();
           throw e;

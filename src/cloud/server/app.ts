@@ -6,11 +6,10 @@
  * Every failure answers `{"error": "..."}` with a 4xx status naming the field (413 for an oversized body, 404 for
  * an unknown model or route), and the server keeps serving. One log line per request goes to the logger.
  */
-import http from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { describe, isOwsdError, fail } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
-import { addDeferredJsonParser, addServerHooks } from '../../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutOptions } from '../../internal/http-server.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
@@ -54,7 +53,6 @@ export interface CloudAppOptions {
   requestTimeoutMs?: number;
 }
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const SERVER_NAME = 'owsd-cloud';
@@ -120,13 +118,7 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     models.set(m.name, { ...m, version: m.version ?? '1', lock: new Mutex() });
   }
 
-  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isInteger(requestTimeout) || requestTimeout < 1) fail('OWSD_ERR_BAD_ARGUMENT', `requestTimeoutMs must be a positive integer, got ${requestTimeout}`);
-  // fastify's default is no request timeout at all, and Node checks its timeouts only every 30 s: our own server
-  // checks often enough for the limit to mean what it says.
-  const serverFactory = (handler: http.RequestListener) =>
-    http.createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(requestTimeout / 4))), keepAliveTimeout: 72_000 }, handler);
-  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', requestTimeout, serverFactory });
+  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) });
 
   // Any content type is read as JSON (curl -d sends x-www-form-urlencoded); errors name the problem. Invalid JSON
   // is reported from a preHandler, not from the parser: fastify closes the connection after a parser error (the

@@ -1,7 +1,8 @@
 /**
- * The worst case for an early answer: a client that sends a whole body before it reads anything (as fetch may, when
- * the answer arrives while it is still uploading). Raw HTTP/1.1 over a socket, so that the timing is ours: headers,
- * a pause (the server answers), the body, a pause, and only then the reading.
+ * Clients that test a server's patience, over raw sockets so that the timing is ours.
+ * `postThenRead`: the worst case for an early answer, a client that sends a whole body before it reads anything (as
+ * fetch may when the answer arrives while it is still uploading): headers, a pause (the server answers), the body,
+ * a pause, and only then the reading. `slowClient`: a slowloris, trickling its request a byte at a time.
  */
 import net from 'node:net';
 
@@ -33,5 +34,25 @@ export function postThenRead(url: string, bodyBytes: number, contentType = 'appl
         }, 300),
       );
     }, 300);
+  });
+}
+
+/**
+ * A slow client (slowloris): the start of a request to `path` (a POST with a 100,000-byte body, or a GET's headers),
+ * then one more byte every `everyMs`; resolves with what it got back and when the server closed the connection.
+ */
+export function slowClient(port: number, opts: { path: string; body: boolean; everyMs: number }): Promise<{ answer: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const s = net.connect(port, '127.0.0.1');
+    let answer = '';
+    s.write(opts.body ? `POST ${opts.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{` : `GET ${opts.path} HTTP/1.1\r\nHost: x\r\n`);
+    const iv = setInterval(() => s.writable && s.write(opts.body ? ' ' : 'X'), opts.everyMs);
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearInterval(iv);
+      resolve({ answer, ms: Date.now() - t0 });
+    });
   });
 }
