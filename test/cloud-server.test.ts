@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { spawn } from 'node:child_process';
 import {
   buildCloudApp,
@@ -17,10 +16,8 @@ import {
   createCloudClient,
   createPlaintextCloudProbe,
   encodeForSending,
-  markScrambled,
   startCloudServer,
   type RunningCloud,
-  type ScrambledImage,
 } from '../src/index.js';
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';

@@ -197,7 +197,6 @@ test('train-step graph: Adam and BN running-statistics updates match a JS refere
   const lr = 3e-3;
   const out = await (await step64()).run(stepFeeds(pr, pr.state, lr));
   const { adamBeta1: b1, adamBeta2: b2, adamEpsilon: eps, bnMomentum: mom } = GRAPH_OPTS;
-  const k = (1 - b1) / Math.sqrt(1 - b2);
   for (const p of PARAM_NAMES) {
     const g = out[STEP_IO.grad(p)].data as F64;
     const [m0, u0, p0] = [pr.state[`m_${p}`], pr.state[`v_${p}`], pr.state[p]];

@@ -267,7 +267,6 @@ interface T {
 }
 
 const LINEAR_LIKE = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization']);
-const CONV_LIKE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 const GLOBAL_POOL = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
 
 class Converter {
