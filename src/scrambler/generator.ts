@@ -52,6 +52,22 @@ export function generatorFlops(inputDim: number, g: GeneratorDesign): number {
   return flops;
 }
 
+/**
+ * Bytes of float activations one image needs in a generator run: each layer's output plus a transposed
+ * convolution's column buffer (Cout x 4 x 4 per input pixel). An estimate for sizing batches: ORT reuses some
+ * buffers, so the measured growth is about half of it (bench figures in Scrambler.create's comment).
+ */
+export function generatorActivationBytes(g: GeneratorDesign): number {
+  let floats = 16 * g.baseChannels;
+  let side = 4;
+  for (const l of generatorLayers(1, g).slice(1)) {
+    const cout = l.dims[1]!;
+    floats += (2 * side) ** 2 * cout + cout * 16 * side * side;
+    side *= 2;
+  }
+  return 4 * floats;
+}
+
 const DCGAN_STD = 0.02;
 
 /** Derive the layer weights from the key: the DCGAN N(0, 0.02²) draw, rescaled to He variance. */
