@@ -31,6 +31,11 @@ test('owsd analyze --quick: every part on both datasets, measured attacks behave
     // The pixel attacker labels scrambled images far above chance from 5 leaks per class.
     const px = t.labelInference.results.find((x) => x.attacker === 'pixel-1nn' && x.k === 5)!;
     assert.ok(px.accuracy > 2.5 * px.chance, `${dataset} pixel-1nn k=5 ${px.accuracy}`);
+    // The default key's fresh noise per submission: the same image sent twice is never the same bytes.
+    const tn = res.trafficNoisy!;
+    assert.equal(tn.embeddingNoise, 4);
+    assert.equal(tn.linkability.exact.rate, 0);
+    assert.equal(tn.linkability.exact.pairs, t.linkability.exact.pairs);
     // Rotation: leaks under the old key say little about images under the new one.
     for (const rot of res.defences.rotation) assert.ok(rot.afterRotation!.accuracy < rot.sameKey!.accuracy, JSON.stringify(rot));
     // Inversion curves exist for every N, with the trivial baseline beside them.
@@ -38,7 +43,7 @@ test('owsd analyze --quick: every part on both datasets, measured attacks behave
     for (const p of res.inversion.points) assert.ok(Number.isFinite(p.plaintext.baseline.psnr) && p.plaintext.variants[p.plaintext.best]);
   }
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const heading of ['## CIFAR-10', '## Imagenette', '5.2 What the cloud answers', 'Label inference', 'Known-plaintext attacks', 'Defences']) assert.ok(md.includes(heading), heading);
+  for (const heading of ['## CIFAR-10', '## Imagenette', '5.2 What the cloud answers', 'Label inference', 'The same traffic attacks on the default key', 'Known-plaintext attacks', 'Defences']) assert.ok(md.includes(heading), heading);
   assert.ok(md.includes('0.07% / 0.52%') && md.includes('4.3 vs 1.97'), "the paper's numbers beside ours");
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   assert.ok(!/<img[^>]+src="(?!data:)/.test(html) && !/<script|<link|src="http/.test(html), 'the HTML page fetches something');

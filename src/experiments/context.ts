@@ -111,7 +111,7 @@ export interface KeyVariant {
 }
 
 /** An experiment key's cache name: `k0@256`, plus `/c256` for another width and `/n2` for noise. */
-function keyTag(name: string, imageSize: number, v: KeyVariant): string {
+export function keyTag(name: string, imageSize: number, v: KeyVariant = {}): string {
   const c = v.baseChannels ?? DEFAULT_BASE_CHANNELS;
   const n = v.embeddingNoise ?? 0;
   return `${name}@${imageSize}${c === DEFAULT_BASE_CHANNELS ? '' : `/c${c}`}${n === 0 ? '' : `/n${n}`}`;

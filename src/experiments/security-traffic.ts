@@ -60,7 +60,7 @@ import {
   type VariantName,
 } from '../analysis/linkability.js';
 import type { Sample } from '../types.js';
-import { ExperimentContext, type FeatureConfig, type Selection } from './context.js';
+import { ExperimentContext, keyTag, type FeatureConfig, type Selection } from './context.js';
 import { runSetting, type Setting } from './setting.js';
 
 export const TRAFFIC_ENCODER = 'mobilenetv2-12-int8';
@@ -80,6 +80,12 @@ export interface TrafficStudyOptions {
   sideBySidePath?: string;
   /** Write the PCA scatter of the cloud's answers on scrambled images of two labels here, as SVG. */
   pcaPath?: string;
+  /**
+   * The key's per-submission embedding noise (multiple of the embedding's RMS; default 0, the paper's design). With
+   * noise every scrambling is a fresh draw, as for real traffic: the pixels the attackers study are another draw of
+   * the same images than the ones the cloud answered, and a resubmission is a third.
+   */
+  embeddingNoise?: number;
 }
 
 export interface TrafficStudyResult {
@@ -90,6 +96,8 @@ export interface TrafficStudyResult {
   cloud: string;
   key: string;
   imageSize: number;
+  /** The key's per-submission embedding noise (0: the paper's deterministic design; absent in older results). */
+  embeddingNoise?: number;
   selection: Selection & { classes: string[]; images: number };
   /** Section 5.2 on every selected image. */
   cloudOutputs: CloudOutputAnalysis;
@@ -161,19 +169,22 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
     t = performance.now();
   };
   const sz = sizes(opts);
-  const sentBefore = ctx.submissions()['k0@256'] ?? 0;
+  const noise = opts.embeddingNoise ?? 0;
+  const v = { embeddingNoise: noise };
+  const tag = keyTag('k0', 256, v);
+  const sentBefore = ctx.submissions()[tag] ?? 0;
   const plainBefore = ctx.plaintextSent;
   const selection: Selection = { dataset: opts.dataset, labels: 10, perLabel: sz.perLabel, seed: opts.seed };
   const ds = await ctx.select(selection);
   const samples = ds.samples;
   const n = samples.length;
-  const cfg: FeatureConfig = { dataset: opts.dataset, encoders: [TRAFFIC_ENCODER], cloud, keys: ['k0'], imageSize: 256 };
-  ctx.log(`traffic study on ${opts.dataset}: ${n} images, ${ds.classes.length} labels, cloud ${cloud}`);
+  const cfg: FeatureConfig = { dataset: opts.dataset, encoders: [TRAFFIC_ENCODER], cloud, keys: ['k0'], imageSize: 256, ...(noise ? { embeddingNoise: noise } : {}) };
+  ctx.log(`traffic study on ${opts.dataset}: ${n} images, ${ds.classes.length} labels, cloud ${cloud}, key ${tag}${noise ? ` (fresh noise at ${noise}x the embedding's RMS per submission)` : ' (deterministic: the paper\'s design)'}`);
 
   // The traffic: embeddings, the cloud's answers on the scrambled images, the scrambled pixels, plaintext reference.
   const f = await ctx.features(cfg, samples);
   const source = await ctx.embeddingSource(cfg.encoders);
-  const scrambler = await ctx.scrambler('k0', 256, source.dim);
+  const scrambler = await ctx.scrambler('k0', 256, source.dim, v);
   const per = 256 * 256 * 3;
   const allPixels = await scrambler.pixels(f.embeddings, n);
   const pixels = Array.from({ length: n }, (_, i) => allPixels.subarray(i * per, (i + 1) * per));
@@ -191,8 +202,8 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
     scrambled: pcaOfTwoLabels(scrambledVectors, labels, pair),
     plaintext: pcaOfTwoLabels(plain, labels, pair),
   };
-  const key = ctx.key('k0', 256).key;
-  const exposing = await Scrambler.create(key, source.dim, { exposeActivations: true });
+  const key = ctx.key('k0', 256, v).key;
+  const exposing = await Scrambler.create(key, source.dim, { exposeActivations: true, noiseSeed: `experiment ${tag} activations` });
   let generator: GeneratorActivationStats;
   try {
     const m = Math.min(sz.activationImages, n);
@@ -228,7 +239,7 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
 
   // Linkability.
   const exactRows = spreadRows(n, Math.min(sz.exactImages, n));
-  const exact = await exactRepeat(ctx, key, exactRows.map((i) => samples[i]!), embeddingRows(f, exactRows), scrambler);
+  const exact = await exactRepeat(ctx, key, exactRows.map((i) => samples[i]!), embeddingRows(f, exactRows), scrambler, `experiment ${tag} resubmission`);
   const nearDuplicate = await nearDuplicates(ctx, cfg, spreadRows(n, Math.min(sz.nearDuplicateSources, n)), samples, f, scrambledVectors, pixels, scrambler);
   const pool = Math.min(sz.reidentificationPool, n);
   const poolRows = spreadRows(n, pool);
@@ -259,6 +270,7 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
     cloud,
     key: 'k0',
     imageSize: 256,
+    embeddingNoise: noise,
     selection: { ...selection, classes: ds.classNames, images: n },
     cloudOutputs,
     generator,
@@ -266,7 +278,7 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
     labelInference: { ks, results, embeddingReference, iin },
     linkability: { exact, nearDuplicate, reidentification },
     figures,
-    traffic: { scrambledSent: (ctx.submissions()['k0@256'] ?? 0) - sentBefore, plaintextReference: ctx.plaintextSent - plainBefore },
+    traffic: { scrambledSent: (ctx.submissions()[tag] ?? 0) - sentBefore, plaintextReference: ctx.plaintextSent - plainBefore },
     seconds,
   };
 }
@@ -290,12 +302,12 @@ function spreadRows(n: number, count: number): number[] {
  * (a) The same images submitted twice: the first PNGs come from the study's scrambler and cached embeddings;
  * the second from a fresh encoder run (no cache) and a freshly derived generator.
  */
-async function exactRepeat(ctx: ExperimentContext, key: ReturnType<ExperimentContext['key']>['key'], samples: Sample[], embeddings: Float32Array, scrambler: Scrambler): Promise<ExactLinkability> {
+async function exactRepeat(ctx: ExperimentContext, key: ReturnType<ExperimentContext['key']>['key'], samples: Sample[], embeddings: Float32Array, scrambler: Scrambler, noiseSeed: string): Promise<ExactLinkability> {
   const m = samples.length;
   const first = (await scrambler.scramble(embeddings, m)).map((s) => s.png);
   const encoder = await ctx.encoder([TRAFFIC_ENCODER]);
   const again = await encoder.encode(samples.map((s) => s.image));
-  const fresh = await Scrambler.create(key, scrambler.inputDim);
+  const fresh = await Scrambler.create(key, scrambler.inputDim, { noiseSeed });
   try {
     const second = (await fresh.scramble(again, m)).map((s) => s.png);
     return exactLinkability(first, second);

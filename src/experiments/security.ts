@@ -1,6 +1,7 @@
 /**
  * `owsd analyze`: the confidentiality study. Per dataset (CIFAR-10, Imagenette): the paper's section 5 analysis and
- * the label-inference and linkability attacks on the traffic (security-traffic.ts), the known-plaintext inversion,
+ * the label-inference and linkability attacks on the traffic (security-traffic.ts; on the paper's deterministic
+ * design and again on the default, noisy one), the known-plaintext inversion,
  * reconstruction and key-recovery attacks against the number of leaked pairs (security-inversion.ts), and the
  * defences measured for accuracy and attack success (security-defences.ts). One JSON result per dataset in
  * `<out>/results/`, figures in `<out>/figures/`, then the report (src/report/security.ts).
@@ -8,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';
 import { ExperimentContext } from './context.js';
 import { machineInfo, type Machine } from './run.js';
 import { runTrafficStudy, type TrafficStudyResult } from './security-traffic.js';
@@ -24,7 +26,10 @@ export interface SecurityResult {
   dataset: SecurityDataset;
   quick: boolean;
   seeds: number[];
+  /** The traffic attacks on the paper's deterministic design. */
   traffic?: TrafficStudyResult;
+  /** The same attacks on the default key design: fresh noise per submission (DEFAULT_EMBEDDING_NOISE). */
+  trafficNoisy?: TrafficStudyResult;
   inversion?: InversionStudyResult;
   defences?: DefenceResult;
   machine: Machine;
@@ -74,10 +79,12 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
       const file = securityResultPath(opts.out, dataset);
       const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SecurityResult) : undefined;
       const keep = previous && previous.format === SECURITY_FORMAT && previous.quick === quick ? previous : undefined;
-      const r: SecurityResult = { format: SECURITY_FORMAT, dataset, quick, seeds, traffic: keep?.traffic, inversion: keep?.inversion, defences: keep?.defences, machine: machineInfo(), started, seconds: 0 };
+      const r: SecurityResult = { format: SECURITY_FORMAT, dataset, quick, seeds, traffic: keep?.traffic, trafficNoisy: keep?.trafficNoisy, inversion: keep?.inversion, defences: keep?.defences, machine: machineInfo(), started, seconds: 0 };
       if (parts.includes('traffic')) {
         ctx.log(`analyze ${dataset}: traffic (paper section 5, label inference, linkability)`);
         r.traffic = await runTrafficStudy(ctx, { dataset, quick, seed: 0, sideBySidePath: path.join(figures, `${short}-side-by-side.png`), pcaPath: path.join(figures, `${short}-pca.svg`) });
+        ctx.log(`analyze ${dataset}: traffic again, on the default key design (noise ${DEFAULT_EMBEDDING_NOISE}x)`);
+        r.trafficNoisy = await runTrafficStudy(ctx, { dataset, quick, seed: 0, embeddingNoise: DEFAULT_EMBEDDING_NOISE });
       }
       if (parts.includes('inversion')) {
         ctx.log(`analyze ${dataset}: inversion, reconstruction and key recovery`);

@@ -82,7 +82,7 @@ function trafficSection(r: SecurityResult, figures: Figure[]): string {
   const l = t.linkability;
   parts.push(
     `### Linkability and re-identification\n\n` +
-      `Exact: the same image submitted twice gives byte-identical scrambled images in ${pct(l.exact.rate)} of ${l.exact.pairs} pairs: scrambling is deterministic, so repeated submissions are linkable.\n\n` +
+      `Exact: the same image submitted twice gives byte-identical scrambled images in ${pct(l.exact.rate)} of ${l.exact.pairs} pairs${l.exact.rate === 1 ? ': the paper\'s scrambling is deterministic, so repeated submissions are linkable (the default key\'s noise is measured below)' : ''}.\n\n` +
       `Near duplicates (the same photo re-encoded or slightly changed, against other photos): ROC AUC of telling "same source" by distance, and how often the nearest scrambled original is the true source.\n\n` +
       table(
         ['Variant', 'Scrambled pixels: AUC / rank-1', 'Cloud answers: AUC / rank-1', 'Embeddings (reference): AUC / rank-1', 'Chance rank-1'],
@@ -94,6 +94,43 @@ function trafficSection(r: SecurityResult, figures: Figure[]): string {
         : ''),
   );
   return parts.join('\n\n');
+}
+
+/** The traffic attacks on the paper's deterministic design beside the same attacks on the default key (fresh noise per submission). */
+function noiseComparisonSection(r: SecurityResult): string {
+  const [a, b] = [r.traffic, r.trafficNoisy];
+  if (!a || !b) return '';
+  const ks = a.labelInference.ks.filter((k) => b.labelInference.ks.includes(k));
+  const best = (t: typeof a, k: number) => {
+    const rs = t.labelInference.results.filter((x) => x.k === k);
+    return rs.length ? rs.reduce((m, x) => (x.accuracy > m.accuracy ? x : m)) : undefined;
+  };
+  const bestCell = (t: typeof a, k: number) => {
+    const x = best(t, k);
+    return x ? `${pct(x.accuracy, 0)} (${x.attacker})` : '—';
+  };
+  const iin = (t: typeof a) => `${pct(t.labelInference.iin.top1.both)} / ${pct(t.labelInference.iin.top1.embedding)} / ${pct(t.labelInference.iin.top1.cloud)}`;
+  const nd = (t: typeof a, variant: string, what: 'pixels' | 'cloud') => {
+    const v = t.linkability.nearDuplicate.find((x) => x.variant === variant)?.[what];
+    return v ? `${num(v.auc, 2)} / ${pct(v.rank1, 0)}` : '—';
+  };
+  const reid = (t: typeof a, method: string) => pct(t.linkability.reidentification.find((x) => x.method === method)?.top1);
+  const chance = a.labelInference.results[0]?.chance;
+  const rows: string[][] = [
+    ['true label in the cloud\'s top-1 / top-5', `${pct(a.cloudOutputs.trueInScrambledTop1, 1)} / ${pct(a.cloudOutputs.trueInScrambledTop5, 1)}`, `${pct(b.cloudOutputs.trueInScrambledTop1, 1)} / ${pct(b.cloudOutputs.trueInScrambledTop5, 1)}`],
+    ['mean output entropy of the cloud (nats)', num(a.cloudOutputs.entropy.scrambled, 2), num(b.cloudOutputs.entropy.scrambled, 2)],
+    ...ks.map((k) => [`label inference, best attacker, k = ${k} leaks per class (chance ${pct(chance, 0)})`, bestCell(a, k), bestCell(b, k)]),
+    ['the key holder\'s IIN: with the cloud / embedding alone / cloud alone', iin(a), iin(b)],
+    ['the same image sent twice: byte-identical', `${pct(a.linkability.exact.rate, 0)} of ${a.linkability.exact.pairs}`, `${pct(b.linkability.exact.rate, 0)} of ${b.linkability.exact.pairs}`],
+    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): pixels AUC / rank-1`, nd(a, v.variant, 'pixels'), nd(b, v.variant, 'pixels')]),
+    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): cloud answers AUC / rank-1`, nd(a, v.variant, 'cloud'), nd(b, v.variant, 'cloud')]),
+    ...a.linkability.reidentification.map((x) => [`re-identification without key (${x.method}), top-1 in ${x.pool} (chance ${pct(x.chanceTop1)})`, reid(a, x.method), reid(b, x.method)]),
+  ];
+  return (
+    `### The same traffic attacks on the default key: fresh noise at ${b.embeddingNoise}x per submission\n\n` +
+    `Everything above is the paper's deterministic design. \`owsd key new\` now adds fresh noise to each embedding before the generator (issue 7's design study). Here the same images, attacks and seeds run again on that design. Each scrambling is a new draw, including a resubmission of the same image. Rank-1 chance for the near duplicates is ${pct(a.linkability.nearDuplicate[0]?.pixels.chance, 1)}.\n\n` +
+    table(['Measure', 'Paper design (noise 0)', `Default key (noise ${b.embeddingNoise}x)`], rows)
+  );
 }
 
 /** Linear autoencoder test MSE of originals and scrambled images, each with the share of its variance left unexplained. */
@@ -207,7 +244,7 @@ export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: s
   ];
   for (const r of results) {
     parts.push(`## ${NAMES[r.dataset] ?? r.dataset}\n`);
-    for (const s of [trafficSection(r, figures), inversionSection(r, figures), defencesSection(r, figures)]) if (s) parts.push(s + '\n');
+    for (const s of [trafficSection(r, figures), noiseComparisonSection(r), inversionSection(r, figures), defencesSection(r, figures)]) if (s) parts.push(s + '\n');
   }
   const budget = budgetSection(results);
   if (budget) parts.push(budget + '\n');
