@@ -20,7 +20,7 @@ test('owsd analyze --quick: every part on both datasets, measured attacks behave
   assert.equal(r.code, 0, r.stderr);
   for (const dataset of ['cifar-10', 'imagenette-val']) {
     const res = JSON.parse(fs.readFileSync(path.join(out, 'results', `${dataset}.json`), 'utf8')) as SecurityResult;
-    assert.ok(res.traffic && res.inversion && res.defences, `${dataset}: a part is missing`);
+    assert.ok(res.traffic && res.trafficNoisy && res.inversion && res.inversionNoisy && res.defences, `${dataset}: a part is missing`);
     const t = res.traffic;
     // Scrambling is deterministic: the same image always gives the same bytes, so resubmissions are linkable.
     assert.equal(t.linkability.exact.rate, 1);
@@ -38,12 +38,15 @@ test('owsd analyze --quick: every part on both datasets, measured attacks behave
     assert.equal(tn.linkability.exact.pairs, t.linkability.exact.pairs);
     // Rotation: leaks under the old key say little about images under the new one.
     for (const rot of res.defences.rotation) assert.ok(rot.afterRotation!.accuracy < rot.sameKey!.accuracy, JSON.stringify(rot));
+    // The same known-plaintext attacks on the default key: the same N, on noisy draws.
+    assert.equal(res.inversionNoisy!.embeddingNoise, 4);
+    assert.deepEqual(res.inversionNoisy!.nValues, res.inversion.nValues);
     // Inversion curves exist for every N, with the trivial baseline beside them.
     assert.deepEqual(res.inversion.points.map((p) => p.n), res.inversion.nValues);
     for (const p of res.inversion.points) assert.ok(Number.isFinite(p.plaintext.baseline.psnr) && p.plaintext.variants[p.plaintext.best]);
   }
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const heading of ['## CIFAR-10', '## Imagenette', '5.2 What the cloud answers', 'Label inference', 'The same traffic attacks on the default key', 'Known-plaintext attacks', 'Defences']) assert.ok(md.includes(heading), heading);
+  for (const heading of ['## CIFAR-10', '## Imagenette', '5.2 What the cloud answers', 'Label inference', 'The same traffic attacks on the default key', 'Known-plaintext attacks', 'The same known-plaintext attacks on the default key', 'Defences']) assert.ok(md.includes(heading), heading);
   assert.ok(md.includes('0.07% / 0.52%') && md.includes('4.3 vs 1.97'), "the paper's numbers beside ours");
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   assert.ok(!/<img[^>]+src="(?!data:)/.test(html) && !/<script|<link|src="http/.test(html), 'the HTML page fetches something');
@@ -60,7 +63,7 @@ test('owsd analyze: bad names are clear errors', async () => {
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /unknown dataset "mnist": expected one of cifar-10, imagenette-val/);
   const part = await owsd(['analyze', '--part', 'everything', '--quick', '--out', tempDir()]);
-  assert.match(part.stderr, /unknown part "everything": expected one of traffic, inversion, defences/);
+  assert.match(part.stderr, /unknown part "everything": expected one of traffic, inversion, inversion-noisy, defences/);
   const none = await owsd(['analyze', 'report', '--out', tempDir()]);
   assert.match(none.stderr, /results does not exist: run owsd analyze first/);
 });

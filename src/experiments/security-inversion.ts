@@ -90,6 +90,11 @@ export interface InversionStudyOptions {
   alphas?: number[];
   encoder?: string;
   key?: string;
+  /**
+   * The key's per-submission embedding noise (multiple of the embedding's RMS; default 0, the paper's design). With
+   * noise the attacker's pairs and the test images are each one fresh draw, as real traffic would be.
+   */
+  embeddingNoise?: number;
 }
 
 export interface PixelScore extends ImageSetMetrics {
@@ -152,6 +157,8 @@ export interface InversionStudyResult {
   encoder: string;
   key: string;
   imageSize: number;
+  /** The key's per-submission embedding noise (0: the paper's deterministic design; absent in older results). */
+  embeddingNoise?: number;
   scales: { original: number; inverterInput: number; surrogateOutput: number; pooling: 'average' };
   images: { selected: number; test: number; trainPool: number };
   /**
@@ -216,9 +223,9 @@ export async function originalPixels(img: ImageInput, side: number, out: Float32
 /** What `collectPairs` computes; `collectInversionPairs` adds where it came from. */
 type Pairs = Pick<InversionPairs, 'embeddings' | 'originals' | 'scrambled32' | 'scrambled64' | 'full' | 'fullVariance'>;
 
-async function collectPairs(ctx: ExperimentContext, samples: Sample[], encoder: string, keyName: string, keepFull: number, statsOf: number): Promise<Pairs> {
+async function collectPairs(ctx: ExperimentContext, samples: Sample[], encoder: string, keyName: string, embeddingNoise: number, keepFull: number, statsOf: number): Promise<Pairs> {
   const source = await ctx.embeddingSource([encoder]);
-  const scrambler = await ctx.scrambler(keyName, SCRAMBLED_SIDE, source.dim);
+  const scrambler = await ctx.scrambler(keyName, SCRAMBLED_SIDE, source.dim, { embeddingNoise });
   const n = samples.length;
   const embeddings = dense(n, source.dim);
   const originals = dense(n, ORIGINAL_SIDE * ORIGINAL_SIDE * 3);
@@ -365,6 +372,7 @@ interface Plan {
   quick: boolean;
   encoder: string;
   keyName: string;
+  embeddingNoise: number;
   alphas: number[];
   rf: number;
   rfMaxN: number;
@@ -396,7 +404,9 @@ async function plan(ctx: ExperimentContext, opts: InversionStudyOptions): Promis
   }
   const rfMaxN = opts.randomFeaturesMaxN ?? (quick ? Infinity : 1000);
   if (!(rfMaxN >= 0)) fail('OWSD_ERR_BAD_ARGUMENT', `inversion study: randomFeaturesMaxN must be a non-negative number, got ${rfMaxN}`);
-  return { quick, encoder: opts.encoder ?? ENCODER, keyName: opts.key ?? 'k0', alphas: opts.alphas ?? DEFAULT_ALPHAS, rf, rfMaxN, samples, testCount, poolSize, nValues };
+  const embeddingNoise = opts.embeddingNoise ?? 0;
+  if (!(embeddingNoise >= 0)) fail('OWSD_ERR_BAD_ARGUMENT', `inversion study: embeddingNoise must be a non-negative number, got ${embeddingNoise}`);
+  return { quick, encoder: opts.encoder ?? ENCODER, keyName: opts.key ?? 'k0', embeddingNoise, alphas: opts.alphas ?? DEFAULT_ALPHAS, rf, rfMaxN, samples, testCount, poolSize, nValues };
 }
 
 /** The pairs a study runs on: its unseen test images first, then the training pool in order (see `collectInversionPairs`). */
@@ -405,6 +415,7 @@ export interface InversionPairs {
   seed: number;
   encoder: string;
   key: string;
+  embeddingNoise: number;
   testCount: number;
   /** Sample ids, row by row. */
   ids: string[];
@@ -431,12 +442,13 @@ export async function collectInversionPairs(ctx: ExperimentContext, opts: Invers
   const p = await plan(ctx, opts);
   const rows = p.samples.slice(0, p.testCount + p.nValues[p.nValues.length - 1]!);
   ctx.log(`inversion study on ${opts.dataset}${p.quick ? ' (quick)' : ''}: encoding and scrambling ${rows.length} images (${p.testCount} unseen test images), key ${p.keyName}, encoder ${p.encoder}`);
-  const pairs = await collectPairs(ctx, rows, p.encoder, p.keyName, FIGURE_IMAGES, p.testCount);
+  const pairs = await collectPairs(ctx, rows, p.encoder, p.keyName, p.embeddingNoise, FIGURE_IMAGES, p.testCount);
   return {
     dataset: opts.dataset,
     seed: opts.seed,
     encoder: p.encoder,
     key: p.keyName,
+    embeddingNoise: p.embeddingNoise,
     testCount: p.testCount,
     ids: rows.map((x) => x.id),
     ...pairs,
@@ -451,11 +463,11 @@ export async function collectInversionPairs(ctx: ExperimentContext, opts: Invers
  */
 export async function runInversionStudy(ctx: ExperimentContext, opts: InversionStudyOptions, given?: InversionPairs): Promise<InversionStudyResult> {
   const started = performance.now();
-  const { quick, encoder, keyName, alphas, rf: rfDim, rfMaxN, samples, testCount, poolSize, nValues } = await plan(ctx, opts);
+  const { quick, encoder, keyName, embeddingNoise, alphas, rf: rfDim, rfMaxN, samples, testCount, poolSize, nValues } = await plan(ctx, opts);
   const pairs = given ?? (await collectInversionPairs(ctx, opts));
   const needed = testCount + nValues[nValues.length - 1]!;
   if (
-    pairs.dataset !== opts.dataset || pairs.seed !== opts.seed || pairs.testCount !== testCount || pairs.encoder !== encoder || pairs.key !== keyName ||
+    pairs.dataset !== opts.dataset || pairs.seed !== opts.seed || pairs.testCount !== testCount || pairs.encoder !== encoder || pairs.key !== keyName || pairs.embeddingNoise !== embeddingNoise ||
     pairs.ids.length < needed || pairs.ids.some((id, i) => i < needed && samples[i]!.id !== id)
   ) {
     fail('OWSD_ERR_BAD_ARGUMENT', `inversion study: the given pairs (${pairs.dataset}, seed ${pairs.seed}, ${pairs.ids.length} rows) were not collected for these options (${opts.dataset}, seed ${opts.seed}, ${needed} rows)`);
@@ -624,6 +636,7 @@ export async function runInversionStudy(ctx: ExperimentContext, opts: InversionS
     encoder,
     key: keyName,
     imageSize: SCRAMBLED_SIDE,
+    embeddingNoise,
     scales: { original: ORIGINAL_SIDE, inverterInput: INPUT_SIDE, surrogateOutput: SURROGATE_SIDE, pooling: 'average' },
     images: { selected: samples.length, test: testCount, trainPool: poolSize },
     variance: { scrambled256: pairs.fullVariance, scrambled64: meanVariance(test.s64), scrambled32: meanVariance(test.s32), original32: meanVariance(test.o) },

@@ -2,7 +2,8 @@
  * `owsd analyze`: the confidentiality study. Per dataset (CIFAR-10, Imagenette): the paper's section 5 analysis and
  * the label-inference and linkability attacks on the traffic (security-traffic.ts; on the paper's deterministic
  * design and again on the default, noisy one), the known-plaintext inversion,
- * reconstruction and key-recovery attacks against the number of leaked pairs (security-inversion.ts), and the
+ * reconstruction and key-recovery attacks against the number of leaked pairs (security-inversion.ts; both designs
+ * too, as the parts `inversion` and `inversion-noisy`), and the
  * defences measured for accuracy and attack success (security-defences.ts). One JSON result per dataset in
  * `<out>/results/`, figures in `<out>/figures/`, then the report (src/report/security.ts).
  */
@@ -18,7 +19,7 @@ import { runDefenceStudy, type DefenceResult, type SecurityDataset } from './sec
 
 export const SECURITY_FORMAT = 'owsd-security/1';
 export const SECURITY_DATASETS: SecurityDataset[] = ['cifar-10', 'imagenette-val'];
-export const SECURITY_PARTS = ['traffic', 'inversion', 'defences'] as const;
+export const SECURITY_PARTS = ['traffic', 'inversion', 'inversion-noisy', 'defences'] as const;
 export type SecurityPart = (typeof SECURITY_PARTS)[number];
 
 export interface SecurityResult {
@@ -31,6 +32,8 @@ export interface SecurityResult {
   /** The same attacks on the default key design: fresh noise per submission (DEFAULT_EMBEDDING_NOISE). */
   trafficNoisy?: TrafficStudyResult;
   inversion?: InversionStudyResult;
+  /** The same known-plaintext attacks on the default key design (fresh noise per submission). */
+  inversionNoisy?: InversionStudyResult;
   defences?: DefenceResult;
   machine: Machine;
   started: string;
@@ -79,7 +82,7 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
       const file = securityResultPath(opts.out, dataset);
       const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SecurityResult) : undefined;
       const keep = previous && previous.format === SECURITY_FORMAT && previous.quick === quick ? previous : undefined;
-      const r: SecurityResult = { format: SECURITY_FORMAT, dataset, quick, seeds, traffic: keep?.traffic, trafficNoisy: keep?.trafficNoisy, inversion: keep?.inversion, defences: keep?.defences, machine: machineInfo(), started, seconds: 0 };
+      const r: SecurityResult = { format: SECURITY_FORMAT, dataset, quick, seeds, traffic: keep?.traffic, trafficNoisy: keep?.trafficNoisy, inversion: keep?.inversion, inversionNoisy: keep?.inversionNoisy, defences: keep?.defences, machine: machineInfo(), started, seconds: 0 };
       if (parts.includes('traffic')) {
         ctx.log(`analyze ${dataset}: traffic (paper section 5, label inference, linkability)`);
         r.traffic = await runTrafficStudy(ctx, { dataset, quick, seed: 0, sideBySidePath: path.join(figures, `${short}-side-by-side.png`), pcaPath: path.join(figures, `${short}-pca.svg`) });
@@ -89,6 +92,10 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
       if (parts.includes('inversion')) {
         ctx.log(`analyze ${dataset}: inversion, reconstruction and key recovery`);
         r.inversion = await runInversionStudy(ctx, { dataset, quick, seed: 0, figurePath: path.join(figures, `${short}-reconstructions.png`) });
+      }
+      if (parts.includes('inversion-noisy')) {
+        ctx.log(`analyze ${dataset}: inversion, reconstruction and key recovery on the default key design (noise ${DEFAULT_EMBEDDING_NOISE}x)`);
+        r.inversionNoisy = await runInversionStudy(ctx, { dataset, quick, seed: 0, embeddingNoise: DEFAULT_EMBEDDING_NOISE });
       }
       if (parts.includes('defences')) {
         ctx.log(`analyze ${dataset}: defences`);
