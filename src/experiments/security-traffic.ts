@@ -26,7 +26,7 @@
  * - Both: the same image twice gives byte-identical PNGs (30 of 30); a JPEG-75 re-encode, 90% crop or 80% resize
  *   is linked to its source by pixel distance with ROC AUC 1.000 and rank-1 100% among 30 sources.
  *
- * Run directly: `node dist/src/experiments/security-traffic.js --dataset cifar-10 [--quick] [--seed 0] [--out DIR]`
+ * Run directly: `node dist/src/experiments/security-traffic.js --dataset cifar-10 [--quick] [--seed 0] [--out DIR] [--noise 0]` (--noise: the key's per-submission embedding noise, a multiple of its RMS)
  * with OWSD_MODELS and OWSD_DATA set; writes DIR/traffic-<dataset>.json and the two figures.
  */
 import fs from 'node:fs';
@@ -403,6 +403,8 @@ async function main(args: string[]): Promise<void> {
   const seed = Number(argValue(args, '--seed') ?? 0);
   const quick = args.includes('--quick');
   const out = argValue(args, '--out') ?? '.';
+  const embeddingNoise = Number(argValue(args, '--noise') ?? 0);
+  if (!(embeddingNoise >= 0)) fail('OWSD_ERR_BAD_ARGUMENT', `--noise must be a non-negative number (a multiple of the embedding's RMS), got ${argValue(args, '--noise')}`);
   const modelsDir = process.env.OWSD_MODELS;
   const dataDir = process.env.OWSD_DATA;
   if (!modelsDir || !dataDir) fail('OWSD_ERR_BAD_ARGUMENT', 'set OWSD_MODELS and OWSD_DATA to the models and data folders');
@@ -413,6 +415,7 @@ async function main(args: string[]): Promise<void> {
       dataset,
       quick,
       seed,
+      embeddingNoise,
       sideBySidePath: path.join(out, `traffic-${dataset}-side-by-side.png`),
       pcaPath: path.join(out, `traffic-${dataset}-pca.svg`),
     });
