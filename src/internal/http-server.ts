@@ -44,13 +44,25 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /**
  * Fastify options for a request timeout that means what it says: fastify's default is no request timeout at all
  * (a slow client holds its connection for ever), and Node checks its timeouts only every 30 s, so the server is our
- * own, checking often enough. `what` names the setting in the error.
+ * own, checking often enough.
  */
-export function requestTimeoutOptions(requestTimeout: number, what = 'requestTimeoutMs'): Pick<FastifyServerOptions, 'requestTimeout'> & { serverFactory: (handler: http.RequestListener) => http.Server } {
-  if (!Number.isInteger(requestTimeout) || requestTimeout < 1) fail('OWSD_ERR_BAD_ARGUMENT', `${what} must be a positive integer (milliseconds), got ${requestTimeout}`);
+export function requestTimeoutOptions(requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS): Pick<FastifyServerOptions, 'requestTimeout'> & { serverFactory: (handler: http.RequestListener) => http.Server } {
+  if (!Number.isInteger(requestTimeout) || requestTimeout < 1) fail('OWSD_ERR_BAD_ARGUMENT', `requestTimeoutMs must be a positive integer (milliseconds), got ${requestTimeout}`);
   const serverFactory = (handler: http.RequestListener) =>
     http.createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(requestTimeout / 4))), keepAliveTimeout: 72_000 }, handler);
   return { requestTimeout, serverFactory };
+}
+
+/** A close() for a listening server: stop accepting, finish the requests in flight, then release what it holds; once, however often it is called. */
+export function closeOnce(app: FastifyInstance, release: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= (async () => {
+      await app.close();
+      await release();
+    })();
+    return closing;
+  };
 }
 
 /** Listen, or release what was opened and fail with one clear line; resolves to the port actually bound. */

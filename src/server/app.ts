@@ -19,7 +19,7 @@ import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError } from '../errors.js';
 import { MAX_INPUT_PIXELS } from '../image/decode.js';
 import type { Gateway } from './gateway.js';
-import { addDeferredJsonParser, addServerHooks, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutOptions } from '../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImages, jsonImages, multipartImages, type RequestLimits } from './request.js';
 
@@ -73,7 +73,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const dir = webDir();
   const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: fs.readFileSync(path.join(dir, f.file)), type: f.type }]));
 
-  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) });
+  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
   app.removeContentTypeParser(['text/plain', 'application/json']); // JSON or multipart only: anything else is a clear 415
   addDeferredJsonParser(app, 'application/json', maxBody);
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });

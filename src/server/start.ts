@@ -1,7 +1,7 @@
 /** Open a bundle with its key(s) and serve the gateway (API + web page) on a port. */
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
-import { formatUrl, listenOrFail } from '../internal/http-server.js';
+import { closeOnce, formatUrl, listenOrFail } from '../internal/http-server.js';
 import { buildGatewayApp } from './app.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
 
@@ -32,18 +32,11 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   const gateway = await Gateway.open(opts);
   const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs });
   const actualPort = await listenOrFail(app, host, port, () => gateway.close());
-  let closing: Promise<void> | undefined;
   return {
     url: formatUrl(host, actualPort),
     port: actualPort,
     gateway,
     app,
-    close: () => {
-      closing ??= (async () => {
-        await app.close();
-        await gateway.close();
-      })();
-      return closing;
-    },
+    close: closeOnce(app, () => gateway.close()),
   };
 }

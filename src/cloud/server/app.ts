@@ -9,7 +9,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { describe, isOwsdError, fail } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
-import { addDeferredJsonParser, addServerHooks, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutOptions } from '../../internal/http-server.js';
+import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../../internal/http-server.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
@@ -52,7 +52,6 @@ export interface CloudAppOptions {
    */
   requestTimeoutMs?: number;
 }
-
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const SERVER_NAME = 'owsd-cloud';
@@ -118,7 +117,7 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     models.set(m.name, { ...m, version: m.version ?? '1', lock: new Mutex() });
   }
 
-  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) });
+  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
 
   // Any content type is read as JSON (curl -d sends x-www-form-urlencoded); errors name the problem. Invalid JSON
   // is reported from a preHandler, not from the parser: fastify closes the connection after a parser error (the

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { OnnxClassifier } from '../../models/classifier.js';
 import { resolveModel } from '../../models/registry.js';
 import { fail } from '../../errors.js';
-import { formatUrl, listenOrFail } from '../../internal/http-server.js';
+import { closeOnce, formatUrl, listenOrFail } from '../../internal/http-server.js';
 import { buildCloudApp, type CloudLogger, type HostedModel } from './app.js';
 
 export interface StartCloudOptions {
@@ -60,19 +60,12 @@ export async function startCloudServer(opts: StartCloudOptions): Promise<Running
   };
   const app = buildCloudApp({ models, maxBodyBytes: opts.maxBodyBytes, maxImagesPerRequest: opts.maxImagesPerRequest, logger: opts.logger, requestTimeoutMs: opts.requestTimeoutMs });
   const actualPort = await listenOrFail(app, host, port, release);
-  let closing: Promise<void> | undefined;
   return {
     url: formatUrl(host, actualPort),
     host,
     port: actualPort,
     app,
     models,
-    close: () => {
-      closing ??= (async () => {
-        await app.close();
-        await release();
-      })();
-      return closing;
-    },
+    close: closeOnce(app, release),
   };
 }
