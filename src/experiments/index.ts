@@ -30,7 +30,7 @@ export {
   type StudyBudget,
   type Variant,
 } from './security-inversion.js';
-export { runSecurityStudy, securityResultPath, SECURITY_DATASETS, SECURITY_PARTS, SECURITY_FORMAT, type SecurityResult, type AnalyzeOptions, type SecurityPart } from './security.js';
+export { runSecurityStudy, securityResultPath, securityResultSeconds, SECURITY_DATASETS, SECURITY_PARTS, SECURITY_FORMAT, type SecurityResult, type AnalyzeOptions, type SecurityPart } from './security.js';
 export { runDefenceStudy, defenceSettings, type DefenceResult, type RotationResult, type SecurityDataset } from './security-defences.js';
 export { chooseDesign, DESIGN_CHOICE_SETTING, type DesignChoice } from './design-choice.js';
 export { bestAttack } from './setting.js';

@@ -57,6 +57,12 @@ function checkNames<T extends string>(given: string[] | undefined, allowed: read
   return given as T[];
 }
 
+/** Seconds the parts a result holds took, each by its own clock: right when only some parts were re-run. */
+export function securityResultSeconds(r: SecurityResult): number {
+  const sum = (rec: Record<string, number>) => Object.values(rec).reduce((x, y) => x + y, 0);
+  return (r.traffic ? sum(r.traffic.seconds) : 0) + (r.trafficNoisy ? sum(r.trafficNoisy.seconds) : 0) + (r.inversion?.seconds.total ?? 0) + (r.inversionNoisy?.seconds.total ?? 0) + (r.defences?.seconds ?? 0);
+}
+
 export function securityResultPath(out: string, dataset: string): string {
   return path.join(out, 'results', `${dataset}.json`);
 }
@@ -75,7 +81,6 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
   const results: SecurityResult[] = [];
   try {
     for (const dataset of datasets) {
-      const d0 = performance.now();
       const started = new Date().toISOString();
       const short = dataset.replace(/-val$/, '');
       // Earlier parts' results for this dataset are kept when only some parts are re-run.
@@ -101,7 +106,7 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
         ctx.log(`analyze ${dataset}: defences`);
         r.defences = await runDefenceStudy(ctx, { dataset, quick, seeds });
       }
-      r.seconds = (performance.now() - d0) / 1000 + (keep && parts.length < SECURITY_PARTS.length ? keep.seconds : 0);
+      r.seconds = securityResultSeconds(r);
       fs.writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
       ctx.log(`analyze ${dataset} done → ${file}`);
       results.push(r);

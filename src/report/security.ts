@@ -3,7 +3,7 @@
  * and a self-contained `<out>/report.html`, with the paper's section 5 numbers beside ours, every attack's success
  * against the attacker's resources, and the defences' cost in accuracy.
  */
-import { SECURITY_FORMAT, type SecurityResult } from '../experiments/security.js';
+import { SECURITY_FORMAT, securityResultSeconds, type SecurityResult } from '../experiments/security.js';
 import type { SettingResult, Summary } from '../experiments/setting.js';
 import { barChart, lineChart } from './charts.js';
 import { deriveBudget, BUDGET_RULE } from '../analysis/budget.js';
@@ -259,11 +259,8 @@ export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: s
   const figures: Figure[] = [];
   const m = results[0]!.machine;
   const quick = results.some((r) => r.quick);
-  // The parts' own times: a result whose parts were re-run at different times still adds up what it holds.
-  const sum = (rec: Record<string, number>) => Object.values(rec).reduce((x, y) => x + y, 0);
-  const partsSeconds = (r: SecurityResult) =>
-    (r.traffic ? sum(r.traffic.seconds) : 0) + (r.trafficNoisy ? sum(r.trafficNoisy.seconds) : 0) + (r.inversion?.seconds.total ?? 0) + (r.inversionNoisy?.seconds.total ?? 0) + (r.defences?.seconds ?? 0);
-  const total = results.reduce((a, r) => a + (partsSeconds(r) || r.seconds), 0);
+  // Results written before the parts' own times were summed recorded a double count when only some parts were re-run.
+  const total = results.reduce((a, r) => a + securityResultSeconds(r), 0);
   const parts = [
     `# OWSD confidentiality: measured attacks\n`,
     quick ? `> **Quick mode**: every attack on a handful of images, to check that the study runs. These numbers mean nothing.\n` : '',
