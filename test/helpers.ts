@@ -16,6 +16,10 @@ export const repoRoot = (() => {
   return dir;
 })();
 
+// Usage ledgers are kept by key id in a per-user state folder (src/key/ledger.ts): each test process gets a fresh
+// one (children inherit it), so the fixed secrets tests use never meet the counts of earlier runs or other files.
+process.env.OWSD_STATE = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-state-'));
+
 export const modelsDir = process.env.OWSD_MODELS ?? path.resolve(repoRoot, '../shared/models');
 export const dataDir = process.env.OWSD_DATA ?? path.resolve(repoRoot, '../shared/data');
 

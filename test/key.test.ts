@@ -106,9 +106,12 @@ test('the usage ledger counts durably, survives reopening, and refuses to pass t
   assert.equal(ledger.used, 10);
   assert.throws(() => ledger.reserve(1), { code: 'OWSD_ERR_BUDGET', message: /used 10 of its 10/ });
   assert.equal(UsageLedger.open(readKeyFile(file)).used, 10);
-  const text = fs.readFileSync(ledgerPath(file), 'utf8');
-  assert.ok(!text.includes(Buffer.from(key.secret).toString('base64')));
-  fs.writeFileSync(ledgerPath(file), 'garbage');
+  for (const f of [ledgerPath(key.id), `${file}.usage.json`]) {
+    const text = fs.readFileSync(f, 'utf8');
+    assert.ok(!text.includes(Buffer.from(key.secret).toString('base64')));
+    assert.equal(fs.statSync(f).mode & 0o777, 0o600);
+  }
+  fs.writeFileSync(ledgerPath(key.id), 'garbage');
   assert.throws(() => UsageLedger.open(key), { code: 'OWSD_ERR_KEY', message: /corrupt/ });
 });
 
@@ -149,26 +152,26 @@ test('several processes sharing a key: every reservation is counted, and togethe
   // 200 attempts against a budget of 150: exactly 150 granted, all of them on the ledger.
   assert.equal(got.reduce((a, b) => a + b, 0), 150, `granted ${got.join(' + ')}`);
   assert.equal(UsageLedger.open(readKeyFile(file)).used, 150);
-  assert.ok(!fs.existsSync(`${ledgerPath(file)}.lock`), 'the lock is released');
+  assert.ok(!fs.existsSync(`${ledgerPath(readKeyFile(file).id)}.lock`), 'the lock is released');
 });
 
 test('a lock left by a killed process is taken over; the count on disk is never lowered', () => {
   const file = path.join(tempDir(), 'stale.key');
-  writeKeyFile(file, createKey({ secret: SECRET_B, budget: 100 }));
+  writeKeyFile(file, createKey({ secret: new Uint8Array(32).fill(3), budget: 100 }));
   const key = readKeyFile(file);
   const first = UsageLedger.open(key);
   const second = UsageLedger.open(key);
   first.reserve(10);
   // A process id that is not running (pid_max on Linux is at most 2^22).
-  fs.writeFileSync(`${ledgerPath(file)}.lock`, String(2 ** 22 + 1));
+  fs.writeFileSync(`${ledgerPath(key.id)}.lock`, String(2 ** 22 + 1));
   second.reserve(5); // opened when the count was 0: still adds to the 10 on disk
   assert.equal(UsageLedger.open(key).used, 15);
   assert.equal(second.remaining, 85);
   // A temp file of a writer killed before its rename is never read, and is cleaned up on the next open.
-  const torn = `${ledgerPath(file)}.${2 ** 22 + 1}.tmp`;
-  fs.writeFileSync(torn, '{"keyId": "k_torn", "us');
+  const torn = [`${file}.usage.json.${2 ** 22 + 1}.tmp`, path.join(path.dirname(ledgerPath(key.id)), `.${key.id}.json.${2 ** 22 + 1}.0123456789abcdef.tmp`)];
+  for (const t of torn) fs.writeFileSync(t, '{"keyId": "k_torn", "us');
   assert.equal(UsageLedger.open(key).used, 15);
-  assert.ok(!fs.existsSync(torn));
+  for (const t of torn) assert.ok(!fs.existsSync(t), t);
 });
 
 test('EXPECTED FAILURE - group- or world-readable, truncated or mistyped key files are refused; no error quotes the secret', () => {

@@ -6,7 +6,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fail } from '../errors.js';
+import { fail, type ErrorCode } from '../errors.js';
+import { checkPrivateFolder, fsyncFolder } from './files.js';
 
 export const KEY_FORMAT = 'owsd-key/1';
 /**
@@ -15,6 +16,12 @@ export const KEY_FORMAT = 'owsd-key/1';
  * (reports/security/results) gives this figure, and test/budget.test.ts keeps the two equal. See SECURITY.md.
  */
 export const DEFAULT_BUDGET = 1000;
+/**
+ * The largest budget a key may have: 10^9 submissions. Counts stay exact integers far below 2^53 (a ledger adds
+ * reservations to them, Redis's Lua numbers are doubles), and it is a million times what our measured attacks allow
+ * (DEFAULT_BUDGET; the paper says 9,000): a larger budget is a mistake, not a choice.
+ */
+export const MAX_BUDGET = 1_000_000_000;
 export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 1024;
 /** The design study's choice (experiment `design`; README, SECURITY.md). */
@@ -91,11 +98,18 @@ export function validateNoise(x: number, where: string): number {
   return x;
 }
 
+/** A budget must be an integer from 1 to MAX_BUDGET; `where` names the flag or field in the error. */
+export function validateBudget(budget: unknown, where = 'budget', code: ErrorCode = 'OWSD_ERR_BAD_ARGUMENT'): number {
+  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1 || budget > MAX_BUDGET) {
+    return fail(code, `${where}: expected an integer from 1 to ${MAX_BUDGET} (submissions a key may make), got ${typeof budget === 'number' || typeof budget === 'string' ? String(budget).slice(0, 40) : typeof budget}`);
+  }
+  return budget;
+}
+
 export function createKey(opts: NewKeyOptions = {}): Key {
   const secret = opts.secret ?? crypto.randomBytes(32);
   if (secret.length !== 32) return fail('OWSD_ERR_BAD_ARGUMENT', `secret must be 32 bytes, got ${secret.length}`);
-  const budget = opts.budget ?? DEFAULT_BUDGET;
-  if (!Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_BAD_ARGUMENT', `budget must be a positive integer, got ${budget}`);
+  const budget = validateBudget(opts.budget ?? DEFAULT_BUDGET);
   const baseChannels = opts.baseChannels ?? DEFAULT_BASE_CHANNELS;
   if (!Number.isInteger(baseChannels) || baseChannels < 8) return fail('OWSD_ERR_BAD_ARGUMENT', `base channels must be an integer >= 8, got ${baseChannels}`);
   const embeddingNoise = validateNoise(opts.embeddingNoise ?? DEFAULT_EMBEDDING_NOISE, 'embedding noise');
@@ -112,7 +126,9 @@ export function createKey(opts: NewKeyOptions = {}): Key {
 /** Write a key file with mode 0600; refuses to overwrite an existing file. */
 export function writeKeyFile(file: string, key: Key): void {
   const body = JSON.stringify({ ...key, secret: Buffer.from(key.secret).toString('base64') }, null, 2) + '\n';
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkPrivateFolder(dir, `key folder of ${file}:`);
   let fd: number;
   try {
     fd = fs.openSync(file, 'wx', 0o600);
@@ -127,6 +143,7 @@ export function writeKeyFile(file: string, key: Key): void {
   } finally {
     fs.closeSync(fd);
   }
+  fsyncFolder(dir);
 }
 
 /** Read and check a key file: permissions, format and secret. Errors never quote the file's content. */
@@ -137,9 +154,14 @@ export function readKeyFile(file: string): Key {
   } catch {
     return fail('OWSD_ERR_KEY', `key file ${file} does not exist`);
   }
+  if (!stat.isFile()) return fail('OWSD_ERR_KEY', `key file ${file} is not a file (a folder?): give the key file owsd key new wrote`);
   if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
     return fail('OWSD_ERR_KEY_PERMISSIONS', `key file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}): run chmod 600 ${file}`);
   }
+  // Others must not be able to plant files (a symlink where a ledger or temp file will be written) beside it.
+  checkPrivateFolder(path.dirname(path.resolve(file)), `key folder of ${file}:`);
+  const real = fs.realpathSync(file);
+  if (path.dirname(real) !== path.dirname(path.resolve(file))) checkPrivateFolder(path.dirname(real), `key folder of ${file} (where it links to):`);
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -161,8 +183,8 @@ export function readKeyFile(file: string): Key {
   if (g.embeddingNoise !== undefined && !isNoise(g.embeddingNoise)) {
     return fail('OWSD_ERR_KEY', `key file ${file}: "generator.embeddingNoise" must be a number from 0 to ${MAX_EMBEDDING_NOISE}`);
   }
-  const budget = json.budget;
-  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);
+  if (typeof json.budget !== 'number' || !Number.isInteger(json.budget) || json.budget < 1) return fail('OWSD_ERR_KEY', `key file ${file}: "budget" must be a positive integer`);
+  const budget = validateBudget(json.budget, `key file ${file}: "budget"`, 'OWSD_ERR_KEY');
   const info: KeyInfo = { format: KEY_FORMAT, id, created: String(json.created ?? ''), generator: g as GeneratorDesign, budget };
   return withSecret(info, new Uint8Array(secret), path.resolve(file));
 }

@@ -1,43 +1,65 @@
 /**
- * The usage ledger: how many submissions a key has made. It lives beside the key file (`KEY.usage.json`, no
- * secret in it) and is written atomically and durably (temp file, fsync, rename, fsync of the folder) BEFORE a
- * submission leaves, so a crash at any moment can only over-count, never under-count. `reserve` refuses to go
- * past the key's budget. Several processes may use one key at once: each reservation takes a lock file
- * (`KEY.usage.json.lock`, holding the owner's pid; a lock whose owner is dead is taken over), re-reads the count
- * on disk and adds to it, so no process's submissions are lost from the count.
+ * The usage ledger: how many submissions a key has made. It is kept by key id, not by file path, so every copy of
+ * a key file on this machine (copied, symlinked, moved) shares one count: `<state>/ledgers/<keyId>.json`, where
+ * `<state>` is `$OWSD_STATE`, else `$XDG_STATE_HOME/owsd`, else `~/.local/state/owsd` (a folder of this user's,
+ * mode 0700; one group- or world-writable is refused). A copy of the count is also kept beside the key file that
+ * was used (`KEY.usage.json`, where the ledger lived before): opening takes the larger of the two, so a ledger of
+ * the old layout is migrated without losing counted use, and deleting either file (say while a gateway is
+ * stopped) does not start the key again at 0. Neither holds a secret.
+ *
+ * Both are written atomically and durably (an exclusive temp file with an unpredictable name, fsync, rename,
+ * fsync of the folder: ./files.ts) BEFORE a submission leaves, so a crash at any moment can only over-count,
+ * never under-count. `reserve` refuses to go past the key's budget. Several processes may use one key at once:
+ * each reservation takes a lock file (`<keyId>.json.lock`, holding the owner's pid; a lock whose owner is dead is
+ * taken over), re-reads the count on disk and adds to it, so no process's submissions are lost from the count.
+ * `release` gives back submissions that provably never left this machine (the cloud refused the connection).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import type { Key } from './keyfile.js';
+import { checkPrivateFolder, tempOwner, writeFileAtomic } from './files.js';
 
 export interface Usage {
   keyId: string;
   used: number;
   updated: string;
+  /** When the key's first submission was counted (absent in ledgers written before it was kept). */
+  firstUsed?: string;
 }
 
-export function ledgerPath(keyFile: string): string {
+/** This user's owsd state folder: $OWSD_STATE, else $XDG_STATE_HOME/owsd, else ~/.local/state/owsd. */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OWSD_STATE) return path.resolve(env.OWSD_STATE);
+  if (env.XDG_STATE_HOME) return path.join(path.resolve(env.XDG_STATE_HOME), 'owsd');
+  return path.join(os.homedir(), '.local', 'state', 'owsd');
+}
+
+/** Where a key's ledger lives on this machine: `<state>/ledgers/<keyId>.json`. */
+export function ledgerPath(keyId: string): string {
+  if (!/^k_[0-9a-f]{16}$/.test(keyId)) return fail('OWSD_ERR_BAD_ARGUMENT', `ledgerPath: expected a key id (k_ and 16 hex digits), got ${JSON.stringify(keyId).slice(0, 40)}`);
+  return path.join(stateDir(), 'ledgers', `${keyId}.json`);
+}
+
+/** The copy of the count kept beside a key file (where the ledger lived before it was kept by key id). */
+export function besideKeyLedgerPath(keyFile: string): string {
   return `${keyFile}.usage.json`;
 }
 
+/** Create (mode 0700) and check the ledger folder: refused when others could plant files in it. */
+function ledgerFolder(file: string): void {
+  const dir = path.dirname(file);
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    fail('OWSD_ERR_FILE', `cannot create the ledger folder ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): set OWSD_STATE to a folder of yours`);
+  }
+  checkPrivateFolder(dir, 'ledger folder');
+}
+
 function writeDurably(file: string, body: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    fs.writeSync(fd, body);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  try {
-    const dir = fs.openSync(path.dirname(file), 'r');
-    fs.fsyncSync(dir);
-    fs.closeSync(dir);
-  } catch {
-    /* some filesystems refuse to fsync a folder; the rename is still atomic */
-  }
+  writeFileAtomic(file, body, { mode: 0o600, code: 'OWSD_ERR_KEY' });
 }
 
 const LOCK_WAIT_MS = 10_000;
@@ -93,10 +115,13 @@ function withLock<T>(file: string, fn: () => T): T {
   }
 }
 
-/** Temp files `${file}.<pid>.tmp` left by writers killed before their rename (never read: the rename is the commit). */
+/**
+ * Temp files left by writers killed before their rename (never read: the rename is the commit): this layout's
+ * `.<name>.<pid>.<random>.tmp` and the old `<name>.<pid>.tmp`, when their pid is not running.
+ */
 function removeDeadTemps(file: string): void {
   const dir = path.dirname(file);
-  const prefix = `${path.basename(file)}.`;
+  const oldPrefix = `${path.basename(file)}.`;
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -104,17 +129,26 @@ function removeDeadTemps(file: string): void {
     return;
   }
   for (const n of names) {
-    const m = n.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(n.slice(prefix.length)) : null;
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) fs.rmSync(path.join(dir, n), { force: true });
+    const old = n.startsWith(oldPrefix) ? /^(\d+)\.tmp$/.exec(n.slice(oldPrefix.length)) : null;
+    const pid = old ? Number(old[1]) : tempOwner(file, n);
+    if (pid !== undefined && pid !== process.pid && !alive(pid)) fs.rmSync(path.join(dir, n), { force: true });
   }
 }
 
-/** The count on disk (0 when there is no ledger yet); errors name the file and never guess. */
-function readUsed(where: string, keyId: string): number {
-  if (!fs.existsSync(where)) return 0;
+/** The ledger on disk, or undefined when there is none yet; errors name the file and never guess. */
+function readUsage(where: string, keyId: string): Usage | undefined {
+  let text: string;
+  try {
+    const st = fs.lstatSync(where);
+    if (!st.isFile()) return fail('OWSD_ERR_KEY', `usage ledger ${where} is not a regular file (a symlink or folder planted there?): refusing to use it`);
+    text = fs.readFileSync(where, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   let json: Partial<Usage>;
   try {
-    json = JSON.parse(fs.readFileSync(where, 'utf8')) as Partial<Usage>;
+    json = JSON.parse(text) as Partial<Usage>;
   } catch {
     return fail('OWSD_ERR_KEY', `usage ledger ${where} is corrupt: not valid JSON (refusing to guess how much of the budget is used)`);
   }
@@ -122,7 +156,11 @@ function readUsed(where: string, keyId: string): number {
   if (typeof json.used !== 'number' || !Number.isInteger(json.used) || json.used < 0) {
     return fail('OWSD_ERR_KEY', `usage ledger ${where} is corrupt: "used" must be a non-negative integer`);
   }
-  return json.used;
+  return { keyId, used: json.used, updated: String(json.updated ?? ''), ...(typeof json.firstUsed === 'string' ? { firstUsed: json.firstUsed } : {}) };
+}
+
+function readUsed(where: string | undefined, keyId: string): number {
+  return where ? (readUsage(where, keyId)?.used ?? 0) : 0;
 }
 
 /** The one error for a reservation that would pass a key's budget (`where`: e.g. ' (shared ledger in Redis)'). */
@@ -132,8 +170,8 @@ export function budgetExceeded(keyId: string, used: number, budget: number, n: n
 
 /**
  * What the pipeline needs of a key's ledger: its budget and use, and `reserve(n)`, which counts `n` submissions
- * BEFORE they are sent and refuses (OWSD_ERR_BUDGET) past the budget. `UsageLedger` (a file beside the key) is the
- * single-machine one; `RedisLedger` (src/scale) is shared by every worker and gateway replica.
+ * BEFORE they are sent and refuses (OWSD_ERR_BUDGET) past the budget. `UsageLedger` (a file per key id on this
+ * machine) is the single-machine one; `RedisLedger` (src/scale) is shared by every worker and gateway replica.
  */
 export interface KeyLedger {
   readonly keyId: string;
@@ -142,25 +180,42 @@ export interface KeyLedger {
   readonly used: number;
   readonly remaining: number;
   reserve(n: number): void | Promise<void>;
+  /**
+   * Give back `n` reserved submissions that provably never left this machine (the connection was refused, or the
+   * name did not resolve, before any byte was written). Never for a request that may have arrived.
+   */
+  release?(n: number): void | Promise<void>;
   /** Re-read the count from where it is kept (shared ledgers); absent when `used` is always current. */
   refresh?(): Promise<void>;
 }
 
 export class UsageLedger implements KeyLedger {
   private constructor(
+    /** Where the count is kept: `ledgerPath(keyId)` unless given. */
     readonly file: string,
+    /** The copy beside the key file (absent for a ledger at a path given by the caller). */
+    readonly besideKey: string | undefined,
     readonly keyId: string,
     readonly budget: number,
     private usedCount: number,
   ) {}
 
-  /** The ledger of a key read from a file; `file` overrides where the ledger lives. */
+  /**
+   * The ledger of a key: by its id in this user's state folder (see the module doc), and beside its key file. A
+   * count found only beside the key (the old layout, or a state folder lost) is carried over: the larger count
+   * holds. `file` puts the ledger at that path instead (keys not read from a file; experiments).
+   */
   static open(key: Key, file?: string): UsageLedger {
-    const where = file ?? (key.file ? ledgerPath(key.file) : undefined);
-    if (!where) return fail('OWSD_ERR_KEY', `key ${key.id} was not read from a file: give the ledger a path`);
-    const used = readUsed(where, key.id);
+    const where = file ?? ledgerPath(key.id);
+    const beside = file === undefined && key.file ? besideKeyLedgerPath(key.file) : undefined;
+    if (file === undefined) ledgerFolder(where);
+    const own = readUsed(where, key.id);
+    const copy = readUsed(beside, key.id);
     removeDeadTemps(where);
-    return new UsageLedger(where, key.id, key.budget, used);
+    if (beside) removeDeadTemps(beside);
+    const l = new UsageLedger(where, beside, key.id, key.budget, Math.max(own, copy));
+    if (copy > own) l.reserve(0, true); // migrate: the state folder gets the count found beside the key
+    return l;
   }
 
   get used(): number {
@@ -171,17 +226,39 @@ export class UsageLedger implements KeyLedger {
     return Math.max(0, this.budget - this.usedCount);
   }
 
-  /** Durably count `n` submissions before they are sent; throws OWSD_ERR_BUDGET if that passes the budget. */
-  reserve(n: number): void {
+  /** Write `used` to the ledger and the copy beside the key (under the lock). */
+  private store(used: number, firstUsed: string | undefined): void {
+    const now = new Date().toISOString();
+    const body = JSON.stringify({ keyId: this.keyId, used, updated: now, firstUsed: firstUsed ?? (used > 0 ? now : undefined) } satisfies Usage) + '\n';
+    // The ledger by key id first: it is what every copy of the key reads.
+    writeDurably(this.file, body);
+    if (this.besideKey) writeDurably(this.besideKey, body);
+    this.usedCount = used;
+  }
+
+  /**
+   * Durably count `n` submissions before they are sent; throws OWSD_ERR_BUDGET if that passes the budget.
+   * (`sync`: write even when n is 0, to carry a larger count over from the copy beside the key.)
+   */
+  reserve(n: number, sync = false): void {
+    if (n <= 0 && !sync) return;
+    withLock(this.file, () => {
+      // Another process (or another copy of the key) may have used it since: add to what is on disk.
+      const own = readUsage(this.file, this.keyId);
+      const current = Math.max(this.usedCount, own?.used ?? 0, readUsed(this.besideKey, this.keyId));
+      this.usedCount = current;
+      if (n > 0 && current + n > this.budget) budgetExceeded(this.keyId, current, this.budget, n);
+      this.store(current + Math.max(0, n), own?.firstUsed);
+    });
+  }
+
+  /** Give back `n` submissions that provably never left (see KeyLedger.release); the count never goes below 0. */
+  release(n: number): void {
     if (n <= 0) return;
     withLock(this.file, () => {
-      // Another process may have used the key since: add to what is on disk.
-      const current = Math.max(this.usedCount, readUsed(this.file, this.keyId));
-      this.usedCount = current;
-      if (current + n > this.budget) budgetExceeded(this.keyId, current, this.budget, n);
-      const next = current + n;
-      writeDurably(this.file, JSON.stringify({ keyId: this.keyId, used: next, updated: new Date().toISOString() } satisfies Usage) + '\n');
-      this.usedCount = next;
+      const own = readUsage(this.file, this.keyId);
+      const current = Math.max(own?.used ?? 0, readUsed(this.besideKey, this.keyId));
+      this.store(Math.max(0, current - n), own?.firstUsed);
     });
   }
 }

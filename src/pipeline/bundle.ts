@@ -9,6 +9,7 @@ import { fail } from '../errors.js';
 import type { CloudProtocol } from '../cloud/client.js';
 import { exportIinOnnx, iinWeightsFromJson, iinWeightsToJson, type IinConfig, type IinWeights, type IinEpochRecord } from '../iin/index.js';
 import type { FeatureSet } from './features.js';
+import { writeFileAtomic } from '../key/files.js';
 
 export const BUNDLE_FORMAT = 'owsd-bundle/1';
 
@@ -51,10 +52,9 @@ export function writeBundle(dir: string, bundle: Bundle): void {
     ...bundle,
     iins: Object.fromEntries(Object.entries(bundle.iins).map(([k, v]) => [k, { ...v, weights: iinWeightsToJson(v.weights) }])),
   };
-  const tmp = path.join(dir, `bundle.json.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify(stored));
-  fs.renameSync(tmp, path.join(dir, 'bundle.json'));
-  fs.writeFileSync(path.join(dir, 'iin.onnx'), exportIinOnnx(bundle.iins.both.weights));
+  // Exclusive temp files with unpredictable names, fsynced and renamed: a planted symlink is never followed.
+  writeFileAtomic(path.join(dir, 'iin.onnx'), exportIinOnnx(bundle.iins.both.weights), { code: 'OWSD_ERR_BUNDLE' });
+  writeFileAtomic(path.join(dir, 'bundle.json'), JSON.stringify(stored), { code: 'OWSD_ERR_BUNDLE' });
 }
 
 export function readBundle(dir: string): Bundle {

@@ -74,7 +74,8 @@ export class VectorJournal implements AnswerJournal {
     const body = records
       .map((r) => JSON.stringify({ id: r.id, v: float32ToBase64(r.vector) }))
       .join('\n');
-    const fd = fs.openSync(this.file, 'a');
+    // O_NOFOLLOW: a symlink planted at the journal's (predictable) name is refused, never written through.
+    const fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o644);
     try {
       // Start on a fresh line even if a crash left a torn one.
       fs.writeSync(fd, `\n${body}\n`);

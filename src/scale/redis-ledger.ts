@@ -22,8 +22,25 @@ if used + n > budget then return {0, used} end
 return {1, redis.call('INCRBY', KEYS[1], n)}
 `;
 
+/** Subtracts ARGV[1], never below 0; returns the count after. */
+const RELEASE = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local after = math.max(0, used - tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], after)
+return after
+`;
+
 export function ledgerKey(keyId: string): string {
   return `owsd:ledger:${keyId}`;
+}
+
+/** What the shared ledger in Redis has counted for a key (undefined when no process has used it through Redis). */
+export async function redisUsed(redis: Redis, keyId: string): Promise<number | undefined> {
+  const v = await redis.get(ledgerKey(keyId));
+  if (v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) return fail('OWSD_ERR_KEY', `shared ledger ${ledgerKey(keyId)} in Redis is corrupt: expected a non-negative integer, got ${JSON.stringify(v).slice(0, 40)}`);
+  return n;
 }
 
 export class RedisLedger implements KeyLedger {
@@ -52,10 +69,7 @@ export class RedisLedger implements KeyLedger {
   }
 
   async refresh(): Promise<void> {
-    const v = await this.redis.get(ledgerKey(this.keyId));
-    const n = v === null ? 0 : Number(v);
-    if (!Number.isInteger(n) || n < 0) fail('OWSD_ERR_KEY', `shared ledger ${ledgerKey(this.keyId)} in Redis is corrupt: expected a non-negative integer, got ${JSON.stringify(v)}`);
-    this.usedCount = n;
+    this.usedCount = (await redisUsed(this.redis, this.keyId)) ?? 0;
   }
 
   async reserve(n: number): Promise<void> {
@@ -63,5 +77,11 @@ export class RedisLedger implements KeyLedger {
     const [ok, used] = (await this.redis.eval(RESERVE, 1, ledgerKey(this.keyId), String(n), String(this.budget))) as [number, number];
     this.usedCount = Number(used);
     if (!ok) budgetExceeded(this.keyId, used, this.budget, n, ' (shared ledger in Redis)');
+  }
+
+  /** Give back `n` submissions that provably never left (see KeyLedger.release); never below 0. */
+  async release(n: number): Promise<void> {
+    if (n <= 0) return;
+    this.usedCount = Number(await this.redis.eval(RELEASE, 1, ledgerKey(this.keyId), String(n)));
   }
 }

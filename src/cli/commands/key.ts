@@ -1,8 +1,20 @@
 /** owsd key new | show */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, ledgerPath, rotateKeys, fail, describe } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget } from '../../index.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
+
+/** --budget: an integer from 1 to MAX_BUDGET, the flag named in the error. */
+function budgetOption(v: string): number {
+  const n = Number(v);
+  try {
+    // Digits only: 1e300, 0x10 and 1.5 are not budgets.
+    return validateBudget(/^\d+$/.test(v.trim()) ? n : v, '--budget');
+  } catch (e) {
+    process.stderr.write(`owsd: ${describe(e)}\n`);
+    process.exit(2);
+  }
+}
 
 function noiseText(noise: number | undefined): string {
   return noise ? `fresh noise ${noise}x the embedding's RMS per submission` : 'no noise (deterministic: the same image always gives the same scrambled image)';
@@ -15,7 +27,7 @@ export function registerKey(program: Command): void {
     .description('write a new key file (mode 0600) holding a 256-bit secret from the OS CSPRNG')
     .requiredOption('--out <file>', 'key file to create (never overwritten)')
     .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), 256)
-    .option('--budget <n>', 'submissions allowed before the key must be replaced', intOption('--budget'), DEFAULT_BUDGET)
+    .option('--budget <n>', `submissions allowed before the key must be replaced (1 to ${MAX_BUDGET})`, budgetOption, DEFAULT_BUDGET)
     .option('--channels <n>', 'channels of the generator\'s first feature map (paper: 1024)', intOption('--channels', 8), 1024)
     .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, MAX_EMBEDDING_NOISE), DEFAULT_EMBEDDING_NOISE)
     .option('--json', 'print the key\'s public description as JSON')
@@ -33,16 +45,34 @@ export function registerKey(program: Command): void {
     .argument('<file>', 'key file')
     .option('--json', 'JSON output')
     .option('--input-dim <n>', 'embedding dimension, to count the generator\'s weights', intOption('--input-dim'), 1280)
+    .option('--redis <url>', 'also read the ledger shared in Redis (what gateways and workers started with --redis count), e.g. redis://127.0.0.1:6379 (default $OWSD_REDIS)')
     .action(
-      action((file: string, opts: { json?: boolean; inputDim: number }) => {
+      action(async (file: string, opts: { json?: boolean; inputDim: number; redis?: string }) => {
         const k = readKeyFile(file);
         const ledger = UsageLedger.open(k);
+        const redisUrl = opts.redis ?? (process.env.OWSD_REDIS || undefined);
+        let shared: number | undefined;
+        if (redisUrl) {
+          const redis = connectRedis(redisUrl, { failFast: true });
+          redis.on('error', () => undefined);
+          try {
+            shared = (await redisUsed(redis, k.id)) ?? 0;
+          } catch (e) {
+            redisError(redisUrl, e);
+          } finally {
+            redis.disconnect();
+          }
+        }
+        // With Redis, the larger count holds: Redis starts from this machine's count and then counts every replica.
+        const used = Math.max(ledger.used, shared ?? 0);
         const layers = generatorLayers(opts.inputDim, k.generator);
         const info = {
           ...keyInfo(k),
-          used: ledger.used,
-          remaining: ledger.remaining,
-          ledger: fs.existsSync(ledgerPath(file)) ? ledgerPath(file) : null,
+          used,
+          remaining: Math.max(0, k.budget - used),
+          ledger: fs.existsSync(ledger.file) ? ledger.file : null,
+          usedOnThisMachine: ledger.used,
+          ...(redisUrl ? { usedInRedis: shared, redisKey: ledgerKey(k.id) } : {}),
           generatorShape: {
             inputDim: opts.inputDim,
             layers: layers.map((l) => ({ name: l.name, dims: l.dims })),
@@ -57,6 +87,7 @@ export function registerKey(program: Command): void {
           `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
           `noise       ${noiseText(info.generator.embeddingNoise)}`,
           `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
+          `ledger      ${redisUrl ? `Redis ${ledgerKey(k.id)}: ${shared}; ` : ''}this machine: ${ledger.used} (${ledger.file})${redisUrl ? '' : '; with --redis also what Redis counted'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
       }),
@@ -69,7 +100,7 @@ export function registerKey(program: Command): void {
     .option('--key <file>', 'offline: its key file(s), in order', collect, [])
     .option('--cloud <url>', 'offline: the cloud\'s base URL (default: the one the bundle names)')
     .option('--out <dir>', 'offline: the new bundle folder (default <bundle>-<new key id>)')
-    .option('--budget <n>', 'budget of the new key(s) (default: the old ones\')', intOption('--budget'))
+    .option('--budget <n>', `budget of the new key(s), 1 to ${MAX_BUDGET} (default: the old ones')`, budgetOption)
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--json', 'JSON output')
     .action(
