@@ -9,11 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
-import { createKey, readKeyFile, writeKeyFile, type Key } from '../key/keyfile.js';
+import { createKey, readKeyFile, validateBudget, writeKeyFile, type Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { fit, type FitResult } from './fit.js';
 import { checkKeysMatch, type CloudSettings } from './session.js';
+import { writeFileAtomic } from '../key/files.js';
 
 export interface RotateOptions extends ResolveOptions {
   /** The bundle folder whose keys are replaced. */
@@ -64,38 +65,79 @@ export interface Successor {
 }
 
 function writeSuccessor(bundleDir: string, s: Successor): void {
+  writeFileAtomic(path.join(bundleDir, SUCCESSOR_FILE), JSON.stringify(s, null, 2) + '\n', { code: 'OWSD_ERR_BUNDLE' });
+}
+
+/** The successor a rotation recorded in `bundleDir`, or undefined when it has none. */
+function readSuccessor(bundleDir: string): Successor | undefined {
   const file = path.join(bundleDir, SUCCESSOR_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  if (!fs.existsSync(file)) return undefined;
+  let s: Partial<Successor>;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Successor>;
+  } catch {
+    return fail('OWSD_ERR_BUNDLE', `${file}: not valid JSON (it names the bundle that replaced this one)`);
+  }
+  if (typeof s.bundle !== 'string' || !Array.isArray(s.keyFiles) || !s.keyFiles.every((f) => typeof f === 'string')) {
+    return fail('OWSD_ERR_BUNDLE', `${file}: expected "bundle" and "keyFiles"`);
+  }
+  return { bundle: s.bundle, keyFiles: s.keyFiles, keyIds: Array.isArray(s.keyIds) ? s.keyIds : [], rotated: String(s.rotated ?? '') };
 }
 
 /**
  * The newest bundle and key files, following the successors rotations recorded from `bundleDir`, and the
- * bundles passed on the way (empty when `bundleDir` is current).
+ * bundles passed on the way (empty when `bundleDir` is current). The key files given are checked first (each a
+ * readable key file, together exactly `bundleDir`'s keys), and so are the successor's, so a wrong or missing
+ * `--key` is refused even when a rotation means it is not the one used. Pass no key files to only follow.
  */
 export function currentBundle(bundleDir: string, keyFiles: string[]): { bundle: string; keyFiles: string[]; skipped: string[] } {
   let bundle = path.resolve(bundleDir);
   let files = keyFiles;
+  const check = keyFiles.length > 0;
+  if (check) checkKeysMatch(files.map((f) => readKeyFile(f)), readBundle(bundle).keyIds, `bundle ${bundleDir}`);
   const skipped: string[] = [];
   for (;;) {
+    const s = readSuccessor(bundle);
+    if (!s) return { bundle, keyFiles: files, skipped };
     const file = path.join(bundle, SUCCESSOR_FILE);
-    if (!fs.existsSync(file)) return { bundle, keyFiles: files, skipped };
-    let s: Partial<Successor>;
-    try {
-      s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Successor>;
-    } catch {
-      return fail('OWSD_ERR_BUNDLE', `${file}: not valid JSON (it names the bundle that replaced this one)`);
-    }
-    if (typeof s.bundle !== 'string' || !Array.isArray(s.keyFiles)) return fail('OWSD_ERR_BUNDLE', `${file}: expected "bundle" and "keyFiles"`);
     if (skipped.length > 1000 || skipped.includes(bundle)) return fail('OWSD_ERR_BUNDLE', `${file}: the rotation records form a loop`);
     skipped.push(bundle);
     bundle = path.resolve(s.bundle);
     files = s.keyFiles;
+    if (check) checkKeysMatch(files.map((f) => readKeyFile(f)), readBundle(bundle).keyIds, `bundle ${bundle} (the successor ${file} names)`);
   }
 }
 
+/** A bundle and its keys, as every command that sends opens them: see `openCurrentBundle`. */
+export interface CurrentBundle {
+  /** The bundle folder to use (the newest successor). */
+  bundle: string;
+  keyFiles: string[];
+  keys: Key[];
+  /** The retired bundles passed on the way (empty when the one given is current). */
+  skipped: string[];
+  /** Set when a rotation was followed: says which bundle and key replace the ones given, for the user to see. */
+  notice: string | undefined;
+}
+
+/**
+ * The one rule for retired keys, used by serve, predict and eval: a bundle whose keys were rotated
+ * (`rotated-to.json`) is followed to its successor and its new keys, and `notice` says so; the old key is never
+ * sent on again. The key files given are checked against the bundle given (see `currentBundle`).
+ */
+export function openCurrentBundle(bundleDir: string, keyFiles: string[]): CurrentBundle {
+  if (keyFiles.length === 0) return fail('OWSD_ERR_BAD_ARGUMENT', 'give the bundle\'s key file(s) with --key');
+  const cur = currentBundle(bundleDir, keyFiles);
+  const keys = cur.keyFiles.map((f) => readKeyFile(f));
+  const notice =
+    cur.skipped.length === 0
+      ? undefined
+      : `key(s) ${keyFiles.map((f) => readKeyFile(f).id).join(', ')} of bundle ${bundleDir} were retired by a rotation: using the successor bundle ${cur.bundle} with key(s) ${keys.map((k) => k.id).join(', ')} (${cur.keyFiles.join(', ')})`;
+  return { ...cur, keys, notice };
+}
+
 export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
+  if (opts.budget !== undefined) validateBudget(opts.budget, 'budget');
   const old = readBundle(opts.bundle);
   const cur = currentBundle(opts.bundle, []);
   if (cur.skipped.length > 0) {

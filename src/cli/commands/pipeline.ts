@@ -1,6 +1,6 @@
 /** owsd fit | predict | eval | demo */
 import type { Command } from 'commander';
-import { evaluate, fit, Predictor, readKeyFile, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
 import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
@@ -100,7 +100,9 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output')
     .action(
       action(async (images: string[], o: { bundle: string; key: string[]; top: number; cloud?: string; models?: string; json?: boolean }) => {
-        const p = await Predictor.open({ bundle: o.bundle, keys: o.key.map(readKeyFile), modelsDir: o.models, cloud: o.cloud ? { url: o.cloud } : undefined });
+        const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
+        if (cur.notice) process.stderr.write(`owsd predict: ${cur.notice}\n`);
+        const p = await Predictor.open({ bundle: cur.bundle, keys: cur.keys, modelsDir: o.models, cloud: o.cloud ? { url: o.cloud } : undefined });
         const preds = await p.predict(images.map((path) => ({ kind: 'file' as const, path })), o.top);
         await p.close();
         if (o.json) return printJson(images.map((image, i) => ({ image, predictions: preds[i] })));
@@ -126,9 +128,11 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output with every setting and seed')
     .action(
       action(async (o: { skipBadImages?: boolean; bundle: string; key: string[]; data?: string; labels?: number; perLabel?: number; seed: number; cloud?: string; plaintextReference?: boolean; models?: string; json?: boolean }) => {
+        const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
+        if (cur.notice) process.stderr.write(`owsd eval: ${cur.notice}\n`);
         const r = await evaluate({
-          bundle: o.bundle,
-          keys: o.key.map(readKeyFile),
+          bundle: cur.bundle,
+          keys: cur.keys,
           data: o.data ? { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: 0, seed: o.seed, ...(o.skipBadImages ? { badImages: 'skip' as const } : {}) } : undefined,
           cloud: o.cloud ? { url: o.cloud } : undefined,
           plaintextReference: o.plaintextReference,
