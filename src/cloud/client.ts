@@ -44,7 +44,15 @@ export interface CloudClient {
   /** Label ids of the classes (class i is labels[i]), when the cloud says. */
   labels?(): Promise<string[] | undefined>;
   health(): Promise<CloudHealth>;
+  /**
+   * Throws a clear OwsdError when the cloud cannot take requests (not reachable, not ready, the model unknown),
+   * without sending any image: called before a budget is reserved, so a cloud that is down or a misspelt model
+   * name costs nothing. A success is remembered for a short while (READY_TTL_MS).
+   */
+  ready?(): Promise<void>;
 }
+
+export { READY_TTL_MS } from './clients/base.js';
 
 export interface ClassifyOptions {
   /**
@@ -53,6 +61,11 @@ export interface ClassifyOptions {
    * (e.g. OWSD_ERR_BUDGET) stops the request and nothing more is sent.
    */
   beforeResend?: (images: number) => void | Promise<void>;
+  /**
+   * Called for an attempt that provably never left this machine (connection refused, name not found), with the
+   * number of images it carried: a budget gives them back. Never for one that may have arrived.
+   */
+  notSent?: (images: number) => void | Promise<void>;
 }
 
 export interface CommonClientOptions extends HttpOptions {

@@ -74,6 +74,8 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
   const { samples, encoder, channels, client } = opts;
   const n = samples.length;
   const batchSize = opts.batchSize ?? 32;
+  // Before any budget is reserved: a cloud that is down, not ready or without the model fails here, costing nothing.
+  if (n > 0) await client.ready?.();
   for (const c of channels) await c.ledger.refresh?.();
   checkBudgets(samples, channels);
   const embeddingDim = encoder.dim;
@@ -113,7 +115,11 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
       // the cloud may already have received, so each resend is counted (and can hit the budget) too.
       await ch.ledger.reserve(pngs.length);
       sent += pngs.length;
-      const answered = client.classify(pngs, { beforeResend: (m) => ch.ledger.reserve(m) }).then((vectors) => {
+      const answered = client.classify(pngs, {
+        beforeResend: (m) => ch.ledger.reserve(m),
+        // An attempt refused before any byte left (the cloud went down meanwhile): its images are given back.
+        notSent: (m) => ch.ledger.release?.(m),
+      }).then((vectors) => {
         ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));
         todo.forEach((i, j) => (perKey[k]![start + i] = vectors[j]!));
         opts.onProgress?.('cloud', todo.length);

@@ -1,8 +1,11 @@
 /** What every cloud client shares: the leak guard, batching, the concurrency limit and answer checks. */
-import { fail } from '../../errors.js';
+import { fail, isOwsdError, OwsdError } from '../../errors.js';
 import { assertScrambled, type ScrambledImage } from '../../scrambler/scrambled.js';
 import type { ClassifyOptions, CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from '../client.js';
 import type { HttpOptions } from './http.js';
+
+/** How long a successful `ready()` check is trusted before the next send checks again. */
+export const READY_TTL_MS = 30_000;
 
 /** At most `max` tasks at once; the others wait in FIFO order. */
 export class Limiter {
@@ -92,7 +95,12 @@ export abstract class BatchingClient implements CloudClient {
       batches.map((batch) =>
         this.limiter.run(async () => {
           const resend = opts.beforeResend;
-          const http: HttpOptions = resend ? { ...this.http, beforeRetry: () => resend(batch.length) } : this.http;
+          const notSent = opts.notSent;
+          const http: HttpOptions = {
+            ...this.http,
+            ...(resend ? { beforeRetry: () => resend(batch.length) } : {}),
+            ...(notSent ? { onNotSent: () => notSent(batch.length) } : {}),
+          };
           const vectors = await this.sendBatch(batch, http);
           if (vectors.length !== batch.length) {
             fail('OWSD_ERR_CLOUD_RESPONSE', `${this.endpoint()}: answered ${vectors.length} vectors for ${batch.length} images`);
@@ -122,4 +130,32 @@ export abstract class BatchingClient implements CloudClient {
   /** One request for a batch of base64 PNGs (with these transport options); one vector per image. */
   protected abstract sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]>;
   abstract health(): Promise<CloudHealth>;
+
+  private readyUntil = 0;
+
+  /** See CloudClient.ready: `check` runs at most once per READY_TTL_MS while it succeeds. */
+  async ready(): Promise<void> {
+    if (Date.now() < this.readyUntil) return;
+    await this.checkReady();
+    this.readyUntil = Date.now() + READY_TTL_MS;
+  }
+
+  /** Ask the cloud (no image sent) whether it and the model can take requests; throw a clear error if not. */
+  protected abstract checkReady(): Promise<void>;
+
+  /** GET options for readiness checks: a few quick retries, no budget hooks. */
+  protected probeHttp(): HttpOptions {
+    return { ...this.http, retries: Math.min(this.http.retries ?? 2, 2), timeoutMs: Math.min(this.http.timeoutMs ?? 10_000, 10_000), beforeRetry: undefined, onNotSent: undefined };
+  }
+}
+
+/** Wrap a readiness failure: the same code, saying that nothing was sent and no budget spent. */
+export function notReady(e: unknown, what: string): never {
+  if (!isOwsdError(e)) throw e;
+  throw new OwsdError(e.code, `${what}: ${e.message}; nothing was sent and no budget was spent`);
+}
+
+/** Whether an OwsdError is an HTTP 404 answer. */
+export function isNotFound(e: unknown): boolean {
+  return isOwsdError(e) && e.code === 'OWSD_ERR_CLOUD_HTTP' && /: HTTP 404\b/.test(e.message);
 }

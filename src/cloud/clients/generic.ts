@@ -23,7 +23,7 @@
  */
 import { describe, fail, isOwsdError } from '../../errors.js';
 import type { CloudHealth, GenericClientOptions } from '../client.js';
-import { BatchingClient } from './base.js';
+import { BatchingClient, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
 
 export type PathSegment = { key: string } | { index: number } | { each: true };
@@ -195,6 +195,16 @@ export class GenericClient extends BatchingClient {
 
   async labels(): Promise<string[] | undefined> {
     return this.opts.labels;
+  }
+
+  /** `healthUrl` when configured (a generic endpoint has no standard readiness or model check). */
+  protected async checkReady(): Promise<void> {
+    if (!this.opts.healthUrl) return;
+    try {
+      await requestJson(this.opts.healthUrl, { method: 'GET' }, this.probeHttp());
+    } catch (e) {
+      notReady(e, `the cloud's health endpoint ${this.opts.healthUrl} does not answer 2xx`);
+    }
   }
 
   async health(): Promise<CloudHealth> {

@@ -43,6 +43,12 @@ export interface HttpOptions {
    * and nothing more is sent. A retry resends the whole body, so this is where a key's budget counts it again.
    */
   beforeRetry?: (attempt: number) => void | Promise<void>;
+  /**
+   * Called after an attempt that provably never left this machine: the connection was refused or the host name
+   * did not resolve, before any byte of the request was written (never for timeouts or resets, which may come
+   * after the cloud got the request). A budget gives that attempt's images back here.
+   */
+  onNotSent?: (attempt: number) => void | Promise<void>;
 }
 
 export interface JsonResponse {
@@ -112,6 +118,28 @@ interface AttemptFailure {
   retryable: boolean;
   retryAfterMs?: number;
   cause?: unknown;
+  /** The request provably never left (see HttpOptions.onNotSent). */
+  notSent?: boolean;
+}
+
+/**
+ * Failures that happen before a connection exists, so nothing of the request was written: refused, no route, the
+ * name not found. A reset or a closed socket is not among them (a reused connection may have carried the request).
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** Whether a fetch failure provably happened before any byte was sent (see NOT_SENT_CODES). */
+export function neverLeft(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    // AggregateError (happy eyeballs: every address refused)
+    const errors = (cur as { errors?: unknown }).errors;
+    if (Array.isArray(errors) && errors.length > 0 && errors.every((x) => NOT_SENT_CODES.has(String((x as { code?: unknown })?.code)))) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** A network error's deepest cause code (ECONNREFUSED, ECONNRESET, ENOTFOUND, UND_ERR_SOCKET, ...). */
@@ -176,7 +204,7 @@ async function attempt(url: string, init: { method: string; body?: string; heade
     } catch (e) {
       if (timedOut) return { code: 'OWSD_ERR_CLOUD_TIMEOUT', message: `${what}: no answer within ${timeoutMs} ms`, retryable: true };
       if (outer?.aborted) throw outer.reason;
-      return { code: 'OWSD_ERR_CLOUD_NETWORK', message: `${what}: cannot reach the cloud: ${networkReason(e)}`, retryable: true, cause: e };
+      return { code: 'OWSD_ERR_CLOUD_NETWORK', message: `${what}: cannot reach the cloud: ${networkReason(e)}`, retryable: true, cause: e, notSent: neverLeft(e) };
     }
     if (res.status < 200 || res.status >= 300) {
       const detail = snippet(text);
@@ -222,6 +250,7 @@ export async function requestJson(url: string, req: { method?: string; body?: un
     const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal, opts.maxResponseBytes);
     if (!('code' in r)) return r;
     const attempts = i + 1;
+    if (r.notSent) await opts.onNotSent?.(attempts);
     if (!r.retryable) throw new OwsdError(r.code, r.message, r.cause === undefined ? undefined : { cause: r.cause });
     if (i >= retries) {
       throw new OwsdError(r.code, `${r.message} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})`, r.cause === undefined ? undefined : { cause: r.cause });

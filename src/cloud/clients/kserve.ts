@@ -1,8 +1,8 @@
 /** KServe V2 / Open Inference Protocol REST client (the default; owsd's embedded cloud speaks it). */
-import { describe, isOwsdError } from '../../errors.js';
+import { describe, fail, isOwsdError } from '../../errors.js';
 import type { CloudHealth, KServeClientOptions } from '../client.js';
 import { buildImageInferenceRequest, parseProbabilitiesResponse, type ModelMetadataResponse } from '../protocol.js';
-import { BatchingClient } from './base.js';
+import { BatchingClient, isNotFound, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
 
 /** `{url}/v2/models/{model}[/versions/{v}]` */
@@ -73,6 +73,25 @@ export class KServeClient extends BatchingClient {
   async labels(): Promise<string[] | undefined> {
     const meta = await this.metadata();
     return Array.isArray(meta.labels?.ids) ? meta.labels.ids : undefined;
+  }
+
+  /** `GET /v2/health/ready`, then the model's metadata `GET /v2/models/{name}` (a 404: no such model). */
+  protected async checkReady(): Promise<void> {
+    const http = this.probeHttp();
+    try {
+      await requestJson(`${this.url}/v2/health/ready`, { method: 'GET' }, http);
+    } catch (e) {
+      notReady(e, `the cloud at ${this.url} is not ready`);
+    }
+    try {
+      const meta = await requestJson(this.modelUrl, { method: 'GET' }, http);
+      this.metadataCache ??= Promise.resolve(meta.body as ModelMetadataResponse);
+    } catch (e) {
+      if (isNotFound(e)) {
+        fail('OWSD_ERR_MODEL_NOT_FOUND', `the cloud at ${this.url} has no model '${this.modelName}'${this.opts.modelVersion === undefined ? '' : ` version '${this.opts.modelVersion}'`} (GET ${this.modelUrl}: HTTP 404): check --model-name; nothing was sent and no budget was spent`);
+      }
+      notReady(e, `the cloud at ${this.url} cannot describe model '${this.modelName}'`);
+    }
   }
 
   async health(): Promise<CloudHealth> {

@@ -7,7 +7,7 @@
 import { describe, fail, isOwsdError } from '../../errors.js';
 import type { CloudHealth, TfServingClientOptions } from '../client.js';
 import { splitVectors } from '../protocol.js';
-import { BatchingClient } from './base.js';
+import { BatchingClient, isNotFound, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -55,6 +55,22 @@ export class TfServingClient extends BatchingClient {
       const flat = vector.flat(Infinity) as unknown[];
       return splitVectors(flat, 1, flat.length, this.knownClasses, `${where}: prediction ${i}`)[0]!;
     });
+  }
+
+  /** TF Serving's model status, `GET /v1/models/{name}[/versions/{v}]`: a 404 is no such model; a version AVAILABLE is ready. */
+  protected async checkReady(): Promise<void> {
+    let body: unknown;
+    try {
+      body = (await requestJson(this.modelUrl, { method: 'GET' }, this.probeHttp())).body;
+    } catch (e) {
+      if (isNotFound(e)) fail('OWSD_ERR_MODEL_NOT_FOUND', `the cloud at ${this.url} has no model '${this.opts.modelName}' (GET ${this.modelUrl}: HTTP 404): check --model-name; nothing was sent and no budget was spent`);
+      notReady(e, `the cloud at ${this.url} cannot give the status of model '${this.opts.modelName}'`);
+    }
+    const status = isObject(body) && Array.isArray(body.model_version_status) ? (body.model_version_status as unknown[]) : [];
+    if (!status.some((s) => isObject(s) && s.state === 'AVAILABLE')) {
+      const states = status.map((s) => (isObject(s) ? `${String(s.version)}:${String(s.state)}` : '?'));
+      fail('OWSD_ERR_CLOUD_HTTP', `the cloud at ${this.url}: model '${this.opts.modelName}' is not available (versions: ${states.join(', ') || 'none'}); nothing was sent and no budget was spent`);
+    }
   }
 
   async health(): Promise<CloudHealth> {
