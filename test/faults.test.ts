@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createKey, fit, readKeyFile, startCloudServer, UsageLedger, writeKeyFile, type RunningCloud } from '../src/index.js';
 import { VectorJournal } from '../src/pipeline/journal.js';
 import { dataDir, modelsDir, tempDir } from './helpers.js';
-import { startRecordingProxy, type Fault } from './proxy.js';
+import { startRecordingProxy, type Fault, type Recorded } from './proxy.js';
 
 const CLOUD_MODEL = 'cifar10-resnet20';
 const dir = tempDir('owsd-faults-');
@@ -20,6 +20,15 @@ const dir = tempDir('owsd-faults-');
 const data = { path: path.join(dataDir, 'imagenette-val'), labels: 3, perLabel: 8, testFraction: 0, seed: 3 };
 const iin = { epochs: 3, hidden: 16, batchSize: 8 };
 let cloud: RunningCloud;
+
+/**
+ * Faults by the number of the inference request: the readiness checks (GETs, no image) a client makes before it
+ * reserves budget are passed through and not counted.
+ */
+const onInfer = (f: (n: number) => Fault | undefined) => {
+  let i = 0;
+  return (_n: number, r: Recorded): Fault | undefined => (r.method === 'POST' ? f(++i) : undefined);
+};
 
 before(async () => {
   cloud = await startCloudServer({ model: CLOUD_MODEL, modelsDir, logger: false });
@@ -56,7 +65,7 @@ test('retried faults (resets, 429 Retry-After, 502 HTML, out of order) are survi
     5: { kind: 'reset-before' },
     7: { kind: 'reset-after' },
   };
-  const proxy = await startRecordingProxy(cloud.url, { fault: (n) => faults[n] });
+  const proxy = await startRecordingProxy(cloud.url, { fault: onInfer((n) => faults[n]) });
   const keyFile = newKey('retried', 31);
   try {
     const r = await fitThrough(proxy.url, keyFile, path.join(dir, 'b1'));
@@ -82,7 +91,7 @@ test('retried faults (resets, 429 Retry-After, 502 HTML, out of order) are survi
 
 test('EXPECTED FAILURE - a retry that would pass the budget is not sent', async () => {
   // Budget 26 covers the 24 images plus one half-batch: the second resend must be refused.
-  const proxy = await startRecordingProxy(cloud.url, { fault: (n) => (n <= 2 ? { kind: 'reset-after' } : undefined) });
+  const proxy = await startRecordingProxy(cloud.url, { fault: onInfer((n) => (n <= 2 ? { kind: 'reset-after' } : undefined)) });
   const keyFile = newKey('tight', 32, 26);
   try {
     await assert.rejects(fitThrough(proxy.url, keyFile, path.join(dir, 'b2')), { code: 'OWSD_ERR_BUDGET' });
@@ -106,7 +115,7 @@ test('EXPECTED FAILURE - partial batches and NaN stop fit with a clear error; th
   ];
   let total = 0;
   for (const [at, re, rewrite] of rewrites) {
-    const proxy = await startRecordingProxy(cloud.url, { fault: (n) => (n === at ? { kind: 'rewrite', rewrite } : undefined) });
+    const proxy = await startRecordingProxy(cloud.url, { fault: onInfer((n) => (n === at ? { kind: 'rewrite', rewrite } : undefined)) });
     try {
       await assert.rejects(fitThrough(proxy.url, keyFile, out), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'OWSD_ERR_CLOUD_RESPONSE', e.message);
