@@ -96,13 +96,17 @@ test('EXPECTED FAILURE - a cloud that fails mid-run gives one clear error; what 
   let imagesReceived = 0;
   // A proxy to the real cloud that starts answering 500 after a few requests (the client retries those).
   const proxy = http.createServer((req, res) => {
-    calls++;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      imagesReceived += JSON.parse(Buffer.concat(chunks).toString('utf8')).inputs[0].data.length;
-      if (calls > 3) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}');
-      const r = await fetch(cloud.url + req.url, { method: req.method, body: Buffer.concat(chunks), headers: { 'content-type': 'application/json' } });
+      // The client's readiness checks before it reserves budget (GETs, no image) pass through, not counted.
+      const post = req.method === 'POST';
+      if (post) {
+        calls++;
+        imagesReceived += JSON.parse(Buffer.concat(chunks).toString('utf8')).inputs[0].data.length;
+        if (calls > 3) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}');
+      }
+      const r = await fetch(cloud.url + req.url, { method: req.method, body: post ? Buffer.concat(chunks) : undefined, headers: { 'content-type': 'application/json' } });
       res.writeHead(r.status, { 'content-type': 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
     });
   });
