@@ -67,11 +67,11 @@ test('EXPECTED FAILURE - the old KEY.usage.json is migrated (the larger count ho
   // A ledger of the old layout, beside the key: 114 used.
   fs.writeFileSync(`${file}.usage.json`, JSON.stringify({ keyId: key.id, used: 114, updated: '2026-01-01T00:00:00.000Z' }) + '\n');
   assert.equal(UsageLedger.open(key).used, 114);
-  assert.equal(JSON.parse(fs.readFileSync(stateLedger(key.id), 'utf8')).used, 114, 'carried into the ledger by key id');
   UsageLedger.open(key).reserve(1);
   // Deleted while a gateway is stopped: the other copy holds the count.
   fs.rmSync(`${file}.usage.json`);
   assert.equal(UsageLedger.open(key).used, 115);
+  assert.equal(JSON.parse(fs.readFileSync(stateLedger(key.id), 'utf8')).used, 115, 'carried into the ledger by key id');
   UsageLedger.open(key).reserve(1);
   fs.rmSync(stateLedger(key.id));
   assert.equal(UsageLedger.open(key).used, 116);
@@ -84,7 +84,8 @@ test('EXPECTED FAILURE - a symlink planted at a predictable temp name beside the
   const dir = tempDir();
   const file = newKeyFile(dir, 64, 100);
   const key = readKeyFile(file);
-  UsageLedger.open(key).reserve(1); // the folders exist
+  UsageLedger.open(key).reserve(1);
+  fs.mkdirSync(path.dirname(stateLedger(key.id)), { recursive: true, mode: 0o700 });
   const victim = path.join(tempDir(), 'victim.txt');
   fs.writeFileSync(victim, 'precious\n');
   const planted = [
