@@ -136,6 +136,11 @@ test('EXPECTED FAILURE - key show --redis reports what the shared ledger in Redi
     assert.equal(info.usedOnThisMachine, 114);
     const text = await runOwsd(['key', 'show', file, '--redis', redis.url], env);
     assert.match(text.stdout, /115 of 1000 submissions used/);
+    // Giving back a reservation that never left (the shared ledger's release): never below 0.
+    await shared.release(1);
+    assert.equal(await client.get(ledgerKey(key.id)), '114');
+    await shared.release(1000);
+    assert.equal(await client.get(ledgerKey(key.id)), '0');
   } finally {
     client.disconnect();
     await redis.stop();
