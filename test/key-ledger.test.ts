@@ -146,3 +146,25 @@ test('EXPECTED FAILURE - key show --redis reports what the shared ledger in Redi
     await redis.stop();
   }
 });
+
+test('EXPECTED FAILURE - a ledger deleted with its copy (say while a gateway is stopped) is refused, not restarted at 0; key restore-ledger is the explicit way back', async () => {
+  const dir = tempDir();
+  const file = newKeyFile(dir, 67, 100);
+  const key = readKeyFile(file);
+  UsageLedger.open(key).reserve(40);
+  fs.rmSync(stateLedger(key.id));
+  fs.rmSync(`${file}.usage.json`);
+  assert.throws(() => UsageLedger.open(readKeyFile(file)), (e: Error & { code?: string }) => e.code === 'OWSD_ERR_KEY' && /ledger of key k_[0-9a-f]{16} is gone/.test(e.message) && /first used at/.test(e.message) && /restore-ledger/.test(e.message));
+  // A fresh copy of the key file elsewhere is refused too: the count belongs to the key, not the file.
+  const copy = path.join(tempDir(), 'copy.key');
+  fs.copyFileSync(file, copy);
+  assert.throws(() => UsageLedger.open(readKeyFile(copy)), { code: 'OWSD_ERR_KEY' });
+  const bad = await runOwsd(['key', 'show', file], env);
+  assert.equal(bad.code, 5, bad.stderr);
+  assert.match(bad.stderr, /is gone/);
+  const r = await runOwsd(['key', 'restore-ledger', file, '--used', '40'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /restored at 40 of 100/);
+  assert.equal(UsageLedger.open(readKeyFile(file)).used, 40);
+  assert.equal(UsageLedger.open(readKeyFile(copy)).used, 40);
+});

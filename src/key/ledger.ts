@@ -42,6 +42,15 @@ export function ledgerPath(keyId: string): string {
   return path.join(stateDir(), 'ledgers', `${keyId}.json`);
 }
 
+/**
+ * A key's first-use marker, `<state>/ledgers/<keyId>.used`: written once, when the key's first submission is
+ * counted, and never removed by owsd. A ledger (and its copy) gone while the marker is there was deleted, not new:
+ * opening refuses rather than start the count again at 0 (`UsageLedger.restore` is the explicit way back).
+ */
+export function firstUseMarkerPath(keyId: string): string {
+  return ledgerPath(keyId).replace(/\.json$/, '.used');
+}
+
 /** The copy of the count kept beside a key file (where the ledger lived before it was kept by key id). */
 export function besideKeyLedgerPath(keyFile: string): string {
   return `${keyFile}.usage.json`;
@@ -211,6 +220,21 @@ export class UsageLedger implements KeyLedger {
     if (file === undefined) ledgerFolder(where);
     const own = readUsed(where, key.id);
     const copy = readUsed(beside, key.id);
+    if (file === undefined && own === 0 && copy === 0 && !fs.existsSync(where) && !(beside && fs.existsSync(beside))) {
+      const marker = firstUseMarkerPath(key.id);
+      if (fs.existsSync(marker)) {
+        let first = '';
+        try {
+          first = String((JSON.parse(fs.readFileSync(marker, 'utf8')) as { firstUsed?: unknown }).firstUsed ?? '');
+        } catch {
+          /* the marker's presence is what counts */
+        }
+        return fail(
+          'OWSD_ERR_KEY',
+          `the usage ledger of key ${key.id} is gone (${where}${beside ? ` and ${beside}` : ''} are missing), but the key was first used ${first ? `at ${first} ` : ''}(${marker}): refusing to start its count again at 0. Restore the ledger from a backup, or give the count you know with owsd key restore-ledger KEY --used N`,
+        );
+      }
+    }
     removeDeadTemps(where);
     if (beside) removeDeadTemps(beside);
     const l = new UsageLedger(where, beside, key.id, key.budget, Math.max(own, copy));
@@ -226,14 +250,41 @@ export class UsageLedger implements KeyLedger {
     return Math.max(0, this.budget - this.usedCount);
   }
 
-  /** Write `used` to the ledger and the copy beside the key (under the lock). */
+  /** Write `used` to the ledger and the copy beside the key (under the lock), and the first-use marker once. */
   private store(used: number, firstUsed: string | undefined): void {
     const now = new Date().toISOString();
-    const body = JSON.stringify({ keyId: this.keyId, used, updated: now, firstUsed: firstUsed ?? (used > 0 ? now : undefined) } satisfies Usage) + '\n';
+    const first = firstUsed ?? (used > 0 ? now : undefined);
+    const body = JSON.stringify({ keyId: this.keyId, used, updated: now, firstUsed: first } satisfies Usage) + '\n';
+    if (used > 0 && this.defaultPlace) {
+      const marker = firstUseMarkerPath(this.keyId);
+      if (!fs.existsSync(marker)) writeDurably(marker, JSON.stringify({ keyId: this.keyId, firstUsed: first }) + '\n');
+    }
     // The ledger by key id first: it is what every copy of the key reads.
     writeDurably(this.file, body);
     if (this.besideKey) writeDurably(this.besideKey, body);
     this.usedCount = used;
+  }
+
+  /** Whether this is the ledger by key id in the state folder (not a path a caller chose). */
+  private get defaultPlace(): boolean {
+    return this.file === ledgerPath(this.keyId);
+  }
+
+  /**
+   * The explicit way back after a ledger was deleted (see `open`): write the count `used` (what you know the key
+   * has used; the ledger is never lowered below a count still on disk) and return the ledger.
+   */
+  static restore(key: Key, used: number): UsageLedger {
+    if (!Number.isInteger(used) || used < 0 || used > 1e15) return fail('OWSD_ERR_BAD_ARGUMENT', `--used: expected a non-negative integer (the submissions key ${key.id} has made), got ${used}`);
+    const where = ledgerPath(key.id);
+    ledgerFolder(where);
+    const beside = key.file ? besideKeyLedgerPath(key.file) : undefined;
+    const l = new UsageLedger(where, beside, key.id, key.budget, used);
+    withLock(where, () => {
+      const own = readUsage(where, key.id);
+      l.store(Math.max(used, own?.used ?? 0, readUsed(beside, key.id)), own?.firstUsed);
+    });
+    return l;
   }
 
   /**

@@ -93,6 +93,18 @@ export function registerKey(program: Command): void {
       }),
     );
   key
+    .command('restore-ledger')
+    .description('after a key\'s usage ledger was deleted (owsd then refuses the key rather than count from 0): write the count you know it has used')
+    .argument('<file>', 'key file')
+    .requiredOption('--used <n>', 'submissions the key has made (from a backup, the cloud\'s bill, ...); a larger count still on disk holds', intOption('--used', 0))
+    .action(
+      action((file: string, o: { used: number }) => {
+        const k = readKeyFile(file);
+        const l = UsageLedger.restore(k, o.used);
+        process.stdout.write(`key ${k.id}: ledger ${l.file} restored at ${l.used} of ${k.budget} submissions\n`);
+      }),
+    );
+  key
     .command('rotate')
     .description('replace a bundle\'s key(s): new keys, the stored training set scrambled again, the IIN refitted; through a running gateway (--gateway), which swaps the new bundle in without dropping requests, or offline (--bundle, --key)')
     .option('--gateway <url>', 'a running owsd gateway on this machine, e.g. http://127.0.0.1:8090')
