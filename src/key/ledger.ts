@@ -255,14 +255,16 @@ export class UsageLedger implements KeyLedger {
     const now = new Date().toISOString();
     const first = firstUsed ?? (used > 0 ? now : undefined);
     const body = JSON.stringify({ keyId: this.keyId, used, updated: now, firstUsed: first } satisfies Usage) + '\n';
-    if (used > 0 && this.defaultPlace) {
-      const marker = firstUseMarkerPath(this.keyId);
-      if (!fs.existsSync(marker)) writeDurably(marker, JSON.stringify({ keyId: this.keyId, firstUsed: first }) + '\n');
-    }
     // The ledger by key id first: it is what every copy of the key reads.
     writeDurably(this.file, body);
     if (this.besideKey) writeDurably(this.besideKey, body);
     this.usedCount = used;
+    // The marker after the ledger: a crash between the two leaves a ledger without a marker (written next time),
+    // never a marker without a ledger (which would refuse the key).
+    if (used > 0 && this.defaultPlace) {
+      const marker = firstUseMarkerPath(this.keyId);
+      if (!fs.existsSync(marker)) writeDurably(marker, JSON.stringify({ keyId: this.keyId, firstUsed: first }) + '\n');
+    }
   }
 
   /** Whether this is the ledger by key id in the state folder (not a path a caller chose). */
