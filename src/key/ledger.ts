@@ -5,7 +5,8 @@
  * mode 0700; one group- or world-writable is refused). A copy of the count is also kept beside the key file that
  * was used (`KEY.usage.json`, where the ledger lived before): opening takes the larger of the two, so a ledger of
  * the old layout is migrated without losing counted use, and deleting either file (say while a gateway is
- * stopped) does not start the key again at 0. Neither holds a secret.
+ * stopped) does not start the key again at 0; with both gone, a first-use marker makes opening refuse the key
+ * (`firstUseMarkerPath`; `UsageLedger.restore` is the explicit way back). None of them holds a secret.
  *
  * Both are written atomically and durably (an exclusive temp file with an unpredictable name, fsync, rename,
  * fsync of the folder: ./files.ts) BEFORE a submission leaves, so a crash at any moment can only over-count,
@@ -18,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fail } from '../errors.js';
-import type { Key } from './keyfile.js';
+import { MAX_BUDGET, type Key } from './keyfile.js';
 import { checkPrivateFolder, tempOwner, writeFileAtomic } from './files.js';
 
 export interface Usage {
@@ -277,7 +278,7 @@ export class UsageLedger implements KeyLedger {
    * has used; the ledger is never lowered below a count still on disk) and return the ledger.
    */
   static restore(key: Key, used: number): UsageLedger {
-    if (!Number.isInteger(used) || used < 0 || used > 1e15) return fail('OWSD_ERR_BAD_ARGUMENT', `--used: expected a non-negative integer (the submissions key ${key.id} has made), got ${used}`);
+    if (!Number.isInteger(used) || used < 0 || used > MAX_BUDGET) return fail('OWSD_ERR_BAD_ARGUMENT', `--used: expected an integer from 0 to ${MAX_BUDGET} (the submissions key ${key.id} has made), got ${used}`);
     const where = ledgerPath(key.id);
     ledgerFolder(where);
     const beside = key.file ? besideKeyLedgerPath(key.file) : undefined;

@@ -1,4 +1,4 @@
-/** owsd key new | show */
+/** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
 import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget } from '../../index.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
