@@ -131,6 +131,7 @@ export async function craftedCorpus(): Promise<CraftedImage[]> {
     { name: 'wide-5000x1.png', bytes: blackPng(5000, 1), why: 'the same, lying down' },
     { name: 'thin-1x50000.png', bytes: blackPng(1, 50_000), why: 'asked libvips for a 9.4 GB buffer on main' },
     { name: 'thin-1x39000000.png', bytes: blackPng(1, 39_000_000), why: 'under the 40 MP limit, refused only after 41-50 s on main' },
+    { name: 'thin-1x5000.pgm', bytes: new Uint8Array(Buffer.concat([Buffer.from('P5\n1 5000\n255\n'), Buffer.alloc(5000)])), why: 'the thin image as PGM, which our own netpbm.ts decodes' },
     { name: 'bomb-100000x100000.png', bytes: blackPng(100_000, 100_000, 4), why: 'decompression bomb: 10 gigapixels claimed by a tiny file' },
     { name: 'bomb-6500x6500.png', bytes: blackPng(6500, 6500, 4), why: 'decompression bomb just over the 40 MP limit, square' },
     { name: 'nested-use.svg', bytes: text(nestedUseSvg()), why: 'SVG: nested <use>, 1.4 KB (18 s on main; SVG is no documented format)' },
@@ -155,4 +156,44 @@ export async function craftedCorpus(): Promise<CraftedImage[]> {
     { name: 'pdf.pdf', bytes: text('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n'), why: 'a PDF (libvips may have a PDF loader): not a documented format' },
     { name: 'bitmap.bmp', bytes: Uint8Array.from([0x42, 0x4d, ...Array.from({ length: 60 }, () => 0)]), why: 'BMP: not a documented format' },
   ];
+}
+
+/**
+ * A deflate-compressed CMYK TIFF of `width` x `height` pixels of one colour, a few KB: every strip points at the
+ * same compressed bytes. Accepted (inside the limits), but converting 40 megapixels from CMYK costs libvips
+ * seconds: what the decode deadline's test stops.
+ */
+export function cmykTiff(width = 6300, height = 6300, rowsPerStrip = 63, orientation = 1): Buffer {
+  const spp = 4;
+  const strips = Math.ceil(height / rowsPerStrip);
+  if (height % rowsPerStrip !== 0) throw new RangeError('height must be a multiple of rowsPerStrip');
+  const strip = zlib.deflateSync(Buffer.alloc(rowsPerStrip * width * spp, 64), { level: 9 });
+  const entries: Array<[tag: number, type: 3 | 4, count: number, value: number]> = [];
+  const ifdSize = 2 + 11 * 12 + 4;
+  const bpsAt = 8 + ifdSize;
+  const offsetsAt = bpsAt + 8;
+  const countsAt = offsetsAt + 4 * strips;
+  const dataAt = countsAt + 4 * strips;
+  entries.push([256, 4, 1, width], [257, 4, 1, height], [258, 3, spp, bpsAt], [259, 3, 1, 8], [262, 3, 1, 5]);
+  entries.push([273, 4, strips, offsetsAt], [274, 3, 1, orientation], [277, 3, 1, spp], [278, 4, 1, rowsPerStrip], [279, 4, strips, countsAt], [284, 3, 1, 1]);
+  const out = Buffer.alloc(dataAt + strip.length);
+  out.write('II*\0', 0, 'latin1');
+  out.writeUInt32LE(8, 4);
+  out.writeUInt16LE(entries.length, 8);
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = 10 + 12 * i;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(count, at + 4);
+    if (type === 3 && count === 1) out.writeUInt16LE(value, at + 8);
+    else out.writeUInt32LE(value, at + 8);
+  });
+  out.writeUInt32LE(0, 10 + 12 * entries.length); // no next IFD
+  for (let i = 0; i < 4; i++) out.writeUInt16LE(8, bpsAt + 2 * i);
+  for (let i = 0; i < strips; i++) {
+    out.writeUInt32LE(dataAt, offsetsAt + 4 * i);
+    out.writeUInt32LE(strip.length, countsAt + 4 * i);
+  }
+  strip.copy(out, dataAt);
+  return out;
 }
