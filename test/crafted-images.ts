@@ -113,6 +113,9 @@ export function externalImageSvg(target = 'secret.png'): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64"><image xlink:href="${target}" width="64" height="64"/></svg>`;
 }
 
+/** The names of the corpus's inputs owsd decodes (the first page of each); it refuses every other one. */
+export const CRAFTED_ACCEPTED: ReadonlySet<string> = new Set(['multipage.tiff', 'animated.gif', 'small.avif', 'panorama-440x22.png']);
+
 /** The whole corpus. Takes about a second (the 1x39,000,000 PNG deflates 78 MB of zeros). */
 export async function craftedCorpus(): Promise<CraftedImage[]> {
   const base = await noise(64, 64, 1);

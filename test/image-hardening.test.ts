@@ -23,11 +23,11 @@ import {
   type RunningCloud,
 } from '../src/index.js';
 import { decodeNetpbm } from '../src/image/netpbm.js';
-import { craftedCorpus, cmykTiff, ftypFile, xincludeSvg, blurSvg, type CraftedImage } from './crafted-images.js';
+import { craftedCorpus, CRAFTED_ACCEPTED, cmykTiff, ftypFile, xincludeSvg, blurSvg, type CraftedImage } from './crafted-images.js';
 import { dataDir, imagenetteFiles, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 /** Inputs owsd decodes (first page only); every other crafted input is refused. */
-const ACCEPTED = new Set(['multipage.tiff', 'animated.gif', 'small.avif', 'panorama-440x22.png']);
+const ACCEPTED = CRAFTED_ACCEPTED;
 
 /** The reason each refused input must give (besides its name). */
 function expectedReason(name: string): RegExp {
