@@ -136,7 +136,7 @@ test('thin images are refused from their header: a 1x39,000,000 PNG (under the p
     const t0 = performance.now();
     // No resize: what the gateway's arrival check does.
     await assert.rejects(decodeRgb({ kind: 'encoded', bytes, name }), { code: 'OWSD_ERR_IMAGE', message: new RegExp(`^${name}: cannot decode image: \\d+x\\d+ is \\d+:1, over the 20:1 aspect-ratio limit`) });
-    assert.ok(performance.now() - t0 < 500, `${name}: ${Math.round(performance.now() - t0)} ms`);
+    assert.ok(performance.now() - t0 < 1000, `${name}: ${Math.round(performance.now() - t0)} ms`);
   }
   // At the limit the resize output is bounded: 256 x 5,120 for a 20:1 strip.
   const strip = await decodeRgb({ kind: 'encoded', bytes: corpus.find((c) => c.name === 'panorama-440x22.png')!.bytes }, { resize: { size: 256, fit: 'outside' } });
@@ -178,7 +178,7 @@ test('SVG is refused before any decoder sees it: an XInclude SVG never opens the
   fs.writeFileSync(path.join(d, 'blur.svg'), blurSvg());
   const t0 = performance.now();
   await assert.rejects(decodeRgb({ kind: 'file', path: path.join(d, 'blur.svg') }, { resize: { size: 256, fit: 'outside' } }), /blur\.svg: cannot decode image: SVG is not accepted/);
-  assert.ok(performance.now() - t0 < 300, `blur.svg took ${Math.round(performance.now() - t0)} ms to refuse`);
+  assert.ok(performance.now() - t0 < 1000, `blur.svg took ${Math.round(performance.now() - t0)} ms to refuse`);
 });
 
 test('a PGM decoded by our own netpbm.ts obeys the same limits', async () => {
@@ -220,7 +220,7 @@ describe('decode deadline and cancellation', () => {
     const t0 = performance.now();
     ac.abort();
     await assert.rejects(decoding, { code: 'OWSD_ERR_CANCELLED', message: /^cmyk\.tiff: decoding cancelled/ });
-    assert.ok(performance.now() - t0 < 200, `answered ${Math.round(performance.now() - t0)} ms after the abort`);
+    assert.ok(performance.now() - t0 < 500, `answered ${Math.round(performance.now() - t0)} ms after the abort`);
   });
 });
 
