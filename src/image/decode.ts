@@ -94,7 +94,7 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
   if (isNetpbm(bytes)) return { format: 'netpbm' };
   if (bytes.length >= 12 && ascii(bytes, 4, 8) === 'ftyp') {
     const size = Math.min(bytes.length, Math.max(16, ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0), 4096);
-    const major = ascii(bytes, 8, 12);
+    const major = ascii(bytes, 8, 12).replace(/[^\x20-\x7e]/g, '?');
     const compatible: string[] = [];
     for (let i = 16; i + 4 <= size; i += 4) compatible.push(ascii(bytes, i, i + 4));
     const brands = [major, ...compatible];
@@ -105,7 +105,7 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
     if (brands.some((b) => HEVC_BRANDS.has(b))) {
       return { format: null, refused: `HEIC/HEIF (ftyp brand '${major}', the format iPhones save photos in) is not accepted; ${HEIC_FIX}` };
     }
-    return { format: null, refused: `ISO media file with ftyp brand '${major.replace(/[^\x20-\x7e]/g, '?')}' (a video?) is not an image format owsd reads` };
+    return { format: null, refused: `ISO media file with ftyp brand '${major}' (a video?) is not an image format owsd reads` };
   }
   // Text formats: SVG or other XML, possibly after a BOM and whitespace.
   let i = startsWith(bytes, [0xef, 0xbb, 0xbf]) ? 3 : 0;
@@ -117,7 +117,7 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
   }
   const named: Array<[string, boolean]> = [
     ['PDF', ascii(bytes, 0, 5) === '%PDF-'],
-    ['BMP', ascii(bytes, 0, 2) === 'BM'],
+    ['BMP', ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26 && bytes[6] === 0 && bytes[7] === 0 && bytes[8] === 0 && bytes[9] === 0],
     ['JPEG XL', startsWith(bytes, [0xff, 0x0a]) || startsWith(bytes, [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20])],
     ['JPEG 2000', startsWith(bytes, [0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20])],
     ['PBM/PAM (Netpbm bitmap)', bytes[0] === 0x50 && [0x31, 0x34, 0x37].includes(bytes[1]!)],
