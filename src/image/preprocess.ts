@@ -4,7 +4,7 @@
  */
 import type { PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
-import { decodeRgb, type RgbImage } from './decode.js';
+import { decodeRgb, type DecodeOptions, type RgbImage } from './decode.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -41,8 +41,12 @@ export function normalizeInto(img: RgbImage, spec: PreprocessSpec, layout: Layou
   }
 }
 
-export async function loadForModel(input: ImageInput, spec: PreprocessSpec): Promise<RgbImage> {
-  return decodeRgb(input, { resize: { size: spec.resize, fit: spec.centerCrop ? 'outside' : 'fill', kernel: spec.kernel } });
+/**
+ * Decode an image at the model's resize (the shorter side to `spec.resize` when it centre-crops, else exactly
+ * size x size). `deadlineMs` and `signal` go to decodeRgb; the aspect limit bounds the resize's output.
+ */
+export async function loadForModel(input: ImageInput, spec: PreprocessSpec, opts: Pick<DecodeOptions, 'deadlineMs' | 'signal'> = {}): Promise<RgbImage> {
+  return decodeRgb(input, { resize: { size: spec.resize, fit: spec.centerCrop ? 'outside' : 'fill', kernel: spec.kernel }, ...opts });
 }
 
 /** Preprocess a batch of images into one [N,3,S,S] (or [N,S,S,3]) float32 array; decodes concurrently. */
