@@ -6,14 +6,16 @@
  *
  * - `bull:<queue>:*`: BullMQ's own keys (jobs, locks, retries);
  * - `owsd:batch:<id>`: the batch's description (data root, total, chunk, created);
- * - `owsd:batch:<id>:results`: index -> JSON result; `owsd:batch:<id>:failed`: job id -> reason (given up);
+ * - `owsd:batch:<id>:results`: index -> JSON result (its predictions, or its error); `owsd:batch:<id>:failed`: job
+ *   id -> reason (given up); `owsd:batch:<id>:image-errors`: index -> reason, for images refused on their own (a
+ *   reference outside the data root, a missing file) while the rest of their job went on;
  * - `owsd:ledger:<keyId>`: the key's shared usage counter (redis-ledger.ts).
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { fail, OwsdError } from '../errors.js';
+import { fail, OwsdError, type ErrorCode } from '../errors.js';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset } from '../data/split.js';
 import type { LabelScore } from '../types.js';
@@ -46,16 +48,28 @@ export interface BatchInfo {
   created: string;
 }
 
+/** Why one image has no predictions (its job's other images went on). */
+export interface ImageError {
+  error: string;
+  code: ErrorCode;
+  field: string;
+}
+
 export interface ImageResult {
   index: number;
   id: string;
+  /** Empty when `error` is set. */
   predictions: LabelScore[];
+  /** Set when this image was refused or could not be read; it still counts as done. */
+  error?: ImageError;
   /** The worker that stored it (host:pid). */
   worker: string;
 }
 
 export interface BatchStatus extends BatchInfo {
+  /** Images with an outcome: predictions, or an error of their own (counted in failedImages). */
   done: number;
+  failedImages: number;
   failedJobs: Array<{ job: string; reason: string }>;
   complete: boolean;
 }
@@ -63,6 +77,7 @@ export interface BatchStatus extends BatchInfo {
 export const batchKey = (id: string): string => `owsd:batch:${id}`;
 export const resultsKey = (id: string): string => `owsd:batch:${id}:results`;
 export const failedKey = (id: string): string => `owsd:batch:${id}:failed`;
+export const imageErrorsKey = (id: string): string => `owsd:batch:${id}:image-errors`;
 
 /**
  * An ioredis connection. Workers and gateways (`failFast` false, as BullMQ wants) wait through a Redis restart;
@@ -150,7 +165,8 @@ export async function batchStatus(redis: Redis, id: string): Promise<BatchStatus
   const done = await redis.hlen(resultsKey(id));
   const failed = await redis.hgetall(failedKey(id));
   const failedJobs = Object.entries(failed).map(([job, reason]) => ({ job, reason }));
-  return { ...info, done, failedJobs, complete: done === info.total };
+  const failedImages = await redis.hlen(imageErrorsKey(id));
+  return { ...info, done, failedImages, failedJobs, complete: done === info.total };
 }
 
 /** Wait until every image has a result, or a job was given up (then throw naming it), or the timeout. */

@@ -8,7 +8,7 @@ import { action, collect, intOption, printJson, untilSignal } from '../run.js';
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
 
 function line(s: BatchStatus): string {
-  const failed = s.failedJobs.length ? `, ${s.failedJobs.length} job(s) given up` : '';
+  const failed = (s.failedImages ? `, ${s.failedImages} of them failed (their lines in batch results carry the reason)` : '') + (s.failedJobs.length ? `, ${s.failedJobs.length} job(s) given up` : '');
   return `batch ${s.id}: ${s.done} of ${s.total} images done (${s.jobs} jobs of ${s.chunk})${failed}${s.complete ? ', complete' : ''}`;
 }
 
@@ -84,10 +84,19 @@ export function registerBatch(program: Command): void {
           const rows = iterateResults(redis, id, { partial: o.partial });
           const first = await rows.next(); // errors (missing results) before any output file is made
           const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
+          let failed = 0;
+          let total = 0;
+          let firstError = '';
           for (let r = first; !r.done; r = await rows.next()) {
+            total++;
+            if (r.value.error && failed++ === 0) firstError = r.value.error.error;
             if (!out.write(`${JSON.stringify(r.value)}\n`)) await once(out, 'drain');
           }
           if (out !== process.stdout) await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+          if (failed > 0) {
+            process.stderr.write(`owsd: batch ${id}: ${failed} of ${total} images failed (their lines carry "error"), first: ${firstError}\n`);
+            process.exitCode = 10;
+          }
         });
       }),
     );
@@ -128,7 +137,7 @@ export function registerBatch(program: Command): void {
           concurrency: o.concurrency,
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledMs,
-          onJob: o.quiet ? undefined : (e) => process.stderr.write(`owsd worker: job ${e.job}: ${e.images} images, ${e.sent} sent\n`),
+          onJob: o.quiet ? undefined : (e) => process.stderr.write(`owsd worker: job ${e.job}: ${e.images} images, ${e.sent} sent${e.failed ? `, ${e.failed} failed, first: ${e.firstError}` : ''}\n`),
         }).catch((e: unknown) => {
           redis.disconnect();
           throw e;
