@@ -2,8 +2,9 @@
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
+import { fail, iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
 import { action, collect, intOption, printJson, untilSignal } from '../run.js';
+import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
 
@@ -29,8 +30,10 @@ export function registerBatch(program: Command): void {
 
   batch
     .command('submit')
-    .description('split a dataset into jobs on the queue; prints the batch id')
-    .requiredOption('--data <path>', 'the images: class folders, CIFAR binary, Tiny-ImageNet val, GTSRB (as for fit)')
+    .description('split a dataset, or image files and folders, into jobs on the queue; prints the batch id')
+    .argument(...IMAGES_ARGUMENT)
+    .option(...FROM_OPTION)
+    .option('--data <path>', 'or a dataset: class folders, CIFAR binary, Tiny-ImageNet val, GTSRB (as for fit)')
     .requiredOption('--redis <url>', REDIS_HELP)
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--chunk <n>', 'images per job', intOption('--chunk'), 16)
@@ -41,9 +44,11 @@ export function registerBatch(program: Command): void {
     .option('--wait', 'wait until every image has a result')
     .option('--json', 'JSON output')
     .action(
-      action(async (o: { data: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
+      action(async (args: string[], o: { from: string[]; data?: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
+        if (o.data !== undefined && (args.length > 0 || o.from.length > 0)) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit: give --data DATASET or image files/folders (--from LIST), not both');
+        const images = o.data === undefined ? imageInputs(args, o, 'batch submit') : undefined;
         await withRedis(o.redis, async (redis) => {
-          const info = await submitBatch({ redis, queue: o.queue, data: o.data, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
+          const info = await submitBatch({ redis, queue: o.queue, data: o.data, images, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
           if (!o.wait) return o.json ? printJson(info) : void process.stdout.write(`${info.id}\n`);
           process.stderr.write(`batch ${info.id}: ${info.total} images in ${info.jobs} jobs on queue ${info.queue}\n`);
           const s = await waitForBatch(redis, info.id);
@@ -109,7 +114,7 @@ export function registerBatch(program: Command): void {
     .requiredOption('--key <file>', 'key file(s) the bundle was fitted with, in order', collect, [])
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--cloud <url>', 'override the cloud URL the bundle names')
-    .option('--data-root <dir>', 'where the batch\'s dataset is on this machine (default: the path given at submission)')
+    .option('--data-root <dir>', 'where the batch\'s images are on this machine (default: the root recorded in Redis at submission); jobs cannot read outside it, so set it where others can write to Redis')
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--top <k>', 'labels per image', intOption('--top'), 5)
     .option('--concurrency <n>', 'jobs at once in this process', intOption('--concurrency'), 1)
