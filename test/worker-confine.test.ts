@@ -6,7 +6,7 @@
  * photo, so had it been read it would have been classified: the cloud (behind a counting proxy) receives only the
  * two honest images, each edited image's line in `owsd batch results` carries an error naming its reference, and
  * the honest images of the same jobs keep their results. Without the confinement the outside photo is classified
- * and its labels returned.
+ * and its labels returned. A worker given --data-root ignores a batch description whose root was rewritten.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { createKey, fit, readKeyFile, startCloudServer, submitBatch, waitForBatch, writeKeyFile, type BatchJob, type RunningCloud } from '../src/index.js';
+import { batchKey, batchResults, batchStatus, createKey, fit, readKeyFile, startCloudServer, startWorker, submitBatch, waitForBatch, writeKeyFile, type BatchInfo, type BatchJob, type RunningCloud } from '../src/index.js';
 import { imagenetteFiles, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { redisSkipReason, startRedis, type TestRedis } from './redis.js';
@@ -92,11 +92,13 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = await waitForBatch(client, info.id, { timeoutMs: 60_000 });
+  // (Without the confinement a job is given up here, after the other sent the outside photo twice: checked below.)
+  await waitForBatch(client, info.id, { timeoutMs: 60_000 }).catch(() => undefined);
+  assert.equal(proxy.imagesForwarded(), 2, 'the cloud received the two honest images only: the outside photo was never sent');
+  const done = await batchStatus(client, info.id);
   assert.equal(done.done, 6);
   assert.equal(done.failedImages, 4, 'the four edited images failed on their own');
   assert.deepEqual(done.failedJobs, [], 'no job was given up: the honest images went on');
-  assert.equal(proxy.imagesForwarded(), 2, 'the cloud received the two honest images only: the outside photo was never sent');
 
   const out = await runOwsd(['batch', 'results', info.id, '--redis', redis!.url], process.env);
   assert.equal(out.code, 10, 'batch results exits non-zero when an image failed');
@@ -123,5 +125,30 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   const st = await runOwsd(['batch', 'status', info.id, '--redis', redis!.url], process.env);
   assert.match(st.stdout, /6 of 6 images done .*4 of them failed/);
   assert.match(stderr, /owsd worker: job .*: 3 images, 1 sent, 2 failed, first: image reference/);
+
+  // The root itself is in Redis too: a worker given --data-root (here startWorker's dataRoot) ignores a batch
+  // description rewritten to point at the outside folder.
+  child.kill('SIGTERM');
+  fs.unlinkSync(path.join(data, 'a', 'holiday.jpg'));
+  fs.unlinkSync(path.join(data, 'b', 'album'));
+  const second = await submitBatch({ redis: client, queue: 'confine-2', data, chunk: 6 });
+  const desc = JSON.parse((await client.get(batchKey(second.id)))!) as BatchInfo;
+  await client.set(batchKey(second.id), JSON.stringify({ ...desc, root: outside }));
+  const key2 = `bull:confine-2:${second.id}.0`;
+  const job2 = JSON.parse((await client.hget(key2, 'data'))!) as BatchJob;
+  job2.items[0]!.file = 'secret.jpg';
+  await client.hset(key2, 'data', JSON.stringify(job2));
+  const before2 = proxy.imagesForwarded();
+  const w = await startWorker({ redis: client, queue: 'confine-2', bundle, keys: [readKeyFile(keyFile)], modelsDir, dataRoot: data, cloud: { url: proxy.url }, top: 5 });
+  try {
+    await waitForBatch(client, second.id, { timeoutMs: 30_000 });
+  } finally {
+    await w.close();
+  }
+  const r2 = await batchResults(client, second.id);
+  assert.equal(r2[0]!.error?.code, 'OWSD_ERR_FILE', 'secret.jpg is looked for under --data-root, where it is not');
+  assert.match(r2[0]!.error!.error, /image reference "secret\.jpg": cannot read .*\/data\/secret\.jpg/);
+  assert.deepEqual(r2.slice(1).map((x) => x.error?.error ?? x.predictions.length), [2, 2, 2, 2, 2], 'the other images are read from --data-root (2 labels each: the bundle knows 2)');
+  assert.equal(proxy.imagesForwarded() - before2, 5, 'the outside photo was not sent');
   console.log(`# worker confinement: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });

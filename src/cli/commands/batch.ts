@@ -1,6 +1,7 @@
 /** `owsd batch submit|status|results` and `owsd worker`: batch jobs on a Redis-backed BullMQ queue (src/scale). */
 import { once } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { fail, iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
 import { action, collect, intOption, printJson, untilSignal } from '../run.js';
@@ -49,6 +50,9 @@ export function registerBatch(program: Command): void {
         const images = o.data === undefined ? imageInputs(args, o, 'batch submit') : undefined;
         await withRedis(o.redis, async (redis) => {
           const info = await submitBatch({ redis, queue: o.queue, data: o.data, images, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
+          if (images && info.root === path.parse(info.root).root) {
+            process.stderr.write(`owsd batch submit: the images have no common folder but ${info.root}, so it is the data root: a job edited in Redis could name any file there; keep the images under one folder, or give workers --data-root\n`);
+          }
           if (!o.wait) return o.json ? printJson(info) : void process.stdout.write(`${info.id}\n`);
           process.stderr.write(`batch ${info.id}: ${info.total} images in ${info.jobs} jobs on queue ${info.queue}\n`);
           const s = await waitForBatch(redis, info.id);
