@@ -15,7 +15,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
 import { describe, fail } from '../errors.js';
 import { byCodePoint, IMAGE_EXTENSIONS, isImageFile } from '../data/common.js';
 import { collect } from './run.js';
@@ -33,14 +32,9 @@ export interface Inputs {
   note: string;
 }
 
-/** `.argument(...)` and `.option(...)` that every command taking images registers (spread them into the calls). */
+/** `.argument(...IMAGES_ARGUMENT).option(...FROM_OPTION)`: what every command taking images registers. */
 export const IMAGES_ARGUMENT = ['[images...]', 'image files or folders (folders: every image in them, recursively, sorted)'] as const;
-export const FROM_OPTION = ['--from <list>', 'read image paths (or folders) from a file, one a line (relative to its folder; # comments; - for stdin); repeatable', collect, [] as string[]] as const;
-
-/** Register the images argument and --from on a command. */
-export function addImageInputs(cmd: Command): Command {
-  return cmd.argument(...IMAGES_ARGUMENT).option(...FROM_OPTION);
-}
+export const FROM_OPTION = ['--from <list>', 'read image paths (or folders) from a file, one a line (relative to its folder; # comments; - for stdin); repeatable', collect] as const;
 
 function statOrFail(p: string, where: string): fs.Stats {
   try {

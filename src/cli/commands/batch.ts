@@ -45,8 +45,9 @@ export function registerBatch(program: Command): void {
     .option('--wait', 'wait until every image has a result')
     .option('--json', 'JSON output')
     .action(
-      action(async (args: string[], o: { from: string[]; data?: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
-        if (o.data !== undefined && (args.length > 0 || o.from.length > 0)) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit: give --data DATASET or image files/folders (--from LIST), not both');
+      action(async (args: string[], o: { from?: string[]; data?: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
+        if (o.data !== undefined && (args.length > 0 || (o.from ?? []).length > 0)) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit: give --data DATASET or image files/folders (--from LIST), not both');
+        if (o.data === undefined && args.length === 0 && (o.from ?? []).length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit needs --data DATASET, or image files or folders, or --from LIST (one path a line, - for stdin)');
         const images = o.data === undefined ? imageInputs(args, o, 'batch submit') : undefined;
         await withRedis(o.redis, async (redis) => {
           const info = await submitBatch({ redis, queue: o.queue, data: o.data, images, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
