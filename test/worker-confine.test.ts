@@ -10,11 +10,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { batchKey, batchResults, batchStatus, createKey, fit, readKeyFile, startCloudServer, startWorker, submitBatch, waitForBatch, writeKeyFile, type BatchInfo, type BatchJob, type RunningCloud } from '../src/index.js';
+import { batchKey, batchResults, batchStatus, createKey, fit, readConfined, readKeyFile, startCloudServer, startWorker, submitBatch, waitForBatch, writeKeyFile, type BatchInfo, type BatchJob, type RunningCloud } from '../src/index.js';
 import { imagenetteFiles, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { redisSkipReason, startRedis, type TestRedis } from './redis.js';
@@ -151,4 +151,18 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   assert.deepEqual(r2.slice(1).map((x) => x.error?.error ?? x.predictions.length), [2, 2, 2, 2, 2], 'the other images are read from --data-root (2 labels each: the bundle knows 2)');
   assert.equal(proxy.imagesForwarded() - before2, 5, 'the outside photo was not sent');
   console.log(`# worker confinement: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+});
+
+test('readConfined: a FIFO, a folder, a non-string or NUL reference are refused without hanging; honest paths read', async () => {
+  const root = fs.realpathSync(tempDir('owsd-confine-unit-'));
+  fs.mkdirSync(path.join(root, 'a'));
+  fs.writeFileSync(path.join(root, 'a', 'x.png'), 'bytes');
+  execFileSync('mkfifo', [path.join(root, 'a', 'pipe.png')]);
+  assert.equal(Buffer.from(await readConfined(root, 'a/../a/x.png')).toString(), 'bytes');
+  await assert.rejects(readConfined(root, 'a/pipe.png'), /image reference "a\/pipe\.png": .*a\/pipe\.png is not a regular file/);
+  await assert.rejects(readConfined(root, 'a'), /image reference "a": .* is not a regular file/);
+  await assert.rejects(readConfined(root, 42), /image reference 42 is not a relative file path: refused/);
+  await assert.rejects(readConfined(root, 'a/x.png\0../../etc/passwd'), /is not a relative file path: refused/);
+  await assert.rejects(readConfined(root, '..'), /climbs out with "\.\."/);
+  await assert.rejects(readConfined(root, 'a/missing.png'), /image reference "a\/missing\.png": cannot read .*a\/missing\.png: ENOENT/);
 });
