@@ -153,7 +153,7 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   console.log(`# worker confinement: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 
-test('readConfined: a FIFO, a folder, a non-string or NUL reference are refused without hanging; honest paths read', async () => {
+test('readConfined: a FIFO, a folder, a 257 MB file, a non-string or NUL reference are refused without hanging; honest paths read', async () => {
   const root = fs.realpathSync(tempDir('owsd-confine-unit-'));
   fs.mkdirSync(path.join(root, 'a'));
   fs.writeFileSync(path.join(root, 'a', 'x.png'), 'bytes');
@@ -164,5 +164,8 @@ test('readConfined: a FIFO, a folder, a non-string or NUL reference are refused 
   await assert.rejects(readConfined(root, 42), /image reference 42 is not a relative file path: refused/);
   await assert.rejects(readConfined(root, 'a/x.png\0../../etc/passwd'), /is not a relative file path: refused/);
   await assert.rejects(readConfined(root, '..'), /climbs out with "\.\."/);
+  fs.writeFileSync(path.join(root, 'a', 'huge.jpg'), '');
+  fs.truncateSync(path.join(root, 'a', 'huge.jpg'), 257 * 1024 * 1024); // sparse: nothing is written
+  await assert.rejects(readConfined(root, 'a/huge.jpg'), /image reference "a\/huge\.jpg": .* has 269484032 bytes, more than an image file may have here \(268435456\)/);
   await assert.rejects(readConfined(root, 'a/missing.png'), /image reference "a\/missing\.png": cannot read .*a\/missing\.png: ENOENT/);
 });

@@ -49,6 +49,9 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/** The largest image file a worker reads (a job's images are read whole, several at once). */
+const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
+
 /** A refused or unreadable image of a job: stored as that image's outcome, the job's other images go on. */
 class ImageRefused extends Error {
   constructor(
@@ -97,10 +100,16 @@ export async function readConfined(rootReal: string, ref: unknown): Promise<Uint
     throw new ImageRefused('OWSD_ERR_FILE', `image reference ${shown}: cannot open ${real}: ${describe(e)}`);
   }
   try {
-    if (!(await fh.stat()).isFile()) throw new ImageRefused('OWSD_ERR_FILE', `image reference ${shown}: ${real} is not a regular file`);
+    const st = await fh.stat();
+    if (!st.isFile()) throw new ImageRefused('OWSD_ERR_FILE', `image reference ${shown}: ${real} is not a regular file`);
+    if (st.size > MAX_IMAGE_FILE_BYTES) throw new ImageRefused('OWSD_ERR_FILE', `image reference ${shown}: ${real} has ${st.size} bytes, more than an image file may have here (${MAX_IMAGE_FILE_BYTES})`);
     const viaFd = await fs.promises.realpath(`/proc/self/fd/${fh.fd}`).catch(() => real);
     if (!isInside(rootReal, viaFd)) outside('was moved by a symbolic link while it was opened');
-    return await fh.readFile();
+    try {
+      return await fh.readFile();
+    } catch (e) {
+      throw new ImageRefused('OWSD_ERR_FILE', `image reference ${shown}: cannot read ${real}: ${describe(e)}`);
+    }
   } finally {
     await fh.close();
   }
