@@ -6,14 +6,17 @@
  *
  * - `bull:<queue>:*`: BullMQ's own keys (jobs, locks, retries);
  * - `owsd:batch:<id>`: the batch's description (data root, total, chunk, created);
- * - `owsd:batch:<id>:results`: index -> JSON result; `owsd:batch:<id>:failed`: job id -> reason (given up);
+ * - `owsd:batch:<id>:results`: index -> JSON result (its predictions, or its error); `owsd:batch:<id>:failed`: job
+ *   id -> reason (given up); `owsd:batch:<id>:image-errors`: index -> reason, for images refused on their own (a
+ *   reference outside the data root, a missing file) while the rest of their job went on;
  * - `owsd:ledger:<keyId>`: the key's shared usage counter (redis-ledger.ts).
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { fail, OwsdError } from '../errors.js';
+import { describe, fail, OwsdError, type ErrorCode } from '../errors.js';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset } from '../data/split.js';
 import type { LabelScore } from '../types.js';
@@ -46,16 +49,28 @@ export interface BatchInfo {
   created: string;
 }
 
+/** Why one image has no predictions (its job's other images went on). */
+export interface ImageError {
+  error: string;
+  code: ErrorCode;
+  field: string;
+}
+
 export interface ImageResult {
   index: number;
   id: string;
+  /** Empty when `error` is set. */
   predictions: LabelScore[];
+  /** Set when this image was refused or could not be read; it still counts as done. */
+  error?: ImageError;
   /** The worker that stored it (host:pid). */
   worker: string;
 }
 
 export interface BatchStatus extends BatchInfo {
+  /** Images with an outcome: predictions, or an error of their own (counted in failedImages). */
   done: number;
+  failedImages: number;
   failedJobs: Array<{ job: string; reason: string }>;
   complete: boolean;
 }
@@ -63,6 +78,7 @@ export interface BatchStatus extends BatchInfo {
 export const batchKey = (id: string): string => `owsd:batch:${id}`;
 export const resultsKey = (id: string): string => `owsd:batch:${id}:results`;
 export const failedKey = (id: string): string => `owsd:batch:${id}:failed`;
+export const imageErrorsKey = (id: string): string => `owsd:batch:${id}:image-errors`;
 
 /**
  * An ioredis connection. Workers and gateways (`failFast` false, as BullMQ wants) wait through a Redis restart;
@@ -90,8 +106,13 @@ export function redisError(url: string, e: unknown): never {
 export interface SubmitOptions {
   redis: Redis;
   queue?: string;
-  /** A dataset (class folders, CIFAR binary, ...), as for fit. */
-  data: string;
+  /** A dataset (class folders, CIFAR binary, ...), as for fit; or give `images`. */
+  data?: string;
+  /**
+   * Image files instead of a dataset (unlabelled). Each image's id is its path as given; the data root is the
+   * deepest folder holding every image after links are resolved, and each reference is relative to it.
+   */
+  images?: string[];
   labels?: number;
   perLabel?: number;
   seed?: number;
@@ -101,19 +122,52 @@ export interface SubmitOptions {
   attempts?: number;
 }
 
-/** Split a dataset into jobs on the queue; returns the batch's description. */
+/**
+ * Items for image files: each file's real path (links resolved now, so workers, which refuse references leading
+ * out of the data root, read the same files) relative to the deepest folder that holds them all.
+ */
+function imageItems(images: string[]): { root: string; items: JobItem[] } {
+  const reals = images.map((p) => {
+    try {
+      return fs.realpathSync(p);
+    } catch (e) {
+      return fail('OWSD_ERR_FILE', `${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : describe(e)}`, e);
+    }
+  });
+  let common = path.dirname(reals[0]!).split(path.sep);
+  for (const r of reals) {
+    const parts = path.dirname(r).split(path.sep);
+    let n = 0;
+    while (n < common.length && n < parts.length && common[n] === parts[n]) n++;
+    if (n < common.length) common = common.slice(0, n);
+  }
+  const root = common.join(path.sep) || path.sep;
+  return { root, items: images.map((p, index) => ({ index, id: p, file: path.relative(root, reals[index]!) })) };
+}
+
+/** Split a dataset (or a list of image files) into jobs on the queue; returns the batch's description. */
 export async function submitBatch(o: SubmitOptions): Promise<BatchInfo> {
   const chunk = o.chunk ?? 16;
   if (!Number.isInteger(chunk) || chunk < 1) fail('OWSD_ERR_BAD_ARGUMENT', `--chunk must be a positive integer, got ${chunk}`);
-  const ds = await loadDataset(o.data);
-  const prepared = o.labels !== undefined || o.perLabel !== undefined ? prepareDataset(ds, { labels: o.labels, perLabel: o.perLabel, seed: o.seed ?? 0 }).dataset : ds;
-  const root = path.resolve(ds.root);
-  const items: JobItem[] = prepared.samples.map((s, index) => ({
-    index,
-    id: s.id,
-    ...(s.image.kind === 'file' ? { file: path.relative(root, s.image.path) } : {}),
-  }));
-  if (items.length === 0) fail('OWSD_ERR_DATASET', `dataset ${o.data} has no images`);
+  let root: string;
+  let items: JobItem[];
+  if (o.images !== undefined) {
+    if (o.data !== undefined) fail('OWSD_ERR_BAD_ARGUMENT', 'give a dataset (--data) or image files, not both');
+    if (o.labels !== undefined || o.perLabel !== undefined) fail('OWSD_ERR_BAD_ARGUMENT', '--labels and --per-label choose from a dataset\'s labels: they need --data, not image files');
+    if (o.images.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'no images to submit');
+    ({ root, items } = imageItems(o.images));
+  } else {
+    if (o.data === undefined) return fail('OWSD_ERR_BAD_ARGUMENT', 'give a dataset (--data) or image files to submit');
+    const ds = await loadDataset(o.data);
+    const prepared = o.labels !== undefined || o.perLabel !== undefined ? prepareDataset(ds, { labels: o.labels, perLabel: o.perLabel, seed: o.seed ?? 0 }).dataset : ds;
+    root = path.resolve(ds.root);
+    items = prepared.samples.map((s, index) => ({
+      index,
+      id: s.id,
+      ...(s.image.kind === 'file' ? { file: path.relative(root, s.image.path) } : {}),
+    }));
+    if (items.length === 0) fail('OWSD_ERR_DATASET', `dataset ${o.data} has no images`);
+  }
   const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
   const queueName = o.queue ?? DEFAULT_QUEUE;
   const info: BatchInfo = { id, queue: queueName, root, total: items.length, chunk, jobs: Math.ceil(items.length / chunk), created: new Date().toISOString() };
@@ -150,7 +204,8 @@ export async function batchStatus(redis: Redis, id: string): Promise<BatchStatus
   const done = await redis.hlen(resultsKey(id));
   const failed = await redis.hgetall(failedKey(id));
   const failedJobs = Object.entries(failed).map(([job, reason]) => ({ job, reason }));
-  return { ...info, done, failedJobs, complete: done === info.total };
+  const failedImages = await redis.hlen(imageErrorsKey(id));
+  return { ...info, done, failedImages, failedJobs, complete: done === info.total };
 }
 
 /** Wait until every image has a result, or a job was given up (then throw naming it), or the timeout. */

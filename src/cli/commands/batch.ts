@@ -1,14 +1,16 @@
 /** `owsd batch submit|status|results` and `owsd worker`: batch jobs on a Redis-backed BullMQ queue (src/scale). */
 import { once } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
+import { fail, iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
 import { action, collect, intOption, printJson, untilSignal } from '../run.js';
+import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
 
 function line(s: BatchStatus): string {
-  const failed = s.failedJobs.length ? `, ${s.failedJobs.length} job(s) given up` : '';
+  const failed = (s.failedImages ? `, ${s.failedImages} of them failed (their lines in batch results carry the reason)` : '') + (s.failedJobs.length ? `, ${s.failedJobs.length} job(s) given up` : '');
   return `batch ${s.id}: ${s.done} of ${s.total} images done (${s.jobs} jobs of ${s.chunk})${failed}${s.complete ? ', complete' : ''}`;
 }
 
@@ -29,8 +31,10 @@ export function registerBatch(program: Command): void {
 
   batch
     .command('submit')
-    .description('split a dataset into jobs on the queue; prints the batch id')
-    .requiredOption('--data <path>', 'the images: class folders, CIFAR binary, Tiny-ImageNet val, GTSRB (as for fit)')
+    .description('split a dataset, or image files and folders, into jobs on the queue; prints the batch id')
+    .argument(...IMAGES_ARGUMENT)
+    .option(...FROM_OPTION)
+    .option('--data <path>', 'or a dataset: class folders, CIFAR binary, Tiny-ImageNet val, GTSRB (as for fit)')
     .requiredOption('--redis <url>', REDIS_HELP)
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--chunk <n>', 'images per job', intOption('--chunk'), 16)
@@ -41,9 +45,15 @@ export function registerBatch(program: Command): void {
     .option('--wait', 'wait until every image has a result')
     .option('--json', 'JSON output')
     .action(
-      action(async (o: { data: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
+      action(async (args: string[], o: { from?: string[]; data?: string; redis: string; queue: string; chunk: number; labels?: number; perLabel?: number; seed: number; attempts: number; wait?: boolean; json?: boolean }) => {
+        if (o.data !== undefined && (args.length > 0 || (o.from ?? []).length > 0)) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit: give --data DATASET or image files/folders (--from LIST), not both');
+        if (o.data === undefined && args.length === 0 && (o.from ?? []).length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'batch submit needs --data DATASET, or image files or folders, or --from LIST (one path a line, - for stdin)');
+        const images = o.data === undefined ? imageInputs(args, o, 'batch submit') : undefined;
         await withRedis(o.redis, async (redis) => {
-          const info = await submitBatch({ redis, queue: o.queue, data: o.data, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
+          const info = await submitBatch({ redis, queue: o.queue, data: o.data, images, chunk: o.chunk, labels: o.labels, perLabel: o.perLabel, seed: o.seed, attempts: o.attempts });
+          if (images && info.root === path.parse(info.root).root) {
+            process.stderr.write(`owsd batch submit: the images have no common folder but ${info.root}, so it is the data root: a job edited in Redis could name any file there; keep the images under one folder, or give workers --data-root\n`);
+          }
           if (!o.wait) return o.json ? printJson(info) : void process.stdout.write(`${info.id}\n`);
           process.stderr.write(`batch ${info.id}: ${info.total} images in ${info.jobs} jobs on queue ${info.queue}\n`);
           const s = await waitForBatch(redis, info.id);
@@ -84,10 +94,19 @@ export function registerBatch(program: Command): void {
           const rows = iterateResults(redis, id, { partial: o.partial });
           const first = await rows.next(); // errors (missing results) before any output file is made
           const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
+          let failed = 0;
+          let total = 0;
+          let firstError = '';
           for (let r = first; !r.done; r = await rows.next()) {
+            total++;
+            if (r.value.error && failed++ === 0) firstError = r.value.error.error;
             if (!out.write(`${JSON.stringify(r.value)}\n`)) await once(out, 'drain');
           }
           if (out !== process.stdout) await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+          if (failed > 0) {
+            process.stderr.write(`owsd: batch ${id}: ${failed} of ${total} images failed (their lines carry "error"), first: ${firstError}\n`);
+            process.exitCode = 10;
+          }
         });
       }),
     );
@@ -100,7 +119,7 @@ export function registerBatch(program: Command): void {
     .requiredOption('--key <file>', 'key file(s) the bundle was fitted with, in order', collect, [])
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--cloud <url>', 'override the cloud URL the bundle names')
-    .option('--data-root <dir>', 'where the batch\'s dataset is on this machine (default: the path given at submission)')
+    .option('--data-root <dir>', 'where the batch\'s images are on this machine (default: the root recorded in Redis at submission); jobs cannot read outside it, so set it where others can write to Redis')
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--top <k>', 'labels per image', intOption('--top'), 5)
     .option('--concurrency <n>', 'jobs at once in this process', intOption('--concurrency'), 1)
@@ -128,7 +147,7 @@ export function registerBatch(program: Command): void {
           concurrency: o.concurrency,
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledMs,
-          onJob: o.quiet ? undefined : (e) => process.stderr.write(`owsd worker: job ${e.job}: ${e.images} images, ${e.sent} sent\n`),
+          onJob: o.quiet ? undefined : (e) => process.stderr.write(`owsd worker: job ${e.job}: ${e.images} images, ${e.sent} sent${e.failed ? `, ${e.failed} failed, first: ${e.firstError}` : ''}\n`),
         }).catch((e: unknown) => {
           redis.disconnect();
           throw e;

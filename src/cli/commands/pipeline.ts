@@ -5,6 +5,7 @@ import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
 import { renderDemo, renderEval, renderFit } from '../render.js';
+import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 /** One progress bar per stage, created on first report. */
 function stageBars(): { on: (stage: string, done: number, total: number) => void; stop: () => void } {
@@ -91,7 +92,7 @@ export function registerPipeline(program: Command): void {
   program
     .command('predict')
     .description('true-label predictions for images, with a bundle and its key(s)')
-    .argument('<images...>', 'image files')
+    .argument(...IMAGES_ARGUMENT).option(...FROM_OPTION)
     .requiredOption('--bundle <dir>', 'bundle written by owsd fit')
     .requiredOption('--key <file>', 'key file(s) the bundle was fitted with', collect, [])
     .option('--top <k>', 'labels per image', intOption('--top'), 5)
@@ -100,6 +101,7 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output')
     .action(
       action(async (images: string[], o: { bundle: string; key: string[]; top: number; cloud?: string; models?: string; json?: boolean }) => {
+        images = imageInputs(images, o, 'predict');
         const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
         if (cur.notice) process.stderr.write(`owsd predict: ${cur.notice}\n`);
         const p = await Predictor.open({ bundle: cur.bundle, keys: cur.keys, modelsDir: o.models, cloud: o.cloud ? { url: o.cloud } : undefined });

@@ -6,6 +6,7 @@ import { Encoder, readKeyFile, resolveModel, Scrambler, scrambleImages, scramble
 import { action, collect, intOption, printJson } from '../run.js';
 import { progress } from '../progress.js';
 import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
+import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 interface Opts extends ModelFlags {
   key: string;
@@ -30,7 +31,8 @@ function outputNames(files: string[]): string[] {
 export function registerScramble(program: Command): void {
   addModelFlags(program.command('scramble'))
     .description('encode and scramble images with a key; writes one PNG per input (nothing leaves the machine)')
-    .argument('<images...>', 'image files')
+    .argument(...IMAGES_ARGUMENT)
+    .option(...FROM_OPTION)
     .requiredOption('--key <file>', 'key file')
     .requiredOption('--encoder <name>', 'encoder model name or .onnx path (repeat for several)', collect, [])
     .requiredOption('--out <dir>', 'output folder')
@@ -39,7 +41,8 @@ export function registerScramble(program: Command): void {
     .option('--stats', 'also report zero activations, pixel std and distinct levels')
     .option('--json', 'print the summary as JSON')
     .action(
-      action(async (images: string[], opts: Opts) => {
+      action(async (args: string[], opts: Opts) => {
+        const images = imageInputs(args, opts, 'scramble');
         const key = readKeyFile(opts.key);
         const specs = [];
         for (const e of opts.encoder) specs.push(await resolveModel(e, { modelsDir: opts.models, entry: modelEntry(opts) }));
