@@ -1,2 +1,2 @@
 export { decodeRgb, MAX_INPUT_PIXELS, type RgbImage, type DecodeOptions } from './decode.js';
-export { preprocessBatch, normalizeInto, loadForModel, outputSize, type Layout } from './preprocess.js';
+export { preprocessBatch, preprocessBatchSettled, normalizeInto, loadForModel, outputSize, type Layout } from './preprocess.js';
