@@ -32,6 +32,8 @@ export const ERRORS = {
   OWSD_ERR_FORBIDDEN: { status: 403, exit: 2, what: 'not allowed from here' },
   OWSD_ERR_BATCH: { status: 500, exit: 10, what: 'batch job failed or is incomplete' },
   OWSD_ERR_BUSY: { status: 409, exit: 1, what: 'another operation is in progress' },
+  OWSD_ERR_HOST: { status: 421, exit: 2, what: 'request names a host this server does not serve' },
+  OWSD_ERR_CROSS_SITE: { status: 403, exit: 2, what: 'cross-site request refused' },
   OWSD_ERR_INTERNAL: { status: 500, exit: 1, what: 'internal error' },
 } as const;
 

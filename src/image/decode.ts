@@ -22,6 +22,10 @@ export interface DecodeOptions {
   /** Resize: 'outside' makes the shorter side `size`; 'fill' makes the image exactly size x size. */
   resize?: { size: number; fit: 'outside' | 'fill'; kernel?: 'linear' | 'cubic' | 'lanczos3' | 'nearest' };
   maxPixels?: number;
+  /** Give up on this image after this long (implemented with the decode-deadline change; accepted here in the type only). */
+  deadlineMs?: number;
+  /** Stop working on this image when aborted (implemented with the decode-deadline change; accepted here in the type only). */
+  signal?: AbortSignal;
 }
 
 function open(input: ImageInput, maxPixels: number): Sharp {
