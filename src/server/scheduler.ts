@@ -1,15 +1,27 @@
 /**
  * Fair scheduling of the gateway's arrival work (decoding uploaded images): at most `concurrency` tasks run at once,
- * and waiting tasks are taken round-robin across clients (one connection = one client), so a client that sends many
- * expensive images waits behind its own images, not in front of everyone else's. A task whose request is gone
- * (its AbortSignal aborted) is skipped, never started.
+ * and the next task to start is the oldest waiting one of the client that has had the least decoding time so far
+ * (time of its finished tasks plus the elapsed time of its running ones; one client = one connection). A client
+ * that sends many expensive images therefore waits behind its own images, and a client with one ordinary image
+ * starts at the next free slot, whatever is queued. A task whose request is gone (its AbortSignal aborted) is
+ * skipped, never started.
  */
 import { OwsdError } from '../errors.js';
 
 interface Task {
   signal: AbortSignal | undefined;
+  seq: number;
   start: () => Promise<void>;
   cancel: (e: unknown) => void;
+}
+
+interface Client {
+  waiting: Task[];
+  /** Start times of running tasks, by task. */
+  running: Map<number, number>;
+  /** Milliseconds of finished tasks. */
+  usedMs: number;
+  started: number;
 }
 
 /** The error a task of a gone request rejects with (nobody is left to read it). */
@@ -18,9 +30,9 @@ export function goneError(): OwsdError {
 }
 
 export class FairQueue {
-  /** Waiting tasks per client; the Map's order is the round-robin order. */
-  private readonly queues = new Map<string, Task[]>();
+  private readonly clients = new Map<string, Client>();
   private running = 0;
+  private seq = 0;
   /** Tasks skipped because their request was gone. */
   skipped = 0;
   /** Tasks run. */
@@ -33,44 +45,68 @@ export class FairQueue {
   /** Tasks waiting (not started). */
   get waiting(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.length;
+    for (const c of this.clients.values()) n += c.waiting.length;
     return n;
   }
 
   run<T>(client: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const task: Task = { signal, start: () => fn().then(resolve, reject), cancel: reject };
-      const q = this.queues.get(client);
-      if (q) q.push(task);
-      else this.queues.set(client, [task]);
+      const task: Task = { signal, seq: this.seq++, start: () => fn().then(resolve, reject), cancel: reject };
+      let c = this.clients.get(client);
+      if (!c) {
+        c = { waiting: [], running: new Map(), usedMs: 0, started: 0 };
+        this.clients.set(client, c);
+      }
+      c.waiting.push(task);
       this.pump();
     });
   }
 
-  private next(): Task | undefined {
-    for (const [client, q] of this.queues) {
-      const t = q.shift();
-      // To the back of the round: the next task comes from the next client.
-      this.queues.delete(client);
-      if (q.length > 0) this.queues.set(client, q);
-      if (t) return t;
+  /** The decoding time a client has had (finished + running so far), plus a little per task started. */
+  private used(c: Client, now: number): number {
+    let ms = c.usedMs + c.started * 0.001;
+    for (const t0 of c.running.values()) ms += now - t0;
+    return ms;
+  }
+
+  private next(): { key: string; client: Client; task: Task } | undefined {
+    const now = performance.now();
+    let best: { key: string; client: Client; used: number } | undefined;
+    for (const [key, client] of this.clients) {
+      const head = client.waiting[0];
+      if (!head) continue;
+      const used = this.used(client, now);
+      if (!best || used < best.used || (used === best.used && head.seq < best.client.waiting[0]!.seq)) best = { key, client, used };
     }
-    return undefined;
+    if (!best) return undefined;
+    return { key: best.key, client: best.client, task: best.client.waiting.shift()! };
+  }
+
+  private forget(key: string, c: Client): void {
+    if (c.waiting.length === 0 && c.running.size === 0) this.clients.delete(key);
   }
 
   private pump(): void {
     while (this.running < this.concurrency) {
-      const t = this.next();
-      if (!t) return;
-      if (t.signal?.aborted) {
+      const n = this.next();
+      if (!n) return;
+      const { key, client, task } = n;
+      if (task.signal?.aborted) {
         this.skipped++;
-        t.cancel(goneError());
+        task.cancel(goneError());
+        this.forget(key, client);
         continue;
       }
       this.running++;
       this.started++;
-      void t.start().finally(() => {
+      client.started++;
+      const t0 = performance.now();
+      client.running.set(task.seq, t0);
+      void task.start().finally(() => {
+        client.running.delete(task.seq);
+        client.usedMs += performance.now() - t0;
         this.running--;
+        this.forget(key, client);
         this.pump();
       });
     }
