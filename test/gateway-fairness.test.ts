@@ -20,9 +20,10 @@ import { rssMiB } from './load.js';
 
 /**
  * The normal client's p99 latency bound while attacked, and the gateway's peak memory bound. Generous: measured on a
- * shared 2-core machine at load 5 to 13, the normal client's p99 was 19 s to 57 s (median 3.6 to 24 s; unattacked
- * 0.15 to 0.5 s) with this stub corpus, whose nested-<use> SVG renders for seconds; before fair scheduling no normal
- * request was answered at all within 10 minutes and the gateway kept decoding for minutes after its clients left.
+ * shared 2-core machine (4 other test suites running), the normal client's p99 was 9.9 s at load 4 to 8 (median
+ * 4.8 s; unattacked 0.07 s) and 57 s at load 13 (median 24 s; unattacked 0.5 s), peak RSS 341 to 377 MiB, with this
+ * stub corpus, whose nested-<use> SVG renders for seconds; before this change no normal request was answered at all
+ * within 10 minutes (RSS 743 MiB), and the gateway kept decoding its gone clients' backlog after SIGTERM.
  * What bounds one hostile decode is its deadline (DecodeOptions.deadlineMs) and refusing SVG before decoding (the
  * image-hardening change); the fair queue bounds how many of them a normal image waits behind.
  */

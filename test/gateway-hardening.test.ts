@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { buildGatewayApp, createKey, fit, readKeyFile, selectData, startCloudServer, startGateway, UsageLedger, writeKeyFile, type RunningCloud, type RunningGateway } from '../src/index.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
@@ -160,6 +161,27 @@ test('--allowed-host: a name the gateway is reached by on the network is served,
     assert.equal(await get(`evil.example:${p}`), 421);
   } finally {
     await app.close();
+  }
+  // Listening on every address (dual stack): the address a client reached it on is served as Host, with its port.
+  const external = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const wide = buildGatewayApp({ gateway: gw.gateway, logger: false });
+  await wide.listen({ port: 0, host: '::' });
+  const wp = (wide.server.address() as { port: number }).port;
+  const at = (ip: string, h: string) =>
+    new Promise<number>((resolve, reject) => {
+      http.get({ host: ip, port: wp, path: '/v1/openapi.json', headers: { host: h }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      }).on('error', reject);
+    });
+  try {
+    assert.equal(await at('127.0.0.1', `127.0.0.1:${wp}`), 200);
+    if (external) {
+      assert.equal(await at(external, `${external}:${wp}`), 200, `reached on ${external}`);
+      assert.equal(await at(external, `evil.example:${wp}`), 421);
+    }
+  } finally {
+    await wide.close();
   }
   const bad = await runOwsd(['serve', '--bundle', bundleDir, '--key', keyFile, '--port', '0', '--allowed-host', 'http://x.example/'], { ...process.env, OWSD_MODELS: modelsDir });
   assert.equal(bad.code, 2, bad.stderr);

@@ -130,8 +130,10 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     const h = typeof hostHeader === 'string' ? splitHost(hostHeader) : undefined;
     const local = req.raw.socket?.localAddress;
     const localPort = req.raw.socket?.localPort;
-    const localName = local ? (local.includes(':') ? `[${local.replace(/^::ffff:(?=\d+\.)/, '')}]` : local) : undefined;
-    const names = [...LOCAL_NAMES, ...(localName ? [localName, localName.replace(/^\[::ffff:(\d+\.\d+\.\d+\.\d+)\]$/, '$1')] : [])];
+    // The address this connection arrived on (an IPv4-mapped IPv6 address as plain IPv4), as a Host names it.
+    const v4 = local ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(local)?.[1] : undefined;
+    const localName = local ? (v4 ?? (local.includes(':') ? `[${local.toLowerCase()}]` : local)) : undefined;
+    const names = [...LOCAL_NAMES, ...(localName ? [localName] : [])];
     const portOk = (p: number | undefined, want: number | undefined) => want === undefined || (p ?? 80) === want;
     const ok =
       h !== undefined &&
@@ -200,17 +202,17 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
       if (k !== 'top' && k !== 'details') bad('unknown parameter (expected top, details)');
       if (typeof v !== 'string') bad('given more than once');
     }
-    const field = (name: string) => `${name} (query)`;
-    const queryValue = <T>(parse: () => T): T => {
+    // Messages say "top (query): ...", the field is "top".
+    const inQuery = <T>(name: string, parse: (v: unknown, label: string) => T): T => {
       try {
-        return parse();
+        return parse(q[name], `${name} (query)`);
       } catch (e) {
-        if (e instanceof OwsdError) (e as OwsdError & { field?: string }).field = (e as OwsdError & { field?: string }).field?.replace(/ \(query\)$/, '');
+        if (e instanceof OwsdError) (e as OwsdError & { field?: string }).field = name;
         throw e;
       }
     };
-    const topQ = queryValue(() => parseTop(q.top, field('top')));
-    const detailsQ = queryValue(() => parseBool(q.details, field('details')));
+    const topQ = inQuery('top', parseTop);
+    const detailsQ = inQuery('details', parseBool);
     const parsed = req.isMultipart() ? await multipartImages(req, limits) : jsonImages(req.body, limits);
     const top = parsed.top ?? topQ ?? 5;
     const details = parsed.details ?? detailsQ ?? false;
