@@ -34,6 +34,8 @@ export const ERRORS = {
   OWSD_ERR_BUSY: { status: 409, exit: 1, what: 'another operation is in progress' },
   OWSD_ERR_IMAGE_TIMEOUT: { status: 400, exit: 3, what: 'image took longer than its decode deadline' },
   OWSD_ERR_CANCELLED: { status: 499, exit: 1, what: 'cancelled: the request was abandoned' },
+  OWSD_ERR_HOST: { status: 421, exit: 2, what: 'request names a host this server does not serve' },
+  OWSD_ERR_CROSS_SITE: { status: 403, exit: 2, what: 'cross-site request refused' },
   OWSD_ERR_INTERNAL: { status: 500, exit: 1, what: 'internal error' },
 } as const;
 

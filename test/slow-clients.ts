@@ -46,7 +46,7 @@ export function slowClient(port: number, opts: { path: string; body: boolean; ev
     const t0 = Date.now();
     const s = net.connect(port, '127.0.0.1');
     let answer = '';
-    s.write(opts.body ? `POST ${opts.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{` : `GET ${opts.path} HTTP/1.1\r\nHost: x\r\n`);
+    s.write(opts.body ? `POST ${opts.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{` : `GET ${opts.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
     const iv = setInterval(() => s.writable && s.write(opts.body ? ' ' : 'X'), opts.everyMs);
     s.on('data', (d: Buffer) => (answer += d.toString()));
     s.on('error', () => undefined);

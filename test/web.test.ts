@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
@@ -108,6 +109,68 @@ test('the web page in chromium: upload a real image, see the original, the scram
     assert.match((await page.locator('#warning').textContent())!, /has used 29 of its 40 submissions/);
     assert.ok(await page.locator('#warning').isVisible());
     await page.screenshot({ path: path.join(artifacts, 'web-keys.png'), fullPage: true });
+
+    // Every file its own outcome: an iPhone HEIC the gateway cannot read beside a good image gets its own error
+    // card, the good one its prediction (issue 16 item 5).
+    const heic = path.join(dir, 'IMG_0001.HEIC');
+    fs.writeFileSync(heic, Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1heic'), Buffer.alloc(2000, 0x5a)]));
+    await page.goto(`${served.url}/`);
+    await page.setInputFiles('#files', [image, heic]);
+    await page.locator('#state').filter({ hasText: /^Done: 1 of 2 images classified/ }).waitFor({ timeout: 60_000 });
+    const cards = page.locator('#results .card');
+    assert.equal(await cards.count(), 2);
+    assert.equal(await cards.nth(0).locator('.name').textContent(), path.basename(image));
+    assert.ok((await cards.nth(0).locator('.predicted').textContent())!.startsWith(expected));
+    assert.equal(await cards.nth(1).locator('.name').textContent(), 'IMG_0001.HEIC');
+    assert.match((await cards.nth(1).locator('.error').textContent())!, /^image\[1\] \('IMG_0001\.HEIC'\): /);
+    assert.ok(await cards.nth(1).evaluate((el) => el.classList.contains('failed')));
+    await page.screenshot({ path: path.join(artifacts, 'web-one-bad-file.png'), fullPage: true });
+
+    // Cross-site: a page of another origin on this machine (127.0.0.1, another port) tries the issue's requests from
+    // the same browser; the browser sends Origin and Sec-Fetch-Site, and the gateway refuses both (issue 16 item 6).
+    const statusBefore = (await (await fetch(`${served.url}/v1/status`)).json()) as { keys: Array<{ keyId: string; used: number }> };
+    const evil = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><form id="f" method="POST" enctype="multipart/form-data" action="${served.url}/v1/classify" target="sink"><input type="file" name="image"></form><iframe name="sink"></iframe><script>
+        window.done = (async () => {
+          await fetch('${served.url}/v1/keys/rotate', { method: 'POST', mode: 'no-cors' }).catch(() => undefined);
+          await fetch('${served.url}/v1/keys/rotate', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}' }).catch(() => undefined);
+          const fd = new FormData();
+          fd.append('image', new Blob([new Uint8Array([255, 216, 255])], { type: 'image/jpeg' }), 'x.jpg');
+          await fetch('${served.url}/v1/classify', { method: 'POST', mode: 'no-cors', body: fd }).catch(() => undefined);
+          return 'sent';
+        })();
+      </script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const evilPage = await ctx.newPage();
+      await evilPage.goto(`http://127.0.0.1:${(evil.address() as { port: number }).port}/`);
+      assert.equal(await evilPage.evaluate(() => (globalThis as unknown as { done: Promise<string> }).done), 'sent');
+      await evilPage.setInputFiles('#f input', image);
+      await evilPage.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { submit(): void } } }).document.getElementById('f').submit());
+      await evilPage.waitForTimeout(1000);
+      await evilPage.close();
+    } finally {
+      evil.close();
+    }
+    const statusAfter = (await (await fetch(`${served.url}/v1/status`)).json()) as { keys: Array<{ keyId: string; used: number }>; rotation: { state: string } };
+    assert.deepEqual(statusAfter.keys, statusBefore.keys, 'no rotation and no submission from another origin');
+    assert.equal(statusAfter.rotation.state, 'idle');
+    assert.match(served.stderr(), /^POST \/v1\/keys\/rotate 403 /m);
+    assert.match(served.stderr(), /^POST \/v1\/classify 403 /m);
+
+    // The key page's own button still rotates (a same-origin JSON request).
+    await page.goto(`${served.url}/keys`);
+    await page.locator('#keys .key').first().waitFor();
+    await page.locator('#rotate').click();
+    await page.locator('#rotate-state').filter({ hasText: /^Now serving key k_/ }).waitFor({ timeout: 180_000 });
+    await page.locator(`#keys .key:not([data-key-id="${readKeyFile(keyFile).id}"])`).first().waitFor({ timeout: 20_000 });
+    const rotated = (await (await fetch(`${served.url}/v1/status`)).json()) as { keys: Array<{ keyId: string }>; rotation: { state: string } };
+    assert.notEqual(rotated.keys[0]!.keyId, readKeyFile(keyFile).id);
+    assert.equal(rotated.rotation.state, 'idle');
+    assert.doesNotMatch(JSON.stringify(rotated), new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the status names no path');
+    await page.screenshot({ path: path.join(artifacts, 'web-keys-rotated.png'), fullPage: true });
 
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(outside, [], 'the page asked for nothing outside 127.0.0.1');

@@ -10,7 +10,8 @@
  */
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import { preprocessBatch, outputSize } from '../image/preprocess.js';
+import { preprocessBatchSettled, outputSize } from '../image/preprocess.js';
+import type { PreprocessSpec } from '../models/spec.js';
 import { OnnxRunner } from '../models/runner.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
@@ -39,10 +40,28 @@ class SingleEncoder {
     return new SingleEncoder(spec, runner, dim, tapped.source);
   }
 
+  /** Embeddings of the images that preprocess; the rows of those that do not stay zero and their errors are returned. */
+  async encodeSettled(images: ImageInput[], skip: ReadonlySet<number> = new Set()): Promise<{ embeddings: Float32Array; failed: Map<number, unknown> }> {
+    const todo = images.map((_, i) => i).filter((i) => !skip.has(i));
+    const { data, failed: pre } = await preprocessBatchSettled(todo.map((i) => images[i]!), this.spec.preprocess, this.spec.input.layout);
+    const failed = new Map<number, unknown>();
+    for (const [j, e] of pre) failed.set(todo[j]!, e);
+    const ok = todo.map((i, j) => [i, j] as const).filter(([i]) => !failed.has(i));
+    const embeddings = new Float32Array(images.length * this.dim);
+    if (ok.length === 0) return { embeddings, failed };
+    const per = data.length / Math.max(1, todo.length);
+    // Only the images that preprocessed go through the model.
+    const input = ok.length === todo.length ? data : new Float32Array(ok.length * per);
+    if (input !== data) ok.forEach(([, j], k) => input.set(data.subarray(j * per, (j + 1) * per), k * per));
+    const [emb] = await this.runner.run(input, ok.length, [EMBEDDING_OUTPUT], 32);
+    ok.forEach(([i], k) => embeddings.set(emb!.subarray(k * this.dim, (k + 1) * this.dim), i * this.dim));
+    return { embeddings, failed };
+  }
+
   async encode(images: ImageInput[]): Promise<Float32Array> {
-    const data = await preprocessBatch(images, this.spec.preprocess, this.spec.input.layout);
-    const [emb] = await this.runner.run(data, images.length, [EMBEDDING_OUTPUT], 32);
-    return emb!;
+    const { embeddings, failed } = await this.encodeSettled(images);
+    for (const e of [...failed.entries()].sort((a, b) => a[0] - b[0])) throw e[1];
+    return embeddings;
   }
 }
 
@@ -65,6 +84,11 @@ export class Encoder {
     return this.parts.map((p) => p.spec.name);
   }
 
+  /** Each encoder's preprocessing (resize, crop, normalisation), in order. */
+  get preprocess(): PreprocessSpec[] {
+    return this.parts.map((p) => p.spec.preprocess);
+  }
+
   /** Per encoder: name, dimension and the graph tensor the embedding is read from. */
   describe(): Array<{ name: string; dim: number; tensor: string }> {
     return this.parts.map((p) => ({ name: p.spec.name, dim: p.dim, tensor: p.source }));
@@ -85,6 +109,31 @@ export class Encoder {
       offset += p.dim;
     });
     return joined;
+  }
+
+  /**
+   * N images → N x dim embeddings, image by image: an image that cannot be read or preprocessed (by any encoder)
+   * gets its error in `failed` and a zero row, and the others are encoded as if it were not there.
+   */
+  async encodeSettled(images: ImageInput[]): Promise<{ embeddings: Float32Array; failed: Map<number, unknown> }> {
+    const n = images.length;
+    const failed = new Map<number, unknown>();
+    const outs: Float32Array[] = [];
+    for (const p of this.parts) {
+      const r = await p.encodeSettled(images, new Set(failed.keys()));
+      for (const [i, e] of r.failed) if (!failed.has(i)) failed.set(i, e);
+      outs.push(r.embeddings);
+    }
+    if (this.parts.length === 1) return { embeddings: outs[0]!, failed };
+    const dim = this.dim;
+    const joined = new Float32Array(n * dim);
+    let offset = 0;
+    this.parts.forEach((p, k) => {
+      const e = outs[k]!;
+      for (let i = 0; i < n; i++) if (!failed.has(i)) joined.set(e.subarray(i * p.dim, (i + 1) * p.dim), i * dim + offset);
+      offset += p.dim;
+    });
+    return { embeddings: joined, failed };
   }
 
   async release(): Promise<void> {

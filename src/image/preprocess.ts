@@ -49,16 +49,34 @@ export async function loadForModel(input: ImageInput, spec: PreprocessSpec, opts
   return decodeRgb(input, { resize: { size: spec.resize, fit: spec.centerCrop ? 'outside' : 'fill', kernel: spec.kernel }, ...opts });
 }
 
-/** Preprocess a batch of images into one [N,3,S,S] (or [N,S,S,3]) float32 array; decodes concurrently. */
-export async function preprocessBatch(inputs: ImageInput[], spec: PreprocessSpec, layout: Layout = 'NCHW'): Promise<Float32Array> {
+/**
+ * Preprocess a batch of images into one [N,3,S,S] (or [N,S,S,3]) float32 array; decodes concurrently. Every image
+ * is attempted (allSettled): `failed[i]` holds the error of image i, whose slot in `data` stays zero; the others are
+ * unaffected by it.
+ */
+export async function preprocessBatchSettled(inputs: ImageInput[], spec: PreprocessSpec, layout: Layout = 'NCHW'): Promise<{ data: Float32Array; failed: Map<number, unknown> }> {
   const size = outputSize(spec);
   const per = 3 * size * size;
   const out = new Float32Array(inputs.length * per);
-  await Promise.all(
+  const failed = new Map<number, unknown>();
+  const settled = await Promise.allSettled(
     inputs.map(async (input, i) => {
       const img = await loadForModel(input, spec);
       normalizeInto(img, spec, layout, out, i * per);
     }),
   );
-  return out;
+  settled.forEach((r, i) => {
+    if (r.status === 'rejected') {
+      out.fill(0, i * per, (i + 1) * per);
+      failed.set(i, r.reason);
+    }
+  });
+  return { data: out, failed };
+}
+
+/** Preprocess a batch of images into one [N,3,S,S] (or [N,S,S,3]) float32 array; the first image (in order) that fails fails the batch. */
+export async function preprocessBatch(inputs: ImageInput[], spec: PreprocessSpec, layout: Layout = 'NCHW'): Promise<Float32Array> {
+  const { data, failed } = await preprocessBatchSettled(inputs, spec, layout);
+  for (const e of failed.values()) throw e;
+  return data;
 }

@@ -8,15 +8,17 @@
  * // top = [{ label: 'n03888257', name: 'parachute', index: 9, score: 0.97 }, ...]
  * ```
  */
+import { describe, OwsdError } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { Iin, topK } from '../iin/index.js';
-import type { ImageInput, LabelScore, Sample } from '../types.js';
-import { collectFeatures, featureMatrix, type FeatureSet, type Features, type KeyChannel } from './features.js';
+import { imageName, type ImageInput, type LabelScore, type Sample } from '../types.js';
+import { collectFeatures, featureMatrix, type EmbeddingSource, type FeatureSet, type Features, type KeyChannel } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { checkKeysMatch, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
 import type { Encoder } from '../encoder/encoder.js';
+import type { PreprocessSpec } from '../models/spec.js';
 import type { CloudClient } from '../cloud/client.js';
 
 export interface PredictorOptions extends ResolveOptions {
@@ -35,6 +37,29 @@ export interface Classified {
   predictions: LabelScore[][];
   /** With `keepScrambled`, `features.scrambled` holds the first key's PNGs exactly as sent. */
   features: Features;
+}
+
+/**
+ * What `classifySettled` returns: every image's own outcome. An image that cannot be read or preprocessed gets its
+ * error (naming it) and costs no submission; the others are classified as if it were not there.
+ */
+export interface ClassifiedSettled {
+  /** Per image: its top-k labels, or undefined when it failed. */
+  predictions: Array<LabelScore[] | undefined>;
+  /** Per image: why it failed, or undefined. */
+  errors: Array<OwsdError | undefined>;
+  /** Features of the images that succeeded, in order (undefined when none did); `row[i]` is image i's row, -1 when it failed. */
+  features: Features | undefined;
+  row: number[];
+}
+
+/** One image's outcome from `predictSettled`. */
+export type PredictOutcome = { predictions: LabelScore[] } | { error: OwsdError };
+
+/** An image's failure as an OwsdError naming the image (foreign errors wrapped). */
+export function imageError(e: unknown, image: ImageInput): OwsdError {
+  if (e instanceof OwsdError) return e;
+  return new OwsdError('OWSD_ERR_IMAGE', `${imageName(image)}: cannot be prepared for the encoder: ${describe(e)}`, { cause: e });
 }
 
 /** One key's budget and use. */
@@ -88,6 +113,50 @@ export class Predictor {
     const { classes, classNames } = this.bundle;
     const predictions = topK(probs, f.n, c, k).map((row) => row.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
     return { predictions, features: f };
+  }
+
+  /**
+   * Like `classify`, image by image: an image that cannot be read, decoded or preprocessed gets its own error and
+   * the others their labels (only they are sent, and counted). Failures of the whole batch (the cloud, the budget)
+   * still throw.
+   */
+  async classifySettled(images: ImageInput[], k = 5, opts: { keepScrambled?: boolean } = {}): Promise<ClassifiedSettled> {
+    const dim = this.encoder.dim;
+    const { embeddings, failed } = await this.encoder.encodeSettled(images);
+    const errors = images.map((image, i) => (failed.has(i) ? imageError(failed.get(i), image) : undefined));
+    const ok = images.map((_, i) => i).filter((i) => !failed.has(i));
+    const row = images.map(() => -1);
+    ok.forEach((i, r) => (row[i] = r));
+    const predictions: Array<LabelScore[] | undefined> = images.map(() => undefined);
+    if (ok.length === 0) return { predictions, errors, features: undefined, row };
+    // The embeddings are computed once, above; collectFeatures takes them from here.
+    const byImage = new Map<ImageInput, Float32Array>(ok.map((i) => [images[i]!, embeddings.subarray(i * dim, (i + 1) * dim)]));
+    const source: EmbeddingSource = {
+      dim,
+      encode: async (batch) => {
+        const out = new Float32Array(batch.length * dim);
+        batch.forEach((image, j) => out.set(byImage.get(image)!, j * dim));
+        return out;
+      },
+    };
+    const samples: Sample[] = ok.map((i) => ({ id: String(i), label: -1, image: images[i]! }));
+    const f = await collectFeatures({ samples, encoder: source, channels: this.channels, client: this.client, keepScrambled: opts.keepScrambled });
+    const probs = await this.probabilities(f);
+    const { classes, classNames } = this.bundle;
+    const top = topK(probs, f.n, classes.length, k).map((r) => r.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
+    ok.forEach((i, r) => (predictions[i] = top[r]));
+    return { predictions, errors, features: f, row };
+  }
+
+  /** Every image's top-k labels, or its own error. */
+  async predictSettled(images: ImageInput[], k = 5): Promise<PredictOutcome[]> {
+    const r = await this.classifySettled(images, k);
+    return images.map((_, i) => (r.errors[i] ? { error: r.errors[i]! } : { predictions: r.predictions[i]! }));
+  }
+
+  /** The preprocessing of each encoder (what an image is resized to before encoding). */
+  get preprocess(): PreprocessSpec[] {
+    return this.encoder.preprocess;
   }
 
   async predict(images: ImageInput[], k = 5): Promise<LabelScore[][]> {

@@ -5,11 +5,21 @@
  * - `POST /v1/classify`: multipart or JSON images → top-k true labels (and, with `details`, the scrambled PNG
  *   exactly as sent and the cloud's own top-5).
  * - `GET /v1/status`: key id(s), budget and use, warnings, cloud health, model information.
- * - `POST /v1/keys/rotate`: key rotation, accepted only from this machine (loopback).
+ * - `POST /v1/keys/rotate`: key rotation, accepted only from this machine (loopback), and only as a JSON request
+ *   (`Content-Type: application/json`), which a browser cannot send cross-site without a CORS preflight.
  * - `GET /v1/openapi.json`; `GET /` (classify page) and `GET /keys` (key page), plain HTML+JS from ./web.
  *
  * Every failure answers `{"error", "code", "field"?}` with a 4xx status naming the field, or a 5xx saying what
  * failed; never a stack trace. One log line per request (method, path, status, time): no bodies, no secret.
+ *
+ * Cross-site requests and DNS rebinding: every request's Host must name this gateway (localhost, 127.0.0.1, [::1],
+ * the address the connection arrived on, or an `allowedHosts` name) with its port, else 421 OWSD_ERR_HOST; a
+ * request that changes state (anything but GET/HEAD/OPTIONS) is refused with 403 OWSD_ERR_CROSS_SITE when its
+ * Origin is not the gateway's own or its Sec-Fetch-Site is cross-site or same-site.
+ *
+ * Per image outcomes: each image of a classify request gets its result or its own `{error, code, field}`; a
+ * request where some images failed is answered 200 with those errors in place, one where every image failed gets
+ * the first image's 4xx at the top level, with every image's error in `results`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +31,10 @@ import { MAX_INPUT_PIXELS } from '../image/decode.js';
 import type { Gateway } from './gateway.js';
 import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
-import { decodeImages, jsonImages, multipartImages, type RequestLimits } from './request.js';
+import { decodeImagesSettled, jsonImages, multipartImages, parseBool, parseTop, type RequestLimits } from './request.js';
+import { FairQueue } from './scheduler.js';
+import type { ClassifyOutcome } from './gateway.js';
+import { OwsdError } from '../errors.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -35,6 +48,15 @@ export interface GatewayAppOptions {
   logger?: ((line: string) => void) | false;
   /** A client that has not sent its whole request in this time is answered 408 and dropped (default 60 s). */
   requestTimeoutMs?: number;
+  /**
+   * Host names (optionally name:port) this gateway also answers to, besides localhost, 127.0.0.1, [::1] and the
+   * address a connection arrived on (`owsd serve --allowed-host`). Any other Host header gets 421.
+   */
+  allowedHosts?: string[];
+  /** Images decoded at once on arrival, across all requests, taken round-robin per connection (default 2). */
+  decodeConcurrency?: number;
+  /** Per image decode deadline in ms (default 10 s). */
+  decodeDeadlineMs?: number;
 }
 
 /** The web page's files (src/server/web), found from dist/src/server or src/server alike. */
@@ -61,6 +83,25 @@ function isLoopback(ip: string): boolean {
   return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }
 
+/** `name` and `port` of a Host header value (`[v6]:port`, `name:port`, `name`), names lowercased; undefined if malformed. */
+export function splitHost(host: string): { name: string; port: number | undefined } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::([0-9]{1,5}))?$/.exec(host.trim());
+  if (!m) return undefined;
+  return { name: m[1]!.toLowerCase(), port: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/** The host names every gateway answers to. */
+const LOCAL_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Parse `--allowed-host` values: a name or name:port ([v6] in brackets), with a clear error naming the value. */
+export function parseAllowedHosts(values: string[]): Array<{ name: string; port: number | undefined }> {
+  return values.map((v) => {
+    const h = splitHost(v.includes(':') && !v.startsWith('[') && v.split(':').length > 2 ? `[${v}]` : v);
+    if (!h || h.name.length === 0 || /[/\s@]/.test(h.name)) fail('OWSD_ERR_BAD_ARGUMENT', `--allowed-host: expected a host name or name:port (e.g. gateway.example.org or gateway.example.org:8090), got ${JSON.stringify(v)}`);
+    return h;
+  });
+}
+
 function sendError(reply: FastifyReply, status: number, code: string, message: string, field?: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: message, code, ...(field ? { field } : {}) });
 }
@@ -71,6 +112,9 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const limits: RequestLimits = { maxImages: opts.maxImagesPerRequest ?? 64, maxPixels: MAX_INPUT_PIXELS };
   const log = opts.logger === undefined ? (line: string) => process.stderr.write(`${line}\n`) : opts.logger;
   const dir = webDir();
+  const allowed = parseAllowedHosts(opts.allowedHosts ?? []);
+  const decodeQueue = new FairQueue(opts.decodeConcurrency ?? 2);
+  const decodeDeadlineMs = opts.decodeDeadlineMs ?? 10_000;
   const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: fs.readFileSync(path.join(dir, f.file)), type: f.type }]));
 
   const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
@@ -79,6 +123,34 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });
 
   addServerHooks(app, log, (url) => url.split('?')[0]!);
+
+  // DNS rebinding and cross-site requests: before anything else is read.
+  app.addHook('onRequest', async (req, reply) => {
+    const hostHeader = req.headers.host;
+    const h = typeof hostHeader === 'string' ? splitHost(hostHeader) : undefined;
+    const local = req.raw.socket?.localAddress;
+    const localPort = req.raw.socket?.localPort;
+    // The address this connection arrived on (an IPv4-mapped IPv6 address as plain IPv4), as a Host names it.
+    const v4 = local ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(local)?.[1] : undefined;
+    const localName = local ? (v4 ?? (local.includes(':') ? `[${local.toLowerCase()}]` : local)) : undefined;
+    const names = [...LOCAL_NAMES, ...(localName ? [localName] : [])];
+    const portOk = (p: number | undefined, want: number | undefined) => want === undefined || (p ?? 80) === want;
+    const ok =
+      h !== undefined &&
+      ((names.includes(h.name) && portOk(h.port, localPort)) || allowed.some((a) => a.name === h.name && (a.port === undefined ? portOk(h.port, localPort) : (h.port ?? 80) === a.port)));
+    if (!ok) {
+      return sendError(reply, 421, 'OWSD_ERR_HOST', `Host ${JSON.stringify(hostHeader ?? '')} is not a name this gateway serves (it serves localhost, 127.0.0.1, [::1] and its own address on port ${localPort ?? '?'}; add others with owsd serve --allowed-host NAME)`, 'Host');
+    }
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') {
+      return sendError(reply, 403, 'OWSD_ERR_CROSS_SITE', `this request came from another site (Sec-Fetch-Site: ${site}): the gateway accepts changes only from its own pages and from programs`, 'Sec-Fetch-Site');
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${hostHeader}` && origin !== `https://${hostHeader}`) {
+      return sendError(reply, 403, 'OWSD_ERR_CROSS_SITE', `this request came from another origin (Origin: ${JSON.stringify(origin.slice(0, 200))}): the gateway accepts changes only from its own pages (http://${hostHeader}) and from programs`, 'Origin');
+    }
+  });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (isOwsdError(err)) return sendError(reply, err.status, err.code, err.message, (err as { field?: string }).field);
@@ -105,35 +177,82 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   }
 
   app.get('/v1/openapi.json', async () => gatewayOpenApi(GATEWAY_VERSION));
-  app.get('/v1/status', async () => gateway.status());
+  // Arrival decoding: how many run at once, wait, and were skipped because their client had gone.
+  app.get('/v1/status', async () => ({ ...(await gateway.status()), decode: { concurrency: decodeQueue.concurrency, waiting: decodeQueue.waiting, started: decodeQueue.started, skipped: decodeQueue.skipped } }));
 
-  app.post('/v1/classify', async (req: FastifyRequest) => {
+  app.post('/v1/classify', async (req: FastifyRequest, reply: FastifyReply) => {
+    // Gone clients: their queued decodes and their place in the batch queue are given up.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    };
+    // The response closes when the client's connection does (or after the answer is sent: nothing to abort then);
+    // the request closes early when the client goes mid-upload.
+    reply.raw.once('close', onClose);
+    req.raw.once('close', () => {
+      if (!req.raw.complete) gone.abort();
+    });
     const q = req.query as Record<string, unknown>;
-    const parsed = req.isMultipart() ? await multipartImages(req, limits) : jsonImages(req.body, limits);
-    const topQ = q.top === undefined ? undefined : Number(q.top);
-    if (topQ !== undefined && (!Number.isInteger(topQ) || topQ < 1 || topQ > 1000)) {
-      fail('OWSD_ERR_REQUEST', `top (query): expected an integer from 1 to 1000, got ${JSON.stringify(q.top)}`);
+    for (const [k, v] of Object.entries(q)) {
+      const bad = (message: string): never => {
+        const e = new OwsdError('OWSD_ERR_REQUEST', `${k} (query): ${message}`);
+        (e as OwsdError & { field?: string }).field = k;
+        throw e;
+      };
+      if (k !== 'top' && k !== 'details') bad('unknown parameter (expected top, details)');
+      if (typeof v !== 'string') bad('given more than once');
     }
-    const detailsQ = q.details === undefined ? undefined : q.details === 'true' || q.details === '1';
+    // Messages say "top (query): ...", the field is "top".
+    const inQuery = <T>(name: string, parse: (v: unknown, label: string) => T): T => {
+      try {
+        return parse(q[name], `${name} (query)`);
+      } catch (e) {
+        if (e instanceof OwsdError) (e as OwsdError & { field?: string }).field = name;
+        throw e;
+      }
+    };
+    const topQ = inQuery('top', parseTop);
+    const detailsQ = inQuery('details', parseBool);
+    const parsed = req.isMultipart() ? await multipartImages(req, limits) : jsonImages(req.body, limits);
     const top = parsed.top ?? topQ ?? 5;
     const details = parsed.details ?? detailsQ ?? false;
-    const images = await decodeImages(parsed.raw, limits);
-    const results = await gateway.classify(images.map((image) => ({ image, top, details })));
-    return {
-      // The keys of the bundle that answered (during a rotation: the old or the new one, never a mix).
-      keyIds: results[0]!.keyIds,
-      results: results.map((r, i) => ({
-        name: parsed.raw[i]!.name,
+    const client = `${req.raw.socket?.remoteAddress ?? req.ip}:${req.raw.socket?.remotePort ?? ''}`;
+    const decoded = await decodeImagesSettled(parsed.raw, limits, { queue: decodeQueue, client, signal: gone.signal, preprocess: gateway.preprocess, deadlineMs: decodeDeadlineMs });
+    const ready = decoded.flatMap((d, i) => (d instanceof OwsdError ? [] : [{ i, image: d }]));
+    const classified = ready.length > 0 ? await gateway.classify(ready.map(({ image }) => ({ image, top, details })), gone.signal) : [];
+    const outcomes: ClassifyOutcome[] = decoded.map((d) => (d instanceof OwsdError ? { error: d } : (undefined as unknown as ClassifyOutcome)));
+    ready.forEach(({ i }, j) => (outcomes[i] = classified[j]!));
+    const results = outcomes.map((r, i) => {
+      const name = parsed.raw[i]!.name;
+      if ('error' in r) return { name, error: r.error.message, code: r.error.code, field: (r.error as OwsdError & { field?: string }).field ?? parsed.raw[i]!.field };
+      return {
+        name,
         predictions: r.predictions,
         cloud: r.cloud,
         keyId: r.keyId,
         ...(r.scrambled ? { scrambled: `data:image/png;base64,${Buffer.from(r.scrambled).toString('base64')}` } : {}),
-      })),
-    };
+      };
+    });
+    const firstOk = outcomes.find((r): r is Exclude<ClassifyOutcome, { error: OwsdError }> => !('error' in r));
+    if (!firstOk) {
+      // Every image failed: the first one's 4xx, with every image's own error beside it.
+      const first = (outcomes[0] as { error: OwsdError }).error;
+      return reply.code(first.status).send({ error: first.message, code: first.code, field: results[0]!.field, results });
+    }
+    // The keys of the bundle that answered (during a rotation: the old or the new one, never a mix).
+    return { keyIds: firstOk.keyIds, ...(results.length > ready.length ? { failed: results.length - ready.length } : {}), results };
   });
 
   app.post('/v1/keys/rotate', async (req: FastifyRequest) => {
     if (!isLoopback(req.ip)) fail('OWSD_ERR_FORBIDDEN', `key rotation is accepted only from this machine (127.0.0.1), not from ${req.ip}: run owsd key rotate on the gateway's host`);
+    // A browser can send an empty or form POST cross-site without asking; a JSON one needs a CORS preflight, which
+    // this gateway never grants.
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      const e = new OwsdError('OWSD_ERR_CROSS_SITE', `key rotation must be a JSON request (Content-Type: application/json, body {} or {"budget": N}), got ${type ? `Content-Type ${JSON.stringify(type)}` : 'no Content-Type'}: owsd key rotate --gateway and the key page send one`);
+      (e as OwsdError & { field?: string }).field = 'Content-Type';
+      throw e;
+    }
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) fail('OWSD_ERR_REQUEST', 'body: expected a JSON object, e.g. {} or {"budget": 9000}');
     for (const k of Object.keys(body)) if (k !== 'budget') fail('OWSD_ERR_REQUEST', `${k}: unknown field (expected budget)`);

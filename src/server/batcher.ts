@@ -2,7 +2,10 @@
  * Request batching: items submitted by concurrent requests are gathered for up to `maxWaitMs` (or until
  * `maxBatch` are waiting) and handed to `run` together, one batch at a time. A request's items stay together
  * (one larger than `maxBatch` runs as its own batch); each request gets its own items' results, or the batch's error.
+ * A request whose signal is aborted (its client is gone) before its batch starts is dropped from the queue.
  */
+import { goneError } from './scheduler.js';
+
 export interface BatcherOptions {
   /** Most items in one batch (default 32). */
   maxBatch?: number;
@@ -12,6 +15,7 @@ export interface BatcherOptions {
 
 interface Pending<I, O> {
   items: I[];
+  signal?: AbortSignal;
   resolve: (out: O[]) => void;
   reject: (e: unknown) => void;
 }
@@ -25,6 +29,8 @@ export class Batcher<I, O> {
   /** Batches run and items processed so far. */
   batches = 0;
   items = 0;
+  /** Requests dropped from the queue because their client was gone. */
+  skipped = 0;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
@@ -34,10 +40,10 @@ export class Batcher<I, O> {
     this.maxWaitMs = opts.maxWaitMs ?? 10;
   }
 
-  submit(items: I[]): Promise<O[]> {
+  submit(items: I[], signal?: AbortSignal): Promise<O[]> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise<O[]>((resolve, reject) => {
-      this.queue.push({ items, resolve, reject });
+      this.queue.push({ items, signal, resolve, reject });
       this.schedule();
     });
   }
@@ -60,8 +66,21 @@ export class Batcher<I, O> {
     }
   }
 
+  private dropGone(): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i]!;
+      if (p.signal?.aborted) {
+        this.queue.splice(i, 1);
+        this.skipped++;
+        p.reject(goneError());
+      }
+    }
+  }
+
   private async flush(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running) return;
+    this.dropGone();
+    if (this.queue.length === 0) return;
     this.running = true;
     const taken: Pending<I, O>[] = [this.queue.shift()!];
     let size = taken[0]!.items.length;

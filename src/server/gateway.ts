@@ -9,7 +9,7 @@
  * one in between two batches: no request is dropped or answered with a mix of keys. The old predictor is closed
  * once its last batch is done.
  */
-import { fail } from '../errors.js';
+import { fail, OwsdError } from '../errors.js';
 import { readKeyFile, type Key } from '../key/keyfile.js';
 import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
@@ -67,6 +67,9 @@ export interface ClassifyResult {
   scrambled?: Uint8Array;
 }
 
+/** One image's outcome: its result, or its own error (naming the image); the others in its batch are unaffected. */
+export type ClassifyOutcome = ClassifyResult | { error: OwsdError };
+
 export interface KeyStatus extends KeyUsage {
   /** Share of the budget used, 0..1. */
   fraction: number;
@@ -81,7 +84,6 @@ export interface GatewayStatus {
   warning: string | null;
   warnAt: number;
   bundle: {
-    path: string;
     created: string;
     classes: Array<{ label: string; name: string }>;
     encoders: string[];
@@ -91,8 +93,10 @@ export interface GatewayStatus {
     rotatable: boolean;
   };
   cloud: { url: string; model: string; protocol: string; health: CloudHealth };
-  rotation: { state: 'idle' | 'running' | 'failed'; last: RotationSummary | null; error: string | null };
-  served: { images: number; batches: number };
+  /** No file paths here: any client may read the status. */
+  rotation: { state: 'idle' | 'running' | 'failed'; last: Omit<RotationSummary, 'keyFiles' | 'bundle'> | null; error: string | null };
+  /** `skipped`: requests dropped before their batch because their client was gone. */
+  served: { images: number; batches: number; skipped: number };
 }
 
 export interface RotationSummary {
@@ -118,15 +122,21 @@ interface Slot {
   closed?: Promise<void>;
 }
 
+/** A rotation summary without its file paths (for `status`, which any client may read). */
+function publicSummary(r: RotationSummary): Omit<RotationSummary, 'keyFiles' | 'bundle'> {
+  const { keyFiles: _k, bundle: _b, ...rest } = r;
+  return rest;
+}
+
 const stderrLog = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
 export class Gateway {
   private slot: Slot;
-  private readonly batcher: Batcher<ClassifyItem, ClassifyResult>;
+  private readonly batcher: Batcher<ClassifyItem, ClassifyOutcome>;
   private readonly warned = new Set<string>();
-  private rotation: GatewayStatus['rotation'] = { state: 'idle', last: null, error: null };
+  private rotation: { state: GatewayStatus['rotation']['state']; last: RotationSummary | null; error: string | null } = { state: 'idle', last: null, error: null };
   private rotating: Promise<RotationSummary> | undefined;
   private readonly started = new Date().toISOString();
   private readonly log: (line: string) => void;
@@ -172,35 +182,48 @@ export class Gateway {
     return this.slot.keys.map((k) => k.id);
   }
 
-  /** Classify images (batched with other requests'), in order. */
-  classify(items: ClassifyItem[]): Promise<ClassifyResult[]> {
-    return this.batcher.submit(items);
+  /** The encoders' preprocessing (the size arrival decoding resizes to). */
+  get preprocess() {
+    return this.slot.predictor.preprocess;
   }
 
-  private async runBatch(items: ClassifyItem[]): Promise<ClassifyResult[]> {
+  /**
+   * Classify images (batched with other requests'), in order: each image's result, or its own error (an image that
+   * fails in the encoder fails alone). With `signal`, a request whose client is gone is dropped before its batch.
+   */
+  classify(items: ClassifyItem[], signal?: AbortSignal): Promise<ClassifyOutcome[]> {
+    return this.batcher.submit(items, signal);
+  }
+
+  private async runBatch(items: ClassifyItem[]): Promise<ClassifyOutcome[]> {
     const slot = this.slot;
     slot.active++;
     try {
       const c = slot.bundle.classes.length;
       const k = Math.min(c, Math.max(...items.map((i) => i.top)));
       const details = items.some((i) => i.details);
-      const { predictions, features: f } = await slot.predictor.classify(
+      const { predictions, errors, features: f, row } = await slot.predictor.classifySettled(
         items.map((i) => i.image),
         k,
         { keepScrambled: details },
       );
+      if (!f) return items.map((_, i) => ({ error: errors[i]! }));
       const cd = f.cloudDim;
       const firstKey = new Float32Array(f.n * cd);
       for (let i = 0; i < f.n; i++) firstKey.set(f.cloud.subarray(i * f.keys * cd, i * f.keys * cd + cd), i * cd);
       const cloudTop = topK(firstKey, f.n, cd, 5);
       const names = slot.cloudLabels;
-      return items.map((item, i) => ({
-        predictions: predictions[i]!.slice(0, item.top),
-        cloud: cloudTop[i]!.map(({ index, score }) => ({ index, score, label: names?.ids[index] ?? String(index), name: names?.names[index] ?? `class ${index}` })),
-        keyId: slot.keys[0]!.id,
-        keyIds: slot.keys.map((key) => key.id),
-        ...(item.details && f.scrambled ? { scrambled: f.scrambled[i] } : {}),
-      }));
+      return items.map((item, i): ClassifyOutcome => {
+        const r = row[i]!;
+        if (errors[i] || r < 0) return { error: errors[i]! };
+        return {
+          predictions: predictions[i]!.slice(0, item.top),
+          cloud: cloudTop[r]!.map(({ index, score }) => ({ index, score, label: names?.ids[index] ?? String(index), name: names?.names[index] ?? `class ${index}` })),
+          keyId: slot.keys[0]!.id,
+          keyIds: slot.keys.map((key) => key.id),
+          ...(item.details && f.scrambled ? { scrambled: f.scrambled[r] } : {}),
+        };
+      });
     } finally {
       slot.active--;
       this.checkBudgets();
@@ -243,7 +266,6 @@ export class Gateway {
       warning: keys.find((k) => k.warning)?.warning ?? null,
       warnAt: this.opts.warnAt ?? 0.9,
       bundle: {
-        path: s.bundleDir,
         created: s.bundle.created,
         classes: s.bundle.classes.map((label, i) => ({ label, name: s.bundle.classNames[i]! })),
         encoders: s.bundle.encoders.map((e) => e.name),
@@ -253,8 +275,8 @@ export class Gateway {
         rotatable: Boolean(s.bundle.training),
       },
       cloud: { url: s.predictor.client.url, model: s.bundle.cloud.modelName, protocol: s.predictor.client.protocol, health: await s.predictor.client.health() },
-      rotation: { ...this.rotation },
-      served: { images: this.batcher.items, batches: this.batcher.batches },
+      rotation: { ...this.rotation, last: this.rotation.last ? publicSummary(this.rotation.last) : null },
+      served: { images: this.batcher.items, batches: this.batcher.batches, skipped: this.batcher.skipped },
     };
   }
 

@@ -25,8 +25,8 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
         post: {
           summary: 'Top-k true labels of one or many images',
           parameters: [
-            { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, default: 5 }, description: 'labels per image' },
-            { name: 'details', in: 'query', schema: { type: 'boolean', default: false }, description: 'also return each scrambled PNG exactly as sent' },
+            { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 5 }, description: 'labels per image (decimal digits only)' },
+            { name: 'details', in: 'query', schema: { type: 'boolean', default: false }, description: 'also return each scrambled PNG exactly as sent (true, false, 1 or 0)' },
           ],
           requestBody: {
             required: true,
@@ -65,8 +65,10 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
             },
           },
           responses: {
-            '200': { description: 'One result per image, in order', content: { 'application/json': { schema: { $ref: '#/components/schemas/ClassifyResponse' } } } },
-            '400': error,
+            '200': { description: 'One result per image, in order: its labels, or its own error (then `failed` counts them)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ClassifyResponse' } } } },
+            '400': { description: 'A malformed request, or every image failed (then `results` has each image\'s error)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+            '403': error,
+            '421': error,
             '413': error,
             '415': error,
             '429': error,
@@ -82,9 +84,9 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       },
       '/v1/keys/rotate': {
         post: {
-          summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine)',
+          summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine, only as Content-Type: application/json, never from another origin)',
           requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { budget: { type: 'integer', minimum: 1 } } } } } },
-          responses: { '200': { description: 'The new key ids and bundle', content: { 'application/json': { schema: { type: 'object' } } } }, '403': error, '409': error },
+          responses: { '200': { description: 'The new key ids and bundle', content: { 'application/json': { schema: { type: 'object' } } } }, '403': error, '409': error, '415': error, '421': error },
         },
       },
       '/v1/openapi.json': { get: { summary: 'This description', responses: { '200': { description: 'OpenAPI 3.1' } } } },
@@ -99,12 +101,17 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
           required: ['results', 'keyIds'],
           properties: {
             keyIds: { type: 'array', items: { type: 'string' } },
+            failed: { type: 'integer', description: 'images that failed (each has its own error in results); absent when none did' },
             results: {
               type: 'array',
               items: {
                 type: 'object',
-                required: ['name', 'predictions', 'cloud', 'keyId'],
+                required: ['name'],
+                description: 'an image\'s result (predictions, cloud, keyId), or its own error (error, code, field)',
                 properties: {
+                  error: { type: 'string', description: 'why this image failed (the others are unaffected)' },
+                  code: { type: 'string' },
+                  field: { type: 'string', description: 'the image\'s field, e.g. image[1]' },
                   name: { type: 'string', description: 'the file name or field of the image' },
                   predictions: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'our true labels, best first' },
                   cloud: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'the cloud\'s own top-5 for the scrambled image (in its own label space)' },

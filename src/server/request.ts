@@ -1,18 +1,26 @@
 /**
  * Reading a classify request: images from multipart/form-data (file fields `image` or `images`) or JSON
  * (`{"images": ["<base64>" | {"data": "<base64>", "name": "..."}], "top": 5, "details": false}`), each
- * decoded once, here, so that a bad image is answered with its own 400 naming its field, and never spoils the
- * batch it would have joined. Limits are checked before anything is decoded.
+ * decoded once, here, already resized for the encoder (so the batch it joins does no expensive image work), so
+ * that a bad image gets its own error naming its field and never spoils the batch it would have joined. Limits are
+ * checked before anything is decoded; decodes are scheduled fairly across clients (./scheduler.ts), each with a
+ * deadline, and skipped once the request is gone.
  */
 import type { FastifyRequest } from 'fastify';
-import { fail, OwsdError } from '../errors.js';
-import { decodeRgb } from '../image/decode.js';
+import sharp from 'sharp';
+import { describe, OwsdError } from '../errors.js';
+import { decodeRgb, type DecodeOptions } from '../image/decode.js';
+import type { PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
+import type { FairQueue } from './scheduler.js';
 
 export interface RequestLimits {
   maxImages: number;
   maxPixels: number;
 }
+
+/** Largest ratio of an uploaded image's long side to its short side (a 1x5000 image would be resized to 224x1,120,000). */
+export const MAX_ASPECT_RATIO = 20;
 
 export interface ClassifyRequest {
   images: ImageInput[];
@@ -20,7 +28,7 @@ export interface ClassifyRequest {
   details: boolean;
 }
 
-interface RawImage {
+export interface RawImage {
   field: string;
   name: string;
   bytes: Uint8Array;
@@ -34,14 +42,15 @@ function fieldError(field: string, message: string): never {
   throw e;
 }
 
-function parseTop(v: unknown, field: string): number | undefined {
+/** A decimal integer 1..1000 (strings: digits only, so '0x5', '5.0', '1e1' and ' 5' are refused). */
+export function parseTop(v: unknown, field: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const n = typeof v === 'string' ? Number(v) : v;
+  const n = typeof v === 'string' ? (/^[0-9]{1,4}$/.test(v) ? Number(v) : NaN) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1000) return fieldError(field, `expected an integer from 1 to 1000, got ${JSON.stringify(v)}`);
   return n;
 }
 
-function parseBool(v: unknown, field: string): boolean | undefined {
+export function parseBool(v: unknown, field: string): boolean | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === true || v === 'true' || v === '1') return true;
   if (v === false || v === 'false' || v === '0') return false;
@@ -77,7 +86,19 @@ export function jsonImages(body: unknown, limits: RequestLimits): { raw: RawImag
   return { raw, top: parseTop(b.top, 'top'), details: parseBool(b.details, 'details') };
 }
 
+/** RFC 2046: a boundary is 1 to 70 characters from a small set, not ending in a space. */
+const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
+
+/** The multipart boundary of a Content-Type, or a 400 naming the problem (busboy would otherwise throw a 500). */
+export function checkMultipartBoundary(contentType: string | undefined): void {
+  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
+  const boundary = m ? (m[1] ?? m[2] ?? '') : undefined;
+  if (boundary === undefined) fieldError('Content-Type', 'multipart/form-data without a boundary parameter (expected e.g. multipart/form-data; boundary=----x)');
+  if (!BOUNDARY.test(boundary)) fieldError('Content-Type', `multipart boundary ${JSON.stringify(boundary.slice(0, 80))} is not valid (expected 1 to 70 characters: letters, digits and '()+_,-./:=? )`);
+}
+
 export async function multipartImages(req: FastifyRequest, limits: RequestLimits): Promise<{ raw: RawImage[]; top?: number; details?: boolean }> {
+  checkMultipartBoundary(req.headers['content-type']);
   const raw: RawImage[] = [];
   let top: number | undefined;
   let details: boolean | undefined;
@@ -99,20 +120,59 @@ export async function multipartImages(req: FastifyRequest, limits: RequestLimits
   return { raw, top, details };
 }
 
-/** Decode every image (in parallel) into RGB pixels; the first failure names its field and file. */
-export async function decodeImages(raw: RawImage[], limits: RequestLimits): Promise<ImageInput[]> {
+/** How arrival decoding is done for one request. */
+export interface DecodeContext {
+  /** The fair queue all requests' decodes go through. */
+  queue: FairQueue;
+  /** The client (connection) the request came from: the round-robin unit. */
+  client: string;
+  /** Aborted when the client is gone: waiting decodes are skipped, running ones told to stop. */
+  signal: AbortSignal;
+  /** The encoders' preprocessing: images are decoded straight to the size the encoder needs. */
+  preprocess: PreprocessSpec[];
+  /** Per image decode deadline (ms). */
+  deadlineMs: number;
+}
+
+/** The resize of arrival decoding: exactly the encoder's when all encoders agree, else the largest size (short side). */
+export function arrivalResize(specs: PreprocessSpec[]): NonNullable<DecodeOptions['resize']> | undefined {
+  const each = specs.map((s) => ({ size: s.resize, fit: s.centerCrop ? ('outside' as const) : ('fill' as const), kernel: s.kernel }));
+  if (each.length === 0) return undefined;
+  const first = each[0]!;
+  if (each.every((e) => e.size === first.size && e.fit === first.fit && e.kernel === first.kernel)) return first;
+  return { size: Math.max(...each.map((e) => e.size)), fit: 'outside', kernel: 'lanczos3' };
+}
+
+function withField(e: OwsdError, field: string): OwsdError {
+  (e as OwsdError & { field?: string }).field = field;
+  return e;
+}
+
+/**
+ * Decode every image into RGB pixels at the encoder's size, each on its own: the result has, per image, the image
+ * or its own error (field and file named). The decodes go through the fair queue.
+ */
+export async function decodeImagesSettled(raw: RawImage[], limits: RequestLimits, ctx: DecodeContext): Promise<Array<ImageInput | OwsdError>> {
+  const resize = arrivalResize(ctx.preprocess);
   return Promise.all(
-    raw.map(async ({ field, name, bytes }): Promise<ImageInput> => {
+    raw.map(async ({ field, name, bytes }): Promise<ImageInput | OwsdError> => {
       const label = name === field ? field : `${field} ('${name}')`;
-      if (bytes.length === 0) fieldError(field, `${label === field ? '' : `'${name}' `}is empty (0 bytes)`);
-      const img = await decodeRgb({ kind: 'encoded', bytes, name: label }, { maxPixels: limits.maxPixels }).catch((e: unknown) => {
-        if (e instanceof OwsdError) {
-          (e as OwsdError & { field?: string }).field = field;
-          throw e;
-        }
-        return fail('OWSD_ERR_IMAGE', `${label}: cannot decode image`);
-      });
-      return { kind: 'raw', data: img.data, width: img.width, height: img.height, channels: 3, name: label };
+      if (bytes.length === 0) return withField(new OwsdError('OWSD_ERR_IMAGE', `${field}: ${label === field ? '' : `'${name}' `}is empty (0 bytes)`), field);
+      try {
+        return await ctx.queue.run(ctx.client, ctx.signal, async (): Promise<ImageInput> => {
+          // Header only: refuse what would explode when resized for the model, before decoding any pixel.
+          const meta = await sharp(bytes, { limitInputPixels: limits.maxPixels }).metadata().catch(() => undefined);
+          if (meta?.width && meta.height) {
+            const ratio = Math.max(meta.width, meta.height) / Math.min(meta.width, meta.height);
+            if (ratio > MAX_ASPECT_RATIO) throw new OwsdError('OWSD_ERR_IMAGE', `${label}: image is ${meta.width}x${meta.height}, more than ${MAX_ASPECT_RATIO} times longer than wide; crop it first`);
+          }
+          const img = await decodeRgb({ kind: 'encoded', bytes, name: label }, { maxPixels: limits.maxPixels, resize, deadlineMs: ctx.deadlineMs, signal: ctx.signal });
+          return { kind: 'raw', data: img.data, width: img.width, height: img.height, channels: 3, name: label };
+        });
+      } catch (e) {
+        if (e instanceof OwsdError) return withField(e, field);
+        return withField(new OwsdError('OWSD_ERR_IMAGE', `${label}: cannot decode image: ${describe(e)}`), field);
+      }
     }),
   );
 }

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
 import { closeOnce, formatUrl, listenOrFail } from '../internal/http-server.js';
-import { buildGatewayApp } from './app.js';
+import { buildGatewayApp, parseAllowedHosts } from './app.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
 
 export interface StartGatewayOptions extends GatewayOptions {
@@ -14,6 +14,12 @@ export interface StartGatewayOptions extends GatewayOptions {
   maxBodyBytes?: number;
   /** See GatewayAppOptions.requestTimeoutMs. */
   requestTimeoutMs?: number;
+  /** See GatewayAppOptions.allowedHosts (`--allowed-host`). */
+  allowedHosts?: string[];
+  /** See GatewayAppOptions.decodeConcurrency. */
+  decodeConcurrency?: number;
+  /** See GatewayAppOptions.decodeDeadlineMs. */
+  decodeDeadlineMs?: number;
 }
 
 export interface RunningGateway {
@@ -29,8 +35,9 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8090;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('OWSD_ERR_BAD_ARGUMENT', `--port must be an integer 0..65535, got ${port}`);
+  parseAllowedHosts(opts.allowedHosts ?? []); // a bad --allowed-host fails before the models are loaded
   const gateway = await Gateway.open(opts);
-  const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs });
+  const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs, allowedHosts: opts.allowedHosts, decodeConcurrency: opts.decodeConcurrency, decodeDeadlineMs: opts.decodeDeadlineMs });
   const actualPort = await listenOrFail(app, host, port, () => gateway.close());
   return {
     url: formatUrl(host, actualPort),

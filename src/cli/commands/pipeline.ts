@@ -1,6 +1,6 @@
 /** owsd fit | predict | eval | demo */
 import type { Command } from 'commander';
-import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, type OwsdError, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
 import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
@@ -105,12 +105,22 @@ export function registerPipeline(program: Command): void {
         const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
         if (cur.notice) process.stderr.write(`owsd predict: ${cur.notice}\n`);
         const p = await Predictor.open({ bundle: cur.bundle, keys: cur.keys, modelsDir: o.models, cloud: o.cloud ? { url: o.cloud } : undefined });
-        const preds = await p.predict(images.map((path) => ({ kind: 'file' as const, path })), o.top);
-        await p.close();
-        if (o.json) return printJson(images.map((image, i) => ({ image, predictions: preds[i] })));
-        images.forEach((img, i) => {
-          process.stdout.write(`${img}\n${preds[i]!.map((x) => `  ${(100 * x.score).toFixed(1).padStart(5)}%  ${x.name} (${x.label})`).join('\n')}\n`);
-        });
+        const outcomes = await p.predictSettled(images.map((path) => ({ kind: 'file' as const, path })), o.top).finally(() => p.close());
+        // Every image gets its own outcome; the exit code says whether any failed (the first failure's code).
+        const firstError = outcomes.find((r): r is { error: OwsdError } => 'error' in r)?.error;
+        if (o.json) printJson(images.map((image, i) => { const r = outcomes[i]!; return 'error' in r ? { image, error: r.error.message, code: r.error.code } : { image, predictions: r.predictions }; }));
+        else {
+          outcomes.forEach((r, i) => {
+            const img = images[i]!;
+            if ('error' in r) process.stdout.write(`${img}\n  error: ${r.error.message}\n`);
+            else process.stdout.write(`${img}\n${r.predictions.map((x) => `  ${(100 * x.score).toFixed(1).padStart(5)}%  ${x.name} (${x.label})`).join('\n')}\n`);
+          });
+        }
+        if (firstError) {
+          const failed = outcomes.filter((r) => 'error' in r).length;
+          process.stderr.write(`owsd: ${failed} of ${images.length} images could not be classified (each is listed above)\n`);
+          process.exitCode = firstError.exitCode;
+        }
       }),
     );
 

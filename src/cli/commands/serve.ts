@@ -14,6 +14,7 @@ export interface ServeFlags {
   quiet?: boolean;
   redis?: string;
   requestTimeout: number;
+  allowedHost: string[];
 }
 
 function fractionOption(name: string) {
@@ -47,6 +48,7 @@ export function registerServe(program: Command): void {
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--warn-at <f>', 'warn when a key has used this share of its budget', fractionOption('--warn-at'), 0.9)
     .option('--request-timeout <ms>', 'drop, with a 408, a client that has not sent its whole request in this time', intOption('--request-timeout', 1), DEFAULT_REQUEST_TIMEOUT_MS)
+    .option('--allowed-host <name>', 'also answer requests whose Host is this name (or name:port), e.g. the name clients use on the network; repeat for several (default: localhost, 127.0.0.1, [::1] and the listening address only: other Host headers get 421, against DNS rebinding)', collect, [])
     .option('--quiet', 'no request log')
     .option('--redis <url>', 'count submissions in the ledger shared in Redis by every replica and batch worker (default: the key\'s file ledger)')
     .action(
@@ -69,6 +71,7 @@ export function registerServe(program: Command): void {
           warnAt: o.warnAt,
           log: o.quiet ? false : undefined,
           requestTimeoutMs: o.requestTimeout,
+          allowedHosts: o.allowedHost,
         }).catch((e: unknown) => {
           redis?.disconnect();
           throw e;

@@ -42,14 +42,34 @@ async function classify(files) {
   try {
     const res = await fetch('/v1/classify?details=true&top=5', { method: 'POST', body: form });
     body = await res.json();
-    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+    // Every image has its own outcome: a request where every image failed still lists each image's error.
+    if (!Array.isArray(body.results)) throw new Error(body.error ?? `HTTP ${res.status}`);
   } catch (e) {
     state.className = 'state error';
     state.textContent = `Could not classify: ${e.message}`;
     return;
   }
-  state.textContent = `Done: ${files.length} image${files.length > 1 ? 's' : ''}, scrambled with key ${body.keyIds.join(', ')}.`;
+  const failed = body.results.filter((r) => r.error).length;
+  const n = files.length;
+  const plural = (k) => `${k} image${k > 1 ? 's' : ''}`;
+  if (failed === 0) state.textContent = `Done: ${plural(n)}, scrambled with key ${body.keyIds.join(', ')}.`;
+  else {
+    state.className = 'state error';
+    state.textContent = failed === n ? `Could not classify: none of the ${plural(n)} could be read (see each below).` : `Done: ${n - failed} of ${plural(n)} classified, scrambled with key ${body.keyIds.join(', ')}; ${failed} could not be read (see below).`;
+  }
   const cards = body.results.map((r, i) => {
+    if (r.error) {
+      const card = document.createElement('article');
+      card.className = 'card failed';
+      const h = document.createElement('h2');
+      h.className = 'name';
+      h.textContent = r.name;
+      const p = document.createElement('p');
+      p.className = 'error';
+      p.textContent = r.error;
+      card.append(h, p);
+      return card;
+    }
     const card = $('#card').content.firstElementChild.cloneNode(true);
     card.querySelector('.name').textContent = r.name;
     card.querySelector('.original').src = URL.createObjectURL(files[i]);
@@ -70,6 +90,6 @@ for (const ev of ['dragenter', 'dragover']) drop.addEventListener(ev, (e) => { e
 for (const ev of ['dragleave', 'drop']) drop.addEventListener(ev, () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
-  classify([...e.dataTransfer.files].filter((f) => f.type.startsWith('image/')));
+  classify([...e.dataTransfer.files]); // every file gets its own outcome (an unreadable one its own error)
 });
 void showWarning();

@@ -44,7 +44,7 @@ async function refresh() {
   const dl = $('#service');
   dl.replaceChildren();
   const v = s.bundle.validation;
-  fact(dl, 'bundle', s.bundle.path);
+  fact(dl, 'bundle', `created ${s.bundle.created}`);
   fact(dl, 'labels', s.bundle.classes.map((c) => c.name).join(', '));
   fact(dl, 'encoder', s.bundle.encoders.join(' + '));
   fact(dl, 'cloud', `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
