@@ -11,6 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { buildGatewayApp, createKey, fit, readKeyFile, selectData, startCloudServer, startGateway, UsageLedger, writeKeyFile, type RunningCloud, type RunningGateway } from '../src/index.js';
+import { SUPPORTED_FORMATS_TEXT } from '../src/image/decode.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 const dir = tempDir('owsd-gw-hard-');
@@ -140,6 +141,34 @@ test('rotation needs a JSON request (a browser cannot send one cross-site withou
   assert.equal(after.rotation.state, 'idle');
   assert.equal(after.rotation.last, null);
   assert.deepEqual(after.keys.map((k: any) => k.keyId), before.keys.map((k: any) => k.keyId));
+});
+
+test('rotation budgets are integers from 1 to 10^9: 1e300, 0, 1.5 and "9" get a 400 naming budget before anything is logged or rotated (item 7)', async () => {
+  const before = await status();
+  const logged = logs.length;
+  for (const body of ['{"budget": 1e300}', '{"budget": 0}', '{"budget": 1.5}', '{"budget": "9"}', '{"budget": 1000000001}']) {
+    const r = await raw('POST', '/v1/keys/rotate', { host: host(), 'content-type': 'application/json' }, body);
+    assert.equal(r.status, 400, `${body}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.code, 'OWSD_ERR_REQUEST');
+    assert.match(r.json.error, /^budget: expected an integer from 1 to 1000000000/);
+  }
+  const after = await status();
+  assert.equal(after.rotation.state, 'idle');
+  assert.equal(after.rotation.last, null, 'no failed rotation recorded');
+  assert.deepEqual(after.keys.map((k: any) => k.keyId), before.keys.map((k: any) => k.keyId));
+  assert.deepEqual(logs.slice(logged).filter((l) => /rotating|rotated/i.test(l)), [], 'nothing logged about a rotation');
+});
+
+test('the web page names the formats the decoder accepts, from its one list', async () => {
+  const page = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: host() } }, (res) => {
+      let t = '';
+      res.on('data', (d: Buffer) => (t += d.toString()));
+      res.on('end', () => resolve(t));
+    }).on('error', reject);
+  });
+  assert.ok(page.includes(`(${SUPPORTED_FORMATS_TEXT})`), 'formats listed');
+  assert.doesNotMatch(page, /\{\{formats\}\}/);
 });
 
 test('--allowed-host: a name the gateway is reached by on the network is served, others still 421; a malformed value is refused naming the option', async () => {

@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError } from '../errors.js';
-import { MAX_INPUT_PIXELS } from '../image/decode.js';
+import { DEFAULT_DECODE_DEADLINE_MS, MAX_INPUT_PIXELS, SUPPORTED_FORMATS_TEXT } from '../image/decode.js';
+import { validateBudget } from '../key/keyfile.js';
 import type { Gateway } from './gateway.js';
 import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
@@ -114,8 +115,10 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const dir = webDir();
   const allowed = parseAllowedHosts(opts.allowedHosts ?? []);
   const decodeQueue = new FairQueue(opts.decodeConcurrency ?? 2);
-  const decodeDeadlineMs = opts.decodeDeadlineMs ?? 10_000;
-  const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: fs.readFileSync(path.join(dir, f.file)), type: f.type }]));
+  const decodeDeadlineMs = opts.decodeDeadlineMs ?? DEFAULT_DECODE_DEADLINE_MS;
+  // The page names the accepted formats from the one list the decoder enforces.
+  const page = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8').replaceAll('{{formats}}', SUPPORTED_FORMATS_TEXT);
+  const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: page(f.file), type: f.type }]));
 
   const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
   app.removeContentTypeParser(['text/plain', 'application/json']); // JSON or multipart only: anything else is a clear 415
@@ -257,8 +260,8 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     if (typeof body !== 'object' || Array.isArray(body)) fail('OWSD_ERR_REQUEST', 'body: expected a JSON object, e.g. {} or {"budget": 9000}');
     for (const k of Object.keys(body)) if (k !== 'budget') fail('OWSD_ERR_REQUEST', `${k}: unknown field (expected budget)`);
     const budget = body.budget;
-    if (budget !== undefined && (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1)) fail('OWSD_ERR_REQUEST', `budget: expected a positive integer, got ${JSON.stringify(budget)}`);
-    return gateway.rotate({ budget: budget as number | undefined });
+    // Checked here, before the gateway logs or records a rotation: an integer from 1 to MAX_BUDGET.
+    return gateway.rotate({ budget: budget === undefined ? undefined : validateBudget(budget, 'budget', 'OWSD_ERR_REQUEST') });
   });
 
   return app;

@@ -1,4 +1,5 @@
 /** The gateway's OpenAPI 3.1 description, served at GET /v1/openapi.json (hand-written: five operations). */
+import { MAX_BUDGET } from '../key/keyfile.js';
 
 const error = {
   description: 'A clear error naming the field or file and what was expected',
@@ -85,7 +86,7 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       '/v1/keys/rotate': {
         post: {
           summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine, only as Content-Type: application/json, never from another origin)',
-          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { budget: { type: 'integer', minimum: 1 } } } } } },
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { budget: { type: 'integer', minimum: 1, maximum: MAX_BUDGET } } } } } },
           responses: { '200': { description: 'The new key ids and bundle', content: { 'application/json': { schema: { type: 'object' } } } }, '403': error, '409': error, '415': error, '421': error },
         },
       },
