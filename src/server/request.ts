@@ -7,7 +7,6 @@
  * deadline, and skipped once the request is gone.
  */
 import type { FastifyRequest } from 'fastify';
-import sharp from 'sharp';
 import { describe, OwsdError } from '../errors.js';
 import { decodeRgb, type DecodeOptions } from '../image/decode.js';
 import type { PreprocessSpec } from '../models/spec.js';
@@ -19,8 +18,6 @@ export interface RequestLimits {
   maxPixels: number;
 }
 
-/** Largest ratio of an uploaded image's long side to its short side (a 1x5000 image would be resized to 224x1,120,000). */
-export const MAX_ASPECT_RATIO = 20;
 
 export interface ClassifyRequest {
   images: ImageInput[];
@@ -160,12 +157,7 @@ export async function decodeImagesSettled(raw: RawImage[], limits: RequestLimits
       if (bytes.length === 0) return withField(new OwsdError('OWSD_ERR_IMAGE', `${field}: ${label === field ? '' : `'${name}' `}is empty (0 bytes)`), field);
       try {
         return await ctx.queue.run(ctx.client, ctx.signal, async (): Promise<ImageInput> => {
-          // Header only: refuse what would explode when resized for the model, before decoding any pixel.
-          const meta = await sharp(bytes, { limitInputPixels: limits.maxPixels }).metadata().catch(() => undefined);
-          if (meta?.width && meta.height) {
-            const ratio = Math.max(meta.width, meta.height) / Math.min(meta.width, meta.height);
-            if (ratio > MAX_ASPECT_RATIO) throw new OwsdError('OWSD_ERR_IMAGE', `${label}: image is ${meta.width}x${meta.height}, more than ${MAX_ASPECT_RATIO} times longer than wide; crop it first`);
-          }
+          // decodeRgb sniffs the format and checks the header (pixels, aspect ratio) before any decoder runs.
           const img = await decodeRgb({ kind: 'encoded', bytes, name: label }, { maxPixels: limits.maxPixels, resize, deadlineMs: ctx.deadlineMs, signal: ctx.signal });
           return { kind: 'raw', data: img.data, width: img.width, height: img.height, channels: 3, name: label };
         });
