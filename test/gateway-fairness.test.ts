@@ -7,14 +7,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createKey, fit, readKeyFile, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
-import { imagenetteFiles, modelsDir, repoRoot, tempDir } from './helpers.js';
+import { imagenetteFiles, modelsDir, startServeProcess, tempDir } from './helpers.js';
 import { cmykTiff, craftedCorpus, type CraftedImage } from './crafted-images.js';
 import { rssMiB } from './load.js';
 
@@ -45,34 +44,14 @@ const normalFiles = imagenetteFiles(12, 'n03394916').slice(4);
 let cloud: RunningCloud;
 let server: ChildProcess;
 let port = 0;
-const serverLog: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 before(async () => {
   cloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
   writeKeyFile(keyFile, createKey({ imageSize: 64, budget: 1_000_000 }));
   await fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url: cloud.url, modelName: 'cifar10-resnet20' }, data: { path: data, testFraction: 0, seed: 0 }, out: bundle, modelsDir, iin: { epochs: 3, hidden: 16 } });
-  port = await freePort();
-  server = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--bundle', bundle, '--key', keyFile, '--cloud', cloud.url, '--port', String(port), '--models', modelsDir, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (d: Buffer) => serverLog.push(d.toString()));
-  server.stderr!.on('data', (d: Buffer) => serverLog.push(d.toString()));
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/v1/status`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the gateway did not start: ${serverLog.join('')}`);
+  const started = await startServeProcess(['--bundle', bundle, '--key', keyFile, '--cloud', cloud.url, '--models', modelsDir, '--quiet']);
+  server = started.server;
+  port = started.port;
 });
 after(async () => {
   server?.kill('SIGTERM');

@@ -7,12 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createKey, fit, readKeyFile, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
-import { imagenetteFiles, modelsDir, repoRoot, tempDir } from './helpers.js';
+import { imagenetteFiles, modelsDir, startServeProcess, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { Haystack, imageAndKeySecrets, leaks, trafficOf } from './leak-check.js';
 import { autocannon, describeLoad, rssMiB } from './load.js';
@@ -36,36 +35,17 @@ let cloud: RunningCloud;
 let proxy: RecordingProxy;
 let server: ChildProcess;
 let url = '';
-const serverLog: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+let serverLog: string[] = [];
 
 before(async () => {
   cloud = await startCloudServer({ model: CLOUD_MODEL, modelsDir, logger: false });
   writeKeyFile(keyFile, createKey({ imageSize: 64, budget: 100_000 }));
   await fit({ keys: [readKeyFile(keyFile)], encoders: [ENCODER], cloud: { url: cloud.url, modelName: CLOUD_MODEL }, data: { path: data, testFraction: 0, seed: 0 }, out: bundle, modelsDir, iin: { epochs: 3, hidden: 16 } });
   proxy = await startRecordingProxy(cloud.url);
-  const port = await freePort();
-  server = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--bundle', bundle, '--key', keyFile, '--cloud', proxy.url, '--port', String(port), '--models', modelsDir, '--request-timeout', String(REQUEST_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (d: Buffer) => serverLog.push(d.toString()));
-  server.stderr!.on('data', (d: Buffer) => serverLog.push(d.toString()));
-  url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/v1/status`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the gateway did not start: ${serverLog.join('')}`);
+  const started = await startServeProcess(['--bundle', bundle, '--key', keyFile, '--cloud', proxy.url, '--models', modelsDir, '--request-timeout', String(REQUEST_TIMEOUT_MS)], 20_000);
+  server = started.server;
+  url = started.url;
+  serverLog = started.log;
 });
 after(async () => {
   server?.kill('SIGTERM');

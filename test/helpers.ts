@@ -1,6 +1,7 @@
 /** Test helpers: where ../shared is (OWSD_MODELS / OWSD_DATA or the checkout's sibling), temp dirs. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,4 +56,39 @@ export async function runOwsd(args: string[], env: NodeJS.ProcessEnv): Promise<{
     const err = e as { stdout: string; stderr: string; code: number };
     return { stdout: err.stdout, stderr: err.stderr, code: err.code };
   }
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel's choice, released for the caller to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * `owsd serve ARGS --port P` as its own process, ready when GET /v1/status answers; its output is collected in
+ * `log`. Throws with that output when it does not come up within `waitMs`.
+ */
+export async function startServeProcess(args: string[], waitMs = 30_000): Promise<{ server: ChildProcess; port: number; url: string; log: string[] }> {
+  const port = await freePort();
+  const log: string[] = [];
+  const server = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', ...args, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d: Buffer) => log.push(d.toString()));
+  server.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (const until = Date.now() + waitMs; Date.now() < until && server.exitCode === null; ) {
+    try {
+      if ((await fetch(`${url}/v1/status`)).ok) return { server, port, url, log };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  server.kill('SIGKILL');
+  throw new Error(`the gateway did not start: ${log.join('')}`);
 }

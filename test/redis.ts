@@ -4,8 +4,7 @@
  * skips with the reason, or fails when OWSD_REQUIRE_REDIS=1 (set by .ci/run, which installs it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { tempDir } from './helpers.js';
+import { freePort, tempDir } from './helpers.js';
 
 export interface TestRedis {
   url: string;
@@ -25,17 +24,6 @@ export function redisSkipReason(): string | undefined {
   const why = 'redis-server is not installed (apt-get install -y redis-server, or set OWSD_REDIS_SERVER)';
   if (process.env.OWSD_REQUIRE_REDIS === '1') throw new Error(`OWSD_REQUIRE_REDIS=1 but ${why}`);
   return why;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startRedis(): Promise<TestRedis> {
