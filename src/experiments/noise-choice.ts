@@ -9,9 +9,10 @@
  *
  * - `twice-chance` (issue 17's wording): the best any-inverter attacker with k = 20 labelled submissions per class
  *   labels under twice chance. On 100- and 202-class sets this asks for under 2% and 1%: a few points of
- *   accuracy, where the attacker's figures are only a few hundred queries apart from chance.
+ *   accuracy. On the committed study it picks NO noise of the grid: at 12x and 16x one Tiny-ImageNet row labels
+ *   exactly 10 of 1,010 queries, exactly twice chance (202 classes); the decision hangs on one query.
  * - `kappa` (the default): the same bound, chance-corrected: Cohen's κ = (accuracy - chance) / (1 - chance) at
- *   most 1/9. On a 10-class set that is exactly "under twice chance" (20%); on 43 classes it allows 12.6%, on
+ *   most 1/9. On a 10-class set that is exactly "under twice chance" (20%); on 43 classes it allows 13.2%, on
  *   100 classes 12.0%, on 202 classes 11.6%: "the observer labels at most one in nine of the submissions it could
  *   not have guessed", the same share of the traffic on every set.
  *
