@@ -167,3 +167,17 @@ test('real: Imagenette through MobileNetV2, the bound falls from near-perfect at
     await enc.release();
   }
 });
+
+test('the study runner: one small data set x encoder, every row and the table (no files written)', { skip: !fs.existsSync(path.join(modelsDir, 'models.json')) || !fs.existsSync(path.join(dataDir, 'cifar-10')) }, async () => {
+  const { runBoundStudy, renderBoundTable } = await import('../src/experiments/bound.js');
+  const r = await runBoundStudy({ modelsDir, dataDir, datasets: ['cifar-10'], encoders: ['cifar10-resnet20'], noises: [0, 8], perClass: 8, pixel: false, write: false, cacheDir: path.join(fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'owsd-bound-')), 'cache') });
+  assert.equal(r.rows.length, 2);
+  for (const row of r.rows) {
+    assert.equal(row.images, 80);
+    assert.deepEqual(row.label.map((l) => l.k), [1, 5]); // k = 20 and 100 leave no query with 8 per class
+    assert.equal(row.reidentification.candidates, 80);
+  }
+  assert.equal(r.rows[0]!.reidentification.top1, 1); // no noise: z is the embedding itself
+  const md = renderBoundTable(r);
+  assert.match(md, /\| cifar-10 \| cifar10-resnet20 \| 10 \| 80 \| 10\.0 \| 8x \|/);
+});

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES } from '../../index.js';
 import { renderSecurityReport } from '../../report/index.js';
+import { fail } from '../../errors.js';
 import { action, collect, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {
@@ -54,7 +55,7 @@ export function registerAnalyze(program: Command): void {
         const { modelsDir, dataDir } = modelsAndData(o, 'analyze bound needs');
         const noises = o.noise.map((x) => {
           const v = Number(x);
-          if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`--noise expects a number >= 0, got '${x}'`);
+          if (!(v >= 0) || !Number.isFinite(v)) return fail('OWSD_ERR_BAD_ARGUMENT', `--noise expects a number >= 0, got '${x}'`);
           return v;
         });
         const r = await runBoundStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, encoders: o.encoder, noises, perClass: o.perClass, quick: o.quick, pixel: o.pixel, cacheDir: o.cacheDir, fresh: o.fresh, seed: o.seed, log: (line) => process.stderr.write(`${line}\n`) });
