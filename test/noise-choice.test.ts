@@ -42,6 +42,7 @@ test('the rule picks the pinned noise: the smallest of the grid whose k=20 bound
       assert.deepEqual(c.rejected.map((x) => x.noise), BOUND_NOISES.filter((n) => n < c.noise!));
       for (const x of c.rejected) assert.ok(x.failing.length > 0);
     }
+    for (const x of c.checks) assert.ok(x.standardError > 0 && x.standardError < 0.02 && x.queries >= 1000, `${x.dataset} x ${x.encoder}: ${x.queries} queries, SE ${x.standardError}`);
   }
 });
 

@@ -42,6 +42,9 @@ export interface NoiseCheck {
   chance: number;
   /** The best any-inverter attacker at k = 20. */
   accuracy: number;
+  /** Its binomial standard error over the scored queries, sqrt(p(1 - p)/queries): how far one draw moves it. */
+  standardError: number;
+  queries: number;
   limit: number;
   ok: boolean;
   publicMeans: number;
@@ -73,6 +76,8 @@ function check(rule: NoiseRule, row: BoundRow, k: number): NoiseCheck | null {
     classes: row.classes,
     chance: row.chance,
     accuracy: point.accuracy,
+    standardError: Math.sqrt((point.accuracy * (1 - point.accuracy)) / point.queries),
+    queries: point.queries,
     limit,
     ok: point.accuracy < limit,
     publicMeans: row.publicMeans.accuracy,
