@@ -60,7 +60,7 @@ export const BOUND_PIXEL = { dataset: 'imagenette-val', encoder: 'mobilenetv2-12
 export interface BoundStudyOptions {
   modelsDir: string;
   dataDir: string;
-  /** Folder of results.json and results.md (default reports/security/bound). */
+  /** Folder of results.json and results.md (default reports/security/bound; quick runs reports/security/bound-quick). */
   out?: string;
   datasets?: string[];
   encoders?: string[];
@@ -268,7 +268,7 @@ export async function runBoundStudy(opts: BoundStudyOptions): Promise<BoundStudy
   const t0 = performance.now();
   const seed = opts.seed ?? 0;
   const quick = opts.quick ?? false;
-  const out = opts.out ?? 'reports/security/bound';
+  const out = opts.out ?? (quick ? 'reports/security/bound-quick' : 'reports/security/bound');
   const write = opts.write ?? true;
   const datasets = opts.datasets?.length ? opts.datasets : BOUND_DATASETS;
   const encoders = opts.encoders?.length ? opts.encoders : BOUND_ENCODERS;
@@ -278,12 +278,20 @@ export async function runBoundStudy(opts: BoundStudyOptions): Promise<BoundStudy
   const caps = Object.fromEntries(datasets.map((x) => [x, cap(x)]));
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'owsd-bound-cache');
   const log = opts.log ?? (() => undefined);
-  const ctx = new ExperimentContext({ modelsDir: opts.modelsDir, dataDir: opts.dataDir, log, maxScramblers: 1 });
   const file = boundResultPath(out);
   const previous: BoundStudyResult | null = !opts.fresh && write && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as BoundStudyResult) : null;
-  const sameSettings = (r: BoundRow) => previous && previous.seed === seed && previous.quick === quick && previous.caps[r.dataset] === caps[r.dataset] && previous.components.join() === BOUND_COMPONENTS.join() && previous.ks.join() === BOUND_KS.join();
-  const kept = (previous?.rows ?? []).filter((r) => sameSettings(r));
+  if (previous) {
+    // Rows are only ever mixed with rows of the same settings: a quick or differently capped run must not
+    // silently replace (or sit beside) the committed study.
+    const same = previous.format === BOUND_FORMAT && previous.seed === seed && previous.quick === quick && previous.components.join() === BOUND_COMPONENTS.join() && previous.ks.join() === BOUND_KS.join();
+    const capClash = datasets.filter((x) => previous.caps[x] !== undefined && previous.caps[x] !== caps[x]);
+    if (!same || capClash.length > 0) {
+      fail('OWSD_ERR_BAD_ARGUMENT', `${file} holds results of other settings (${!same ? 'seed, quick, PCA sizes or k' : `images per class of ${capClash.join(', ')}`}): give another --out, or --fresh to replace them`);
+    }
+  }
+  const kept = previous?.rows ?? [];
   const before = kept.length > 0 ? previous : null;
+  const ctx = new ExperimentContext({ modelsDir: opts.modelsDir, dataDir: opts.dataDir, log, maxScramblers: 1 });
   const result: BoundStudyResult = {
     format: BOUND_FORMAT,
     quick,
@@ -295,7 +303,7 @@ export async function runBoundStudy(opts: BoundStudyOptions): Promise<BoundStudy
     components: BOUND_COMPONENTS,
     caps: { ...before?.caps, ...caps },
     pixelSettings: before?.pixelSettings ?? null,
-    started: started.toISOString(),
+    started: before?.started ?? started.toISOString(),
     seconds: 0,
     encodeSeconds: { ...before?.encodeSeconds },
     rows: [...kept],

@@ -40,7 +40,7 @@ export function registerAnalyze(program: Command): void {
     .description("the any-inverter bound (issue 17): labels and re-identification from the generator's input, every data set x encoder x noise; writes <out>/results.json and results.md")
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--data-dir <dir>', 'data directory (default $OWSD_DATA)')
-    .option('--out <dir>', 'results folder', 'reports/security/bound')
+    .option('--out <dir>', 'results folder (default reports/security/bound; with --quick reports/security/bound-quick)')
     .option('--dataset <name>', `data set (repeat; default all: ${BOUND_DATASETS.join(', ')})`, collect, [])
     .option('--encoder <name>', `encoder (repeat; default all: ${BOUND_ENCODERS.join(', ')})`, collect, [])
     .option('--noise <x>', `noise multiple (repeat; default ${BOUND_NOISES.join(', ')})`, collect, [])
@@ -51,7 +51,7 @@ export function registerAnalyze(program: Command): void {
     .option('--fresh', 'ignore the rows already in results.json')
     .option('--seed <n>', 'seed (default 0)', intOption('--seed', 0))
     .action(
-      action(async (o: { models?: string; dataDir?: string; out: string; dataset: string[]; encoder: string[]; noise: string[]; perClass?: number; quick?: boolean; pixel: boolean; cacheDir?: string; fresh?: boolean; seed?: number }) => {
+      action(async (o: { models?: string; dataDir?: string; out?: string; dataset: string[]; encoder: string[]; noise: string[]; perClass?: number; quick?: boolean; pixel: boolean; cacheDir?: string; fresh?: boolean; seed?: number }) => {
         const { modelsDir, dataDir } = modelsAndData(o, 'analyze bound needs');
         const noises = o.noise.map((x) => {
           const v = Number(x);
@@ -60,7 +60,8 @@ export function registerAnalyze(program: Command): void {
         });
         const r = await runBoundStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, encoders: o.encoder, noises, perClass: o.perClass, quick: o.quick, pixel: o.pixel, cacheDir: o.cacheDir, fresh: o.fresh, seed: o.seed, log: (line) => process.stderr.write(`${line}\n`) });
         process.stderr.write(`${r.rows.length} rows in ${(r.seconds / 60).toFixed(1)} min\n`);
-        process.stdout.write(`${o.out}/results.json\n${o.out}/results.md\n`);
+        const out = o.out ?? (o.quick ? 'reports/security/bound-quick' : 'reports/security/bound');
+        process.stdout.write(`${out}/results.json\n${out}/results.md\n`);
       }),
     );
   analyze
