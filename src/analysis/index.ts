@@ -98,3 +98,4 @@ export {
   type CurveCrossing,
 } from './inversion.js';
 export { deriveBudget, BUDGET_RULE, type BudgetRule, type BudgetEvidence, type DerivedBudget } from './budget.js';
+export { addSubmissionNoise, noiseSource, trafficComponents, labelBound, publicSplit, publicMeansBound, reidentificationBound, pixelWhitenedMeanAttack, ledoitWolf, knnNeighbours, BOUND_CLASSIFIERS, BOUND_DEFAULTS, type BoundClassifier, type BoundOptions, type LabelBound, type TrafficComponents, type PublicMeansBound, type ReidentificationBound, type Shrunk } from './bound.js';

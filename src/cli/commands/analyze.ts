@@ -1,7 +1,8 @@
 /** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze report */
 import type { Command } from 'commander';
-import { runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS } from '../../index.js';
+import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES } from '../../index.js';
 import { renderSecurityReport } from '../../report/index.js';
+import { fail } from '../../errors.js';
 import { action, collect, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {
@@ -32,6 +33,35 @@ export function registerAnalyze(program: Command): void {
         const files = await renderSecurityReport(o.out);
         process.stderr.write(`${run.results.length} dataset(s) in ${(run.seconds / 60).toFixed(1)} min\n`);
         process.stdout.write(`${files.markdown}\n${files.html}\n`);
+      }),
+    );
+  analyze
+    .command('bound')
+    .description("the any-inverter bound (issue 17): labels and re-identification from the generator's input, every data set x encoder x noise; writes <out>/results.json and results.md")
+    .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
+    .option('--data-dir <dir>', 'data directory (default $OWSD_DATA)')
+    .option('--out <dir>', 'results folder (default reports/security/bound; with --quick reports/security/bound-quick)')
+    .option('--dataset <name>', `data set (repeat; default all: ${BOUND_DATASETS.join(', ')})`, collect, [])
+    .option('--encoder <name>', `encoder (repeat; default all: ${BOUND_ENCODERS.join(', ')})`, collect, [])
+    .option('--noise <x>', `noise multiple (repeat; default ${BOUND_NOISES.join(', ')})`, collect, [])
+    .option('--per-class <n>', 'images per class instead of the study caps', intOption('--per-class'))
+    .option('--quick', 'a dozen images per class (for CI)')
+    .option('--no-pixel', 'skip the pixel attacker (it scrambles real images)')
+    .option('--cache-dir <dir>', 'where embeddings are cached (default <tmp>/owsd-bound-cache)')
+    .option('--fresh', 'ignore the rows already in results.json')
+    .option('--seed <n>', 'seed (default 0)', intOption('--seed', 0))
+    .action(
+      action(async (o: { models?: string; dataDir?: string; out?: string; dataset: string[]; encoder: string[]; noise: string[]; perClass?: number; quick?: boolean; pixel: boolean; cacheDir?: string; fresh?: boolean; seed?: number }) => {
+        const { modelsDir, dataDir } = modelsAndData(o, 'analyze bound needs');
+        const noises = o.noise.map((x) => {
+          const v = Number(x);
+          if (!(v >= 0) || !Number.isFinite(v)) return fail('OWSD_ERR_BAD_ARGUMENT', `--noise expects a number >= 0, got '${x}'`);
+          return v;
+        });
+        const r = await runBoundStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, encoders: o.encoder, noises, perClass: o.perClass, quick: o.quick, pixel: o.pixel, cacheDir: o.cacheDir, fresh: o.fresh, seed: o.seed, log: (line) => process.stderr.write(`${line}\n`) });
+        process.stderr.write(`${r.rows.length} rows in ${(r.seconds / 60).toFixed(1)} min\n`);
+        const out = o.out ?? (o.quick ? 'reports/security/bound-quick' : 'reports/security/bound');
+        process.stdout.write(`${out}/results.json\n${out}/results.md\n`);
       }),
     );
   analyze

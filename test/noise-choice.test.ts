@@ -1,0 +1,75 @@
+/**
+ * The noise the default key design should use, by the rule in src/experiments/noise-choice.ts on the committed
+ * any-inverter bound study (reports/security/bound/results.json, `owsd analyze bound`). `owsd key new`'s
+ * default (src/key) is owned elsewhere: this pins what the rule picks, for that default to follow.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chooseNoise, noiseRuleLimit, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, type BoundRow, type BoundStudyResult } from '../src/index.js';
+import { repoRoot } from './helpers.js';
+
+/** What the rules pick on the committed results (update with the results, and say why in the commit). */
+const PINNED = { kappa: 8, 'twice-chance': null } as const;
+
+function committed(): BoundStudyResult {
+  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/security/bound/results.json'), 'utf8')) as BoundStudyResult;
+}
+
+test('the committed bound study is a full run over every shared data set, encoder and noise', () => {
+  const r = committed();
+  assert.equal(r.quick, false);
+  for (const d of BOUND_DATASETS) {
+    for (const e of BOUND_ENCODERS) {
+      for (const n of BOUND_NOISES) {
+        const row = r.rows.find((x) => x.dataset === d && x.encoder === e && x.noise === n);
+        assert.ok(row, `${d} x ${e} at ${n}x`);
+        assert.ok(row.label.some((l) => l.k === 20), `${d} x ${e} at ${n}x has k=20`);
+      }
+    }
+  }
+});
+
+test('the rule picks the pinned noise: the smallest of the grid whose k=20 bound meets it everywhere', () => {
+  const r = committed();
+  for (const rule of ['kappa', 'twice-chance'] as const) {
+    const c = chooseNoise(r, rule);
+    assert.equal(c.noise, PINNED[rule], `${rule}: picks ${c.noise}; closest ${c.closest.dataset} x ${c.closest.encoder} ${c.closest.accuracy} (limit ${c.closest.limit})`);
+    if (c.noise !== null) {
+      assert.ok(c.checks.every((x) => x.ok));
+      // Every smaller noise of the grid fails somewhere.
+      assert.deepEqual(c.rejected.map((x) => x.noise), BOUND_NOISES.filter((n) => n < c.noise!));
+      for (const x of c.rejected) assert.ok(x.failing.length > 0);
+    }
+    for (const x of c.checks) assert.ok(x.standardError > 0 && x.standardError < 0.02 && x.queries >= 1000, `${x.dataset} x ${x.encoder}: ${x.queries} queries, SE ${x.standardError}`);
+  }
+});
+
+test('the κ rule is "under twice chance" on ten classes and chance-corrected elsewhere', () => {
+  assert.ok(Math.abs(noiseRuleLimit('kappa', 0.1) - 0.2) < 1e-12);
+  assert.equal(noiseRuleLimit('twice-chance', 0.01), 0.02);
+  assert.ok(Math.abs(noiseRuleLimit('kappa', 0.01) - (0.01 + 0.99 / 9)) < 1e-12);
+});
+
+test('chooseNoise on a synthetic study: the smallest qualifying noise, null when none qualifies', () => {
+  const row = (dataset: string, noise: number, acc: number, classes = 10): BoundRow => ({
+    dataset,
+    encoder: 'e',
+    dim: 4,
+    images: 100,
+    classes,
+    chance: 1 / classes,
+    noise,
+    label: [{ k: 20, accuracy: acc, attacker: 'z-lda', components: 16, queries: 10, all: {} }],
+    publicMeans: { accuracy: 0.5, attacker: 'z-public-lda', all: {}, publicImages: 50, trafficImages: 50 },
+    reidentification: { top1: 0.5, chance: 0.01, trials: 10, candidates: 100 },
+    seconds: 0,
+  });
+  const base = { rows: [row('a', 0, 0.9), row('a', 4, 0.3), row('a', 8, 0.15), row('b', 0, 0.5, 100), row('b', 4, 0.03, 100), row('b', 8, 0.015, 100)] } as BoundStudyResult;
+  assert.equal(chooseNoise(base, 'kappa').noise, 8);
+  assert.equal(chooseNoise(base, 'twice-chance').noise, 8);
+  const worse = { rows: base.rows.map((x) => (x.dataset === 'b' && x.noise === 8 ? { ...x, label: [{ ...x.label[0]!, accuracy: 0.05 }] } : x)) } as BoundStudyResult;
+  assert.equal(chooseNoise(worse, 'kappa').noise, 8);
+  assert.equal(chooseNoise(worse, 'twice-chance').noise, null);
+});
