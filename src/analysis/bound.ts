@@ -21,10 +21,8 @@
  * - `pixelWhitenedMeanAttack`: the pixel attacker of issue 17 (pooled scrambled pixels, PCA on all the traffic,
  *   whitened, nearest class mean), to stand beside the bound.
  */
-import crypto from 'node:crypto';
 import { fail } from '../errors.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
-import { deriveNormals } from '../key/keystream.js';
 import { leakSplit, type LeakSplit } from './label-leak.js';
 import { scrambledFeatures, trainSoftmaxRegression, type LabelInferenceResult } from './label-inference.js';
 import { cholesky, choleskySolve, dense, fitPca, matmul, pcaProject, type Dense } from './ridge.js';
@@ -32,30 +30,7 @@ import { cholesky, choleskySolve, dense, fitPca, matmul, pcaProject, type Dense 
 // ---------------------------------------------------------------------------------------------------------------
 // The generator's input, exactly as the scrambler draws it
 
-/** The scrambler's seeded noise source for call number `call` of a scrambler created with `noiseSeed`. */
-export function noiseSource(noiseSeed: string, call: number): Buffer {
-  return crypto.createHash('sha256').update(`owsd noise ${noiseSeed} ${call}`).digest();
-}
-
-/**
- * z = e + σ·rms(e)·n for n rows of d values, with n drawn from `source` exactly as the scrambler's `noisy` does
- * (a copy; σ = 0 returns a copy of the input). With a random 32-byte source this is the real traffic's
- * distribution; with `noiseSource(seed, call)` it is bit-identical to a seeded scrambler's call.
- */
-export function addSubmissionNoise(embeddings: Float32Array, n: number, d: number, sigma: number, source: Uint8Array): Float32Array {
-  if (embeddings.length !== n * d) return fail('OWSD_ERR_SHAPE', `submission noise: expected ${n} x ${d} values, got ${embeddings.length}`);
-  if (!(sigma >= 0)) return fail('OWSD_ERR_BAD_ARGUMENT', `submission noise: σ must be >= 0, got ${sigma}`);
-  const out = new Float32Array(embeddings);
-  if (sigma === 0) return out;
-  const z = deriveNormals(source, 'submission-noise', n * d);
-  for (let i = 0; i < n; i++) {
-    let sq = 0;
-    for (let j = 0; j < d; j++) sq += out[i * d + j]! * out[i * d + j]!;
-    const scale = sigma * Math.sqrt(sq / d);
-    for (let j = 0; j < d; j++) out[i * d + j]! += scale * z[i * d + j]!;
-  }
-  return out;
-}
+export { noiseSource, addSubmissionNoise } from '../scrambler/scrambler.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small linear algebra on row-major float64 matrices

@@ -75,18 +75,9 @@ export class Scrambler {
   /** The embeddings plus this submission's noise (a copy; the input is not changed), or the input itself without noise. */
   private noisy(embeddings: Float32Array, n: number): Float32Array {
     if (this.embeddingNoise === 0) return embeddings;
-    const d = this.inputDim;
     const call = this.noiseCalls++;
-    const source = this.noiseSeed === undefined ? crypto.randomBytes(32) : crypto.createHash('sha256').update(`owsd noise ${this.noiseSeed} ${call}`).digest();
-    const z = deriveNormals(source, 'submission-noise', n * d);
-    const out = new Float32Array(embeddings);
-    for (let i = 0; i < n; i++) {
-      let sq = 0;
-      for (let j = 0; j < d; j++) sq += out[i * d + j]! * out[i * d + j]!;
-      const scale = this.embeddingNoise * Math.sqrt(sq / d);
-      for (let j = 0; j < d; j++) out[i * d + j]! += scale * z[i * d + j]!;
-    }
-    return out;
+    const source = this.noiseSeed === undefined ? crypto.randomBytes(32) : noiseSource(this.noiseSeed, call);
+    return addSubmissionNoise(embeddings, n, this.inputDim, this.embeddingNoise, source);
   }
 
   /** Run the generator: N embeddings → N x S x S x 3 pixels (uint8). */
@@ -122,4 +113,29 @@ export class Scrambler {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The seeded noise source of call number `call` of a scrambler created with `noiseSeed` (demonstrations, experiments). */
+export function noiseSource(noiseSeed: string, call: number): Buffer {
+  return crypto.createHash('sha256').update(`owsd noise ${noiseSeed} ${call}`).digest();
+}
+
+/**
+ * The generator's input for one submission: z = e + σ·rms(e)·n for n rows of d values, n ~ N(0, I) drawn from
+ * `source` (32 random bytes from the OS CSPRNG for real traffic; `noiseSource` for seeded runs). Returns a copy.
+ * The one definition: the scrambler uses it, and the any-inverter bound (src/analysis/bound.ts) attacks exactly it.
+ */
+export function addSubmissionNoise(embeddings: Float32Array, n: number, d: number, sigma: number, source: Uint8Array): Float32Array {
+  if (embeddings.length !== n * d) return fail('OWSD_ERR_SHAPE', `submission noise: expected ${n} x ${d} values, got ${embeddings.length}`);
+  if (!(sigma >= 0)) return fail('OWSD_ERR_BAD_ARGUMENT', `submission noise: σ must be >= 0, got ${sigma}`);
+  const out = new Float32Array(embeddings);
+  if (sigma === 0) return out;
+  const z = deriveNormals(source, 'submission-noise', n * d);
+  for (let i = 0; i < n; i++) {
+    let sq = 0;
+    for (let j = 0; j < d; j++) sq += out[i * d + j]! * out[i * d + j]!;
+    const scale = sigma * Math.sqrt(sq / d);
+    for (let j = 0; j < d; j++) out[i * d + j]! += scale * z[i * d + j]!;
+  }
+  return out;
 }
