@@ -9,6 +9,10 @@
  * | OWSD_THREADS      | intra-op threads for onnxruntime                                | number of CPU cores  |
  * | OWSD_LOG          | log level: silent, error, info, debug                           | info                 |
  * | OWSD_ORT_SPIN     | 1: let onnxruntime's idle threads spin-wait (its own default)   | 0 (threads sleep)    |
+ * | OWSD_STATE        | this user's state folder: key ledgers by key id (read at use)   | $XDG_STATE_HOME/owsd or ~/.local/state/owsd |
+ * | OWSD_REDIS        | `owsd key show`: the Redis ledger to read as well                | (none)               |
+ *
+ * onnxruntime's own ORT_DISABLE_TELEMETRY is set to 1 by src/internal/ort.ts, not read: its telemetry stays off.
  */
 import os from 'node:os';
 import path from 'node:path';
