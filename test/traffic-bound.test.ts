@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   BOUND_COMPONENTS,
   BOUND_NOISES,
+  DEFAULT_EMBEDDING_NOISE,
   NOISE_RULE_K,
   noiseRuleLimit,
   startCloudServer,
@@ -130,4 +131,26 @@ test('owsd fit and eval print the bound (text and --json); fit warns with no noi
   } finally {
     await cloud.close();
   }
+});
+
+test('owsd demo carries the same bound object in fit and eval (--json) and prints it (text); the demo key\'s default noise', async () => {
+  const args = ['demo', '--models', modelsDir, '--data-dir', dataDir, '--labels', '2', '--per-label', '40', '--image-size', '32', '--cloud-model', 'cifar10-resnet20'];
+  const dj = await owsd([...args, '--work', tempDir('owsd-bound-demo-'), '--json']);
+  assert.equal(dj.code, 0, dj.stderr);
+  const d = JSON.parse(dj.stdout) as { fit: { bound: TrafficBound }; eval: { bound: TrafficBound } };
+  for (const b of [d.fit.bound, d.eval.bound]) {
+    assert.equal(b.noise, DEFAULT_EMBEDDING_NOISE);
+    assert.equal(b.chance, 0.5);
+    assert.ok(b.publicMeans >= 0 && b.publicMeans <= 1 && b.publicImages > 0);
+  }
+  assert.deepEqual(Object.keys(d.fit.bound.k), ['1', '5', '20']);
+  assert.deepEqual(Object.keys(d.eval.bound.k), ['1', '5']);
+  assert.ok(d.fit.bound.rule && d.eval.bound.rule === undefined);
+  const dt = await owsd([...args, '--work', tempDir('owsd-bound-demo-')]);
+  assert.equal(dt.code, 0, dt.stderr);
+  const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+  // Seeded: the text run prints the JSON run's figures.
+  assert.ok(dt.stdout.includes(`any-inverter bound (key noise ${DEFAULT_EMBEDDING_NOISE}x; 56 of these images, seeded): an observer who could invert the scrambler and knew 1 / 5 / 20 labels per class would label ${['1', '5', '20'].map((k) => pc(d.fit.bound.k[k]!)).join(' / ')} of your traffic (chance 50.0%)`), dt.stdout);
+  assert.ok(dt.stdout.includes(`any-inverter bound (key noise ${DEFAULT_EMBEDDING_NOISE}x; 24 of these images, seeded): an observer who could invert the scrambler and knew 1 / 5 labels per class would label ${['1', '5'].map((k) => pc(d.eval.bound.k[k]!)).join(' / ')} of your traffic`), dt.stdout);
+  assert.equal(dt.stdout.includes('Warning: with 20 labels per class'), !d.fit.bound.rule!.ok);
 });
