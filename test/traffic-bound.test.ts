@@ -52,7 +52,7 @@ test('trafficBound: k = 1, 5, 20 where every class has k + 5 images; public mean
   assert.equal(b.chance, 0.1);
   assert.equal(b.publicImages + b.trafficImages, 300);
   assert.equal(b.queries['20'], 100);
-  for (const v of [...Object.values(b.k), b.publicMeans]) assert.ok(v >= 0 && v <= 1);
+  for (const v of [...Object.values(b.k), b.publicMeans!]) assert.ok(v >= 0 && v <= 1);
   assert.equal(b.rule, undefined, 'the rule is checked only when asked (fit)');
   assert.deepEqual({ ...(await trafficBound(e, 64, y, 4, { seed: 3 }))!, seconds: 0 }, { ...b, seconds: 0 });
   // 20 per class: k = 20 would leave no query: only 1 and 5.
@@ -63,6 +63,16 @@ test('trafficBound: k = 1, 5, 20 where every class has k + 5 images; public mean
   assert.equal(capped.images, 100);
   assert.deepEqual(Object.keys(capped.k), ['1', '5']);
   assert.equal(await trafficBound(e.subarray(0, 64), 64, [0], 4, { seed: 3 }), null);
+  // Too few images for public means, or identical images with no noise (a singular scatter): no figure, no failure.
+  const tiny = (await trafficBound(e.subarray(0, 30 * 64), 64, y.slice(0, 30), 0, { seed: 3 }))!;
+  assert.equal(tiny.publicMeans, null);
+  assert.match(tiny.publicMeansNote!, /a class has 3 images; public means need 4/);
+  assert.deepEqual(Object.keys(tiny.k), []);
+  const same = new Float32Array(40 * 64);
+  for (let i = 0; i < 40; i++) same.fill(i % 2, i * 64, (i + 1) * 64);
+  const flat = (await trafficBound(same, 64, Array.from({ length: 40 }, (_, i) => i % 2), 0, { seed: 3 }))!;
+  assert.equal(flat.publicMeans, null);
+  assert.match(flat.publicMeansNote!, /not positive definite/);
 });
 
 test('trafficBound with the rule: more noise labels less; a failing figure names the smallest grid noise that passes', async () => {
@@ -112,7 +122,7 @@ test('owsd fit and eval print the bound (text and --json); fit warns with no noi
     const ft = await owsd(fitArgs);
     assert.equal(ft.code, 0, ft.stderr);
     const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
-    assert.ok(ft.stdout.includes(`any-inverter bound (key no noise; 56 of these images, seeded): an observer who could invert the scrambler and knew 1 / 5 / 20 labels per class would label ${pc(b.k['1']!)} / ${pc(b.k['5']!)} / ${pc(b.k['20']!)} of your traffic (chance 50.0%); knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`), ft.stdout);
+    assert.ok(ft.stdout.includes(`any-inverter bound (key no noise; 56 of these images, seeded): an observer who could invert the scrambler and knew 1 / 5 / 20 labels per class would label ${pc(b.k['1']!)} / ${pc(b.k['5']!)} / ${pc(b.k['20']!)} of your traffic (chance 50.0%); knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans!)}`), ft.stdout);
     const fix = b.rule!.suggestedNoise === null ? /no noise up to 16x meets it here/ : new RegExp(`owsd key new --noise ${b.rule!.suggestedNoise}\` would meet it here`);
     assert.match(ft.stdout, /Warning: with 20 labels per class that is above the default noise rule's limit of 55\.6% on this data/);
     assert.match(ft.stdout, fix);
@@ -141,7 +151,7 @@ test('owsd demo carries the same bound object in fit and eval (--json) and print
   for (const b of [d.fit.bound, d.eval.bound]) {
     assert.equal(b.noise, DEFAULT_EMBEDDING_NOISE);
     assert.equal(b.chance, 0.5);
-    assert.ok(b.publicMeans >= 0 && b.publicMeans <= 1 && b.publicImages > 0);
+    assert.ok(b.publicMeans !== null && b.publicMeans >= 0 && b.publicMeans <= 1 && b.publicImages > 0);
   }
   assert.deepEqual(Object.keys(d.fit.bound.k), ['1', '5', '20']);
   assert.deepEqual(Object.keys(d.eval.bound.k), ['1', '5']);

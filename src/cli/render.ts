@@ -35,7 +35,7 @@ export function boundLines(b: TrafficBound | null | undefined): string[] {
     ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${ks.map((k) => pc(b.k[String(k)]!)).join(' / ')} of your traffic`
     : 'would label';
   const out = [
-    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)}); knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`,
+    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)})${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
   ];
   const r = b.rule;
   if (r && !r.ok) {

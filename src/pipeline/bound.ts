@@ -13,7 +13,7 @@
  * κ ≤ 1/9 at k = 20); when it fails, the same embeddings are tried at the larger noises of the study's grid and
  * the smallest that meets the rule is named.
  */
-import { addSubmissionNoise, labelBound, noiseSource, publicMeansBound, publicSplit, trafficComponents } from '../analysis/bound.js';
+import { addSubmissionNoise, BOUND_CLASSIFIERS, labelBound, noiseSource, publicMeansBound, publicSplit, trafficComponents } from '../analysis/bound.js';
 import { cappedPerClass } from '../analysis/label-leak.js';
 import { dense, takeRows, type Dense } from '../analysis/ridge.js';
 import { createRng, deriveSeed } from '../internal/random.js';
@@ -27,6 +27,8 @@ export const TRAFFIC_BOUND_COMPONENTS = [16, 64] as const;
 export const TRAFFIC_BOUND_MAX_IMAGES = 1000;
 /** A k is reported only when every class has at least k + this many images. */
 export const TRAFFIC_BOUND_MIN_QUERIES = 5;
+/** Public means need this many images in every class (two public, two traffic at least). */
+export const PUBLIC_MEANS_MIN_PER_CLASS = 4;
 /** Noises tried when the key's fails the rule: the bound study's grid (BOUND_NOISES; test/traffic-bound.test.ts checks they agree). */
 export const TRAFFIC_BOUND_NOISES = [0, 4, 6, 8, 12, 16] as const;
 
@@ -53,8 +55,13 @@ export interface TrafficBound {
   k: Record<string, number>;
   /** Scored submissions at each k. */
   queries: Record<string, number>;
-  /** Label accuracy with no leak, from class means of a disjoint "public" half of the same images. */
-  publicMeans: number;
+  /**
+   * Label accuracy with no leak, from class means of a disjoint "public" half of the same images; null when a
+   * class has fewer than PUBLIC_MEANS_MIN_PER_CLASS images or the public half's scatter is singular (said in
+   * `publicMeansNote`).
+   */
+  publicMeans: number | null;
+  publicMeansNote?: string;
   publicImages: number;
   trafficImages: number;
   /** Present when the rule was checked (fit). */
@@ -75,7 +82,12 @@ async function labelFigures(z: Dense, labels: number[], ks: readonly number[], s
   for (const p of TRAFFIC_BOUND_COMPONENTS) tcs.push(await trafficComponents(z, Math.min(p, z.rows - 1, z.cols), seed));
   for (const k of ks) {
     for (const tc of tcs) {
-      const r = await labelBound(tc, labels, k, seed);
+      const r = await labelBound(tc, labels, k, seed).catch((err: unknown) => {
+        // Shrinkage LDA is undefined when the leaks' scatter is singular (identical images, no noise): the other
+        // classifiers still count.
+        if (!singular(err)) throw err;
+        return labelBound(tc, labels, k, seed, { classifiers: BOUND_CLASSIFIERS.filter((c) => c !== 'lda') });
+      });
       if (!r) continue;
       const prev = out.get(k);
       if (!prev || r.best.accuracy > prev.accuracy) out.set(k, { accuracy: r.best.accuracy, queries: r.best.queries });
@@ -83,6 +95,8 @@ async function labelFigures(z: Dense, labels: number[], ks: readonly number[], s
   }
   return out;
 }
+
+const singular = (err: unknown): boolean => (err as { code?: string }).code === 'OWSD_ERR_BAD_ARGUMENT' && /not positive definite/.test((err as Error).message);
 
 function noisy(e: Dense, sigma: number, seed: number): Dense {
   return dense(e.rows, e.cols, addSubmissionNoise(e.data, e.rows, e.cols, sigma, noiseSource(`traffic bound ${sigma} ${seed}`, 0)));
@@ -112,7 +126,19 @@ export async function trafficBound(embeddings: Float32Array, d: number, labels: 
   const z = noisy(e, sigma, opts.seed);
   const figures = await labelFigures(z, y, ks, opts.seed);
   const { publicRows, trafficRows } = publicSplit(y, opts.seed);
-  const pm = await publicMeansBound(takeRows(z, trafficRows), trafficRows.map((i) => y[i]!), takeRows(e, publicRows), publicRows.map((i) => y[i]!), sigma, opts.seed);
+  let publicMeans: number | null = null;
+  let publicMeansNote: string | undefined;
+  if (smallest < PUBLIC_MEANS_MIN_PER_CLASS) publicMeansNote = `a class has ${smallest} images; public means need ${PUBLIC_MEANS_MIN_PER_CLASS}`;
+  else {
+    try {
+      const pm = await publicMeansBound(takeRows(z, trafficRows), trafficRows.map((i) => y[i]!), takeRows(e, publicRows), publicRows.map((i) => y[i]!), sigma, opts.seed);
+      publicMeans = pm.best.accuracy;
+    } catch (err) {
+      // A singular public scatter (e.g. identical images and no noise): the figure is not defined, the run goes on.
+      if (!singular(err)) throw err;
+      publicMeansNote = (err as Error).message;
+    }
+  }
   const chance = 1 / classes.length;
   const out: TrafficBound = {
     noise: sigma,
@@ -121,7 +147,8 @@ export async function trafficBound(embeddings: Float32Array, d: number, labels: 
     images: rows.length,
     k: Object.fromEntries([...figures].map(([k, f]) => [String(k), f.accuracy])),
     queries: Object.fromEntries([...figures].map(([k, f]) => [String(k), f.queries])),
-    publicMeans: pm.best.accuracy,
+    publicMeans,
+    ...(publicMeansNote ? { publicMeansNote } : {}),
     publicImages: publicRows.length,
     trafficImages: trafficRows.length,
     seconds: 0,
