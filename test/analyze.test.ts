@@ -9,6 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 import type { SecurityResult } from '../src/experiments/index.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };
 
@@ -33,13 +34,13 @@ test('owsd analyze --quick: every part on both datasets, measured attacks behave
     assert.ok(px.accuracy > 2.5 * px.chance, `${dataset} pixel-1nn k=5 ${px.accuracy}`);
     // The default key's fresh noise per submission: the same image sent twice is never the same bytes.
     const tn = res.trafficNoisy!;
-    assert.equal(tn.embeddingNoise, 4);
+    assert.equal(tn.embeddingNoise, DEFAULT_EMBEDDING_NOISE);
     assert.equal(tn.linkability.exact.rate, 0);
     assert.equal(tn.linkability.exact.pairs, t.linkability.exact.pairs);
     // Rotation: leaks under the old key say little about images under the new one.
     for (const rot of res.defences.rotation) assert.ok(rot.afterRotation!.accuracy < rot.sameKey!.accuracy, JSON.stringify(rot));
     // The same known-plaintext attacks on the default key: the same N, on noisy draws.
-    assert.equal(res.inversionNoisy!.embeddingNoise, 4);
+    assert.equal(res.inversionNoisy!.embeddingNoise, DEFAULT_EMBEDDING_NOISE);
     assert.deepEqual(res.inversionNoisy!.nValues, res.inversion.nValues);
     // Inversion curves exist for every N, with the trivial baseline beside them.
     assert.deepEqual(res.inversion.points.map((p) => p.n), res.inversion.nValues);

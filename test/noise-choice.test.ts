@@ -1,7 +1,7 @@
 /**
  * The noise the default key design should use, by the rule in src/experiments/noise-choice.ts on the committed
  * any-inverter bound study (reports/security/bound/results.json, `owsd analyze bound`). `owsd key new`'s
- * default (src/key) is owned elsewhere: this pins what the rule picks, for that default to follow.
+ * default (DEFAULT_EMBEDDING_NOISE, src/key/keyfile.ts) follows it: test/design-choice.test.ts checks that.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
-import type { EvalReport, FitResult, DemoReport, LeakAttackResult } from '../index.js';
+import type { EvalReport, FitResult, DemoReport, LeakAttackResult, TrafficBound } from '../index.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
@@ -21,12 +21,39 @@ function attackLines(a: LeakAttackResult | null | undefined): string[] {
   return out;
 }
 
+const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * The any-inverter bound in plain words (src/pipeline/bound.ts) and, when fit checked the default noise rule and
+ * the figure exceeds it, the warning naming the noise that would meet it.
+ */
+export function boundLines(b: TrafficBound | null | undefined): string[] {
+  if (!b) return [];
+  const ks = Object.keys(b.k).map(Number).sort((x, y) => x - y);
+  const noise = b.noise > 0 ? `noise ${b.noise}x` : 'no noise';
+  const knew = ks.length > 0
+    ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${ks.map((k) => pc(b.k[String(k)]!)).join(' / ')} of your traffic`
+    : 'would label';
+  const out = [
+    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)})${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
+  ];
+  const r = b.rule;
+  if (r && !r.ok) {
+    const fix = r.suggestedNoise !== null
+      ? `a key made with \`owsd key new --noise ${r.suggestedNoise}\` would meet it here (${r.suggestedNoise}x: ${pc(r.tried.find((t) => t.noise === r.suggestedNoise)!.accuracy)})`
+      : `no noise up to ${Math.max(...r.tried.map((t) => t.noise))}x meets it here (${r.tried.map((t) => `${t.noise}x: ${pc(t.accuracy)}`).join(', ')})`;
+    out.push(`Warning: with ${r.k} labels per class that is above the default noise rule's limit of ${pc(r.limit)} on this data (docs/leak-bound.md); ${fix}.`);
+  }
+  return out;
+}
+
 export function renderFit(r: Omit<FitResult, 'bundle'>): string {
   const v = r.validation;
   return [
     `fitted on ${r.trainSamples} images; ${r.submissionsSent} submissions sent; ${r.seconds.toFixed(1)} s; bundle: ${r.out}`,
     `validation top-1: with cloud ${pct(v.both)} | embedding alone ${pct(v.embedding)} | cloud vector alone ${pct(v.cloud)} | cloud gain ${v.cloudGain === null ? 'n/a' : pts(v.cloudGain)}`,
     ...attackLines(r.attack),
+    ...boundLines(r.bound),
     ...(v.cloudGain !== null && v.both !== null && v.embedding !== null && r.validationSamples > 0
       ? [`On the validation images: ${cloudVerdict(v.cloudGain, Math.sqrt((v.both * (1 - v.both) + v.embedding * (1 - v.embedding)) / r.validationSamples))}`]
       : []),
@@ -58,7 +85,7 @@ export function renderEval(r: EvalReport): string {
     );
   }
   const attack = attackLines(r.attack);
-  lines.push(...attack.slice(0, 1), cloudVerdict(r.cloudGain, r.cloudGainStdErr), ...attack.slice(1));
+  lines.push(...attack.slice(0, 1), ...boundLines(r.bound), cloudVerdict(r.cloudGain, r.cloudGainStdErr), ...attack.slice(1));
   return lines.join('\n');
 }
 

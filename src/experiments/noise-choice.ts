@@ -1,7 +1,8 @@
 /**
  * Which per-submission noise the default key design should use, chosen from the any-inverter bound study
  * (reports/security/bound/results.json, `owsd analyze bound`) by a stated rule; test/noise-choice.test.ts pins
- * the rule's output on the committed results, as test/design-choice.test.ts does for the generator.
+ * the rule's output on the committed results, and test/design-choice.test.ts checks that `owsd key new`'s
+ * default (DEFAULT_EMBEDDING_NOISE) is the `kappa` rule's choice, as it does for the generator's design.
  *
  * More noise costs no accuracy (the IIN keeps the clean embedding and the scrambled cloud adds nothing
  * measurable), so each rule picks the SMALLEST noise of the grid that meets its criterion on every shared data

@@ -24,8 +24,13 @@ export const DEFAULT_BUDGET = 1000;
 export const MAX_BUDGET = 1_000_000_000;
 export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 1024;
-/** The design study's choice (experiment `design`; README, SECURITY.md). */
-export const DEFAULT_EMBEDDING_NOISE = 4;
+/**
+ * The per-submission noise of `owsd key new`'s keys: the any-inverter bound study's choice by the stated rule of
+ * src/experiments/noise-choice.ts (κ ≤ 1/9 at k = 20 on every shared data set with every encoder;
+ * reports/security/bound/results.json, table in docs/leak-bound.md); test/design-choice.test.ts checks it. It
+ * was 4 (the design study's choice) before: key files store their noise, so keys made then keep 4.
+ */
+export const DEFAULT_EMBEDDING_NOISE = 8;
 /** The largest per-submission noise a key may ask for (a multiple of the embedding's RMS). */
 export const MAX_EMBEDDING_NOISE = 100;
 export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;

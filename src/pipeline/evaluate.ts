@@ -14,6 +14,7 @@ import type { FeatureSet } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
 import { Predictor } from './predict.js';
+import { trafficBound, type TrafficBound } from './bound.js';
 import { selectData, type DataSelection } from './data.js';
 import type { SkippedImage } from './screen.js';
 import type { CloudSettings } from './session.js';
@@ -54,6 +55,11 @@ export interface EvalReport {
    * evaluation images (null when a class has too few images): how well the traffic gives the labels away.
    */
   attack: LeakAttackResult | null;
+  /**
+   * The any-inverter bound on these evaluation images' embeddings at the first key's noise (src/pipeline/bound.ts):
+   * at each k the data allows, and with public class means (null with fewer than two labels).
+   */
+  bound: TrafficBound | null;
   submissionsSent: number;
   seconds: number;
 }
@@ -121,6 +127,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     cloudGain: accuracy.both.top1 - accuracy.embedding.top1,
     cloudGainStdErr: gain.stdErr,
     attack: f.scrambled ? nearestNeighbourAttack(await decodePixels(f.scrambled), targets, 5, selection.seed) : null,
+    bound: await trafficBound(f.embeddings, f.embeddingDim, targets, opts.keys[0]!.generator.embeddingNoise ?? 0, { seed: selection.seed }),
     submissionsSent: f.sent,
     seconds: 0,
   };

@@ -19,6 +19,7 @@ import type { Sample } from '../types.js';
 import type { SkippedImage } from './screen.js';
 import { trafficLeakAttack } from './leak.js';
 import type { LeakAttackResult } from '../analysis/label-leak.js';
+import { trafficBound, type TrafficBound } from './bound.js';
 
 export interface FitOptions extends ResolveOptions {
   keys: Key[];
@@ -56,6 +57,11 @@ export interface FitResult {
   submissionsSent: number;
   /** The k=5 pixel 1-NN label-leak attack on this run's own traffic (a capped subset, scrambled again, not sent). */
   attack: LeakAttackResult | null;
+  /**
+   * The any-inverter bound on this run's own embeddings at the first key's noise (src/pipeline/bound.ts), with the
+   * default noise rule checked at k = 20 and, when it fails, the smallest noise of the study's grid that meets it.
+   */
+  bound: TrafficBound | null;
   /** Images the IINs' validation accuracies were measured on (the cloud gain's sample). */
   validationSamples: number;
   seconds: number;
@@ -112,6 +118,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
   const iinConfig = { ...opts.iin, seed: opts.iin?.seed ?? opts.data.seed };
   const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch);
   const attack = await trafficLeakAttack(channels[0]!.scrambler, f.embeddings, y, { seed: opts.data.seed });
+  const bound = await trafficBound(f.embeddings, f.embeddingDim, y, opts.keys[0]!.generator.embeddingNoise ?? 0, { seed: opts.data.seed, checkRule: true });
   const seconds = (performance.now() - started) / 1000;
   const encoders = await Promise.all(
     encoder.describe().map(async (e, i) => ({ ...e, sha256: specs[i]!.sha256 ?? (await sha256File(specs[i]!.path)) })),
@@ -145,6 +152,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     skippedImages: [...data.skipped.train, ...data.skipped.test],
     submissionsSent: f.sent,
     attack,
+    bound,
     validationSamples: validationCount(train.length, iins.both.config),
     seconds,
   };

@@ -12,6 +12,7 @@ import type { InputSet, SettingResult, Summary } from '../experiments/setting.js
 import { barChart, lineChart, scatterChart } from './charts.js';
 import { bestAttack } from '../experiments/setting.js';
 import { chooseDesign } from '../experiments/design-choice.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
 
@@ -281,7 +282,7 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
   let chosen = '';
   try {
     const c = chooseDesign(r);
-    chosen = `\n\n**The default of \`owsd key new\`: ${c.id.split('/')[1]}** (${c.imageSize} px, ${c.baseChannels} channels, noise ${c.embeddingNoise}x the embedding's RMS): by the rule in src/experiments/design-choice.ts, the one-key design within a point of the best IIN top-1 whose best attacker at k=${c.attack.k} does worst (${pct(c.attack.accuracy, 1)}%, ${c.attack.attacker}).`;
+    chosen = `\n\n**The design study's choice for \`owsd key new\`: ${c.id.split('/')[1]}** (${c.imageSize} px, ${c.baseChannels} channels, noise ${c.embeddingNoise}x the embedding's RMS): by the rule in src/experiments/design-choice.ts, the one-key design within a point of the best IIN top-1 whose best attacker at k=${c.attack.k} does worst (${pct(c.attack.accuracy, 1)}%, ${c.attack.attacker}). Its generator is the default; the default noise is ${DEFAULT_EMBEDDING_NOISE}x, chosen by the rule on the any-inverter bound (src/experiments/noise-choice.ts, docs/leak-bound.md).`;
   } catch {
     /* a partial or quick run may hold no qualifying row */
   }
