@@ -23,7 +23,7 @@
  */
 import { fail } from '../errors.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
-import { leakSplit, type LeakSplit } from './label-leak.js';
+import { leakSplit, rowsByClass, type LeakSplit } from './label-leak.js';
 import { scrambledFeatures, trainSoftmaxRegression, type LabelInferenceResult } from './label-inference.js';
 import { cholesky, choleskySolve, dense, fitPca, matmul, pcaProject, type Dense } from './ridge.js';
 
@@ -324,12 +324,7 @@ export async function labelBound(tc: TrafficComponents, labels: readonly number[
 /** Rows of a matrix in a random order split per class into two disjoint halves (seeded): public and traffic. */
 export function publicSplit(labels: readonly number[], seed: number, publicShare = 0.5): { publicRows: number[]; trafficRows: number[] } {
   const rng = createRng(deriveSeed(seed, 'bound-public-split'));
-  const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => {
-    const list = byClass.get(l);
-    if (list) list.push(i);
-    else byClass.set(l, [i]);
-  });
+  const byClass = rowsByClass(labels);
   const publicRows: number[] = [];
   const trafficRows: number[] = [];
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) {

@@ -68,16 +68,22 @@ export interface LeakSplit {
   classes: number;
 }
 
-/** k labelled leaks per class (seeded choice), the rest queries. Classes with k or fewer rows give leaks only. */
-export function leakSplit(labels: readonly number[], k: number, seed: number): LeakSplit {
-  if (!Number.isInteger(k) || k < 1) fail('OWSD_ERR_BAD_ARGUMENT', `label inference: k must be a positive integer (got ${k})`);
-  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
+/** Row indices per label, in row order, keyed in order of first appearance. */
+export function rowsByClass(labels: readonly number[]): Map<number, number[]> {
   const byClass = new Map<number, number[]>();
   labels.forEach((l, i) => {
     const list = byClass.get(l);
     if (list) list.push(i);
     else byClass.set(l, [i]);
   });
+  return byClass;
+}
+
+/** k labelled leaks per class (seeded choice), the rest queries. Classes with k or fewer rows give leaks only. */
+export function leakSplit(labels: readonly number[], k: number, seed: number): LeakSplit {
+  if (!Number.isInteger(k) || k < 1) fail('OWSD_ERR_BAD_ARGUMENT', `label inference: k must be a positive integer (got ${k})`);
+  const rng = createRng(deriveSeed(seed, `leak-attack-k${k}`));
+  const byClass = rowsByClass(labels);
   const leaked: number[] = [];
   const queries: number[] = [];
   for (const idx of byClass.values()) {
