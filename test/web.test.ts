@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { boundSentences, createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
 import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
 
 const executablePath = process.env.OWSD_CHROMIUM ?? '/usr/bin/chromium';
@@ -52,7 +52,7 @@ test('the web page in chromium: upload a real image, see the original, the scram
   let ctx: BrowserContext | undefined;
   try {
     const bundleDir = path.join(dir, 'web.bundle');
-    await fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url: cloud.url, modelName: 'cifar10-resnet20' }, data, out: bundleDir, modelsDir, iin: { epochs: 30, hidden: 64, batchSize: 16 } });
+    const fitted = await fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url: cloud.url, modelName: 'cifar10-resnet20' }, data, out: bundleDir, modelsDir, iin: { epochs: 30, hidden: 64, batchSize: 16 } });
     const bundle = readBundle(bundleDir);
     const held = (await selectData(data)).test;
     const image = (held[0]!.image as { path: string }).path;
@@ -108,6 +108,10 @@ test('the web page in chromium: upload a real image, see the original, the scram
     assert.ok(await key.evaluate((el) => el.classList.contains('near-limit')));
     assert.match((await page.locator('#warning').textContent())!, /has used 29 of its 40 submissions/);
     assert.ok(await page.locator('#warning').isVisible());
+    // The any-inverter bound fit measured, in the words owsd fit prints (issue 17 item 2).
+    assert.ok(fitted.bound);
+    assert.equal(await page.locator('#service #bound').textContent(), boundSentences(fitted.bound).join(' '));
+    assert.match((await page.locator('#service #bound').textContent())!, /^any-inverter bound \(key no noise; /);
     await page.screenshot({ path: path.join(artifacts, 'web-keys.png'), fullPage: true });
 
     // Every file its own outcome: an iPhone HEIC the gateway cannot read beside a good image gets its own error

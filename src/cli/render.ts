@@ -1,5 +1,6 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
 import type { EvalReport, FitResult, DemoReport, LeakAttackResult, TrafficBound } from '../index.js';
+import { boundSentences } from '../pipeline/bound.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
@@ -21,31 +22,8 @@ function attackLines(a: LeakAttackResult | null | undefined): string[] {
   return out;
 }
 
-const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
-
-/**
- * The any-inverter bound in plain words (src/pipeline/bound.ts) and, when fit checked the default noise rule and
- * the figure exceeds it, the warning naming the noise that would meet it.
- */
-export function boundLines(b: TrafficBound | null | undefined): string[] {
-  if (!b) return [];
-  const ks = Object.keys(b.k).map(Number).sort((x, y) => x - y);
-  const noise = b.noise > 0 ? `noise ${b.noise}x` : 'no noise';
-  const knew = ks.length > 0
-    ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${ks.map((k) => pc(b.k[String(k)]!)).join(' / ')} of your traffic`
-    : 'would label';
-  const out = [
-    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)})${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
-  ];
-  const r = b.rule;
-  if (r && !r.ok) {
-    const fix = r.suggestedNoise !== null
-      ? `a key made with \`owsd key new --noise ${r.suggestedNoise}\` would meet it here (${r.suggestedNoise}x: ${pc(r.tried.find((t) => t.noise === r.suggestedNoise)!.accuracy)})`
-      : `no noise up to ${Math.max(...r.tried.map((t) => t.noise))}x meets it here (${r.tried.map((t) => `${t.noise}x: ${pc(t.accuracy)}`).join(', ')})`;
-    out.push(`Warning: with ${r.k} labels per class that is above the default noise rule's limit of ${pc(r.limit)} on this data (docs/leak-bound.md); ${fix}.`);
-  }
-  return out;
-}
+/** The any-inverter bound in plain words, and the warning when it exceeds the noise rule (src/pipeline/bound.ts, shared with the gateway). */
+export const boundLines = (b: TrafficBound | null | undefined): string[] => (b ? boundSentences(b) : []);
 
 export function renderFit(r: Omit<FitResult, 'bundle'>): string {
   const v = r.validation;

@@ -175,3 +175,41 @@ export async function trafficBound(embeddings: Float32Array, d: number, labels: 
   out.seconds = (performance.now() - t0) / 1000;
   return out;
 }
+
+const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * The any-inverter bound in plain words and, when fit checked the default noise rule and the figure exceeds it, the
+ * warning naming the noise that would meet it. `owsd fit` / `eval` / `demo` print it (src/cli/render.ts) and the
+ * gateway's status and key page show it (src/server/gateway.ts), so both say the same words.
+ */
+export function boundSentences(b: TrafficBound): string[] {
+  const ks = Object.keys(b.k).map(Number).sort((x, y) => x - y);
+  const noise = b.noise > 0 ? `noise ${b.noise}x` : 'no noise';
+  const knew = ks.length > 0
+    ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${ks.map((k) => pc(b.k[String(k)]!)).join(' / ')} of your traffic`
+    : 'would label';
+  const out = [
+    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)})${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
+  ];
+  const r = b.rule;
+  if (r && !r.ok) {
+    const fix = r.suggestedNoise !== null
+      ? `a key made with \`owsd key new --noise ${r.suggestedNoise}\` would meet it here (${r.suggestedNoise}x: ${pc(r.tried.find((t) => t.noise === r.suggestedNoise)!.accuracy)})`
+      : `no noise up to ${Math.max(...r.tried.map((t) => t.noise))}x meets it here (${r.tried.map((t) => `${t.noise}x: ${pc(t.accuracy)}`).join(', ')})`;
+    out.push(`Warning: with ${r.k} labels per class that is above the default noise rule's limit of ${pc(r.limit)} on this data (docs/leak-bound.md); ${fix}.`);
+  }
+  return out;
+}
+
+/** What the gateway says for a bundle fitted before fit stored its bound. */
+export const BOUND_NOT_MEASURED = 'not measured (refit with this version)';
+/** What it says when fit stored no bound because the data had fewer than two classes with two images. */
+export const BOUND_TOO_FEW = 'not measured (fewer than two classes with at least two training images)';
+
+/** The bound a bundle stored (`bundle.bound`: undefined before fit stored it, null when fit could not measure it) in plain words. */
+export function boundText(b: TrafficBound | null | undefined): string {
+  if (b === undefined) return BOUND_NOT_MEASURED;
+  if (b === null) return BOUND_TOO_FEW;
+  return boundSentences(b).join(' ');
+}

@@ -10,6 +10,7 @@ import type { CloudProtocol } from '../cloud/client.js';
 import { exportIinOnnx, iinWeightsFromJson, iinWeightsToJson, type IinConfig, type IinWeights, type IinEpochRecord } from '../iin/index.js';
 import type { FeatureSet } from './features.js';
 import { writeFileAtomic } from '../key/files.js';
+import type { TrafficBound } from './bound.js';
 
 export const BUNDLE_FORMAT = 'owsd-bundle/1';
 
@@ -41,6 +42,12 @@ export interface Bundle {
    */
   training?: { ids: string[]; labels: string[] };
   fit: { submissionsSent: number; seconds: number };
+  /**
+   * The any-inverter bound fit measured on this training set at the first key's noise (src/pipeline/bound.ts;
+   * null when it could not be measured). Absent in bundles written before fit stored it; a rotation's refit
+   * stores its own run's. The gateway's status and key page show it.
+   */
+  bound?: TrafficBound | null;
   iins: Record<FeatureSet, BundleIin>;
 }
 

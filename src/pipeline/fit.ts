@@ -136,6 +136,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     data: { ...data.selection, format: data.dataset.format, train: train.length, test: data.test.length, ...(data.selection.badImages === 'skip' ? { skipped: data.skipped.train.length + data.skipped.test.length } : {}) },
     training: { ids: train.map((s) => s.id), labels: train.map((s) => data.dataset.classes[s.label]!) },
     fit: { submissionsSent: f.sent, seconds },
+    bound,
     iins,
   };
   writeBundle(opts.out, bundle);

@@ -4,7 +4,7 @@
  *
  * - `POST /v1/classify`: multipart or JSON images → top-k true labels (and, with `details`, the scrambled PNG
  *   exactly as sent and the cloud's own top-5).
- * - `GET /v1/status`: key id(s), budget and use, warnings, cloud health, model information.
+ * - `GET /v1/status`: key id(s), budget and use, warnings, the any-inverter bound fit measured, cloud health, model information.
  * - `POST /v1/keys/rotate`: key rotation, accepted only from this machine (loopback), and only as a JSON request
  *   (`Content-Type: application/json`), which a browser cannot send cross-site without a CORS preflight.
  * - `GET /v1/openapi.json`; `GET /` (classify page) and `GET /keys` (key page), plain HTML+JS from ./web.

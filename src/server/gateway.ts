@@ -18,6 +18,7 @@ import type { CloudHealth } from '../cloud/client.js';
 import { topK } from '../iin/model.js';
 import { Predictor, type KeyUsage } from '../pipeline/predict.js';
 import { readBundle, type Bundle } from '../pipeline/bundle.js';
+import { boundText, type TrafficBound } from '../pipeline/bound.js';
 import { currentBundle, rotateKeys } from '../pipeline/rotate.js';
 import type { CloudSettings } from '../pipeline/session.js';
 import type { ImageInput, LabelScore } from '../types.js';
@@ -83,6 +84,12 @@ export interface GatewayStatus {
   /** Set when any key is past `warnAt` of its budget. */
   warning: string | null;
   warnAt: number;
+  /**
+   * The any-inverter bound the serving bundle's fit measured on its training set (src/pipeline/bound.ts):
+   * `figures` as fit returned them (null when the bundle has none: `measured` false), `text` in the words
+   * `owsd fit` prints, or "not measured (refit with this version)" for a bundle written before fit stored it.
+   */
+  bound: { measured: boolean; figures: TrafficBound | null; text: string };
   bundle: {
     created: string;
     classes: Array<{ label: string; name: string }>;
@@ -265,6 +272,7 @@ export class Gateway {
       keys,
       warning: keys.find((k) => k.warning)?.warning ?? null,
       warnAt: this.opts.warnAt ?? 0.9,
+      bound: { measured: Boolean(s.bundle.bound), figures: s.bundle.bound ?? null, text: boundText(s.bundle.bound) },
       bundle: {
         created: s.bundle.created,
         classes: s.bundle.classes.map((label, i) => ({ label, name: s.bundle.classNames[i]! })),

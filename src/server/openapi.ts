@@ -79,8 +79,8 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       },
       '/v1/status': {
         get: {
-          summary: 'Key id(s), budget and use, cloud health, model information, rotation state',
-          responses: { '200': { description: 'Status (never the secret)', content: { 'application/json': { schema: { type: 'object' } } } } },
+          summary: 'Key id(s), budget and use, the any-inverter bound fit measured, cloud health, model information, rotation state',
+          responses: { '200': { description: 'Status (never the secret)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Status' } } } } },
         },
       },
       '/v1/keys/rotate': {
@@ -97,6 +97,42 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       schemas: {
         Error: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string' }, field: { type: 'string' } } },
         Label: label,
+        Status: {
+          type: 'object',
+          required: ['keys', 'bound'],
+          properties: {
+            keys: { type: 'array', items: { type: 'object' } },
+            bound: {
+              type: 'object',
+              description: 'The any-inverter bound the serving bundle\'s fit measured on its own training set (docs/leak-bound.md, "On your own data"): what an observer who could invert the scrambler would learn about the labels.',
+              required: ['measured', 'figures', 'text'],
+              properties: {
+                measured: { type: 'boolean', description: 'false for a bundle fitted before fit stored its bound (refit it), or when its data was too small' },
+                figures: {
+                  description: 'As `owsd fit --json` returns it (`bound`): noise, classes, chance, images, k (label accuracy with k = 1, 5, 20 labels per class), queries, publicMeans, rule; null when not measured',
+                  oneOf: [
+                    {
+                      type: 'object',
+                      required: ['noise', 'classes', 'chance', 'images', 'k', 'queries', 'publicMeans'],
+                      properties: {
+                        noise: { type: 'number' },
+                        classes: { type: 'integer' },
+                        chance: { type: 'number' },
+                        images: { type: 'integer' },
+                        k: { type: 'object', additionalProperties: { type: 'number' } },
+                        queries: { type: 'object', additionalProperties: { type: 'integer' } },
+                        publicMeans: { type: ['number', 'null'] },
+                        rule: { type: 'object' },
+                      },
+                    },
+                    { type: 'null' },
+                  ],
+                },
+                text: { type: 'string', description: 'The bound in the plain words `owsd fit` prints, or "not measured (refit with this version)"' },
+              },
+            },
+          },
+        },
         ClassifyResponse: {
           type: 'object',
           required: ['results', 'keyIds'],

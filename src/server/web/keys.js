@@ -8,6 +8,7 @@ function fact(dl, term, value) {
   const dd = document.createElement('dd');
   dd.textContent = value;
   dl.append(dt, dd);
+  return dd;
 }
 
 async function refresh() {
@@ -49,6 +50,8 @@ async function refresh() {
   fact(dl, 'encoder', s.bundle.encoders.join(' + '));
   fact(dl, 'cloud', `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
   fact(dl, 'validation top-1', `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; cloud gain ${v.cloudGain === null ? '-' : `${(100 * v.cloudGain).toFixed(1)} points`})`);
+  // What an observer who could invert the scrambler would learn, as fit measured it (the words owsd fit prints).
+  fact(dl, 'any-inverter bound', s.bound.text).id = 'bound';
   fact(dl, 'served', `${s.served.images} images in ${s.served.batches} batches`);
   fact(dl, 'rotation', s.rotation.state === 'failed' ? `failed: ${s.rotation.error}` : s.rotation.last ? `last: ${s.rotation.last.replaced.join(', ')} → ${s.rotation.last.keyIds.join(', ')} (${s.rotation.last.seconds.toFixed(1)} s)` : s.rotation.state);
   $('#rotate').disabled = s.rotation.state === 'running' || !s.bundle.rotatable;
