@@ -131,6 +131,28 @@ function linearArgmax(x: Float64Array, p: number, rows: readonly number[], w: Fl
 // Label inference on the generator's input
 
 /** The classifiers of the any-inverter attacker. */
+/** The noise grid (multiples of the embedding's RMS) the bound study measures and fit tries when the key's fails the rule. */
+export const BOUND_NOISES = [0, 4, 6, 8, 12, 16];
+/** PCA sizes the attacker tries on the traffic; the best (size, classifier) counts. */
+export const BOUND_COMPONENTS = [16, 64];
+
+/**
+ * The noise rules (src/experiments/noise-choice.ts explains them and applies them to the study): the best attacker
+ * at k = NOISE_RULE_K labelled submissions per class must stay under `noiseRuleLimit`.
+ */
+export const NOISE_RULES = ['kappa', 'twice-chance'] as const;
+export type NoiseRule = (typeof NOISE_RULES)[number];
+export const DEFAULT_NOISE_RULE: NoiseRule = 'kappa';
+/** The number of leaked labels per class the rule is stated at. */
+export const NOISE_RULE_K = 20;
+/** κ limit of the `kappa` rule: 1/9 is "twice chance" on ten classes. */
+export const NOISE_RULE_KAPPA = 1 / 9;
+
+/** The accuracy a k = NOISE_RULE_K bound must stay under. */
+export function noiseRuleLimit(rule: NoiseRule, chance: number): number {
+  return rule === 'twice-chance' ? 2 * chance : chance + NOISE_RULE_KAPPA * (1 - chance);
+}
+
 export const BOUND_CLASSIFIERS = ['lda', 'nearest-mean', 'whitened-mean', 'logreg', 'knn', 'self-training'] as const;
 export type BoundClassifier = (typeof BOUND_CLASSIFIERS)[number];
 

@@ -30,14 +30,13 @@ import {
   trafficComponents,
   type ReidentificationBound,
 } from '../analysis/bound.js';
+import { BOUND_COMPONENTS, BOUND_NOISES } from '../analysis/bound.js';
 import { ExperimentContext } from './context.js';
 import { machineInfo, type Machine } from './run.js';
 
+export { BOUND_COMPONENTS, BOUND_NOISES };
 export const BOUND_FORMAT = 'owsd-bound-v1';
-export const BOUND_NOISES = [0, 4, 6, 8, 12, 16];
 export const BOUND_KS = [1, 5, 20, 100];
-/** PCA sizes the attacker tries on the traffic; the best (size, classifier) counts. */
-export const BOUND_COMPONENTS = [16, 64];
 export const BOUND_DATASETS = ['imagenette-val', 'cifar-10', 'cifar-100', 'tiny-imagenet-val', 'gtsrb-test'];
 /** Every shared ONNX model that can serve as an encoder (the tfjs model cannot: encoders must be ONNX). */
 export const BOUND_ENCODERS = ['mobilenetv2-12-int8', 'shufflenet-v2-12-qdq', 'cifar10-resnet20', 'cifar100-mobilenetv3-small-128'];

@@ -21,20 +21,10 @@
  * noise of the grid brings near chance on the strong encoders: stated, not hidden.
  */
 import { fail } from '../errors.js';
+import { DEFAULT_NOISE_RULE, NOISE_RULE_K, noiseRuleLimit, type NoiseRule } from '../analysis/bound.js';
 import type { BoundRow, BoundStudyResult } from './bound.js';
 
-export const NOISE_RULES = ['kappa', 'twice-chance'] as const;
-export type NoiseRule = (typeof NOISE_RULES)[number];
-export const DEFAULT_NOISE_RULE: NoiseRule = 'kappa';
-/** The number of leaked labels per class the rule is stated at. */
-export const NOISE_RULE_K = 20;
-/** κ limit of the `kappa` rule: 1/9 is "twice chance" on ten classes. */
-export const NOISE_RULE_KAPPA = 1 / 9;
-
-/** The accuracy a row's k = 20 bound must stay under. */
-export function noiseRuleLimit(rule: NoiseRule, chance: number): number {
-  return rule === 'twice-chance' ? 2 * chance : chance + NOISE_RULE_KAPPA * (1 - chance);
-}
+export { NOISE_RULES, DEFAULT_NOISE_RULE, NOISE_RULE_K, NOISE_RULE_KAPPA, noiseRuleLimit, type NoiseRule } from '../analysis/bound.js';
 
 export interface NoiseCheck {
   dataset: string;

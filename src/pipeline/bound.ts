@@ -9,28 +9,37 @@
  * "public" set: a disjoint half of the same images (clean embeddings, seeded per-class split), the other half as
  * traffic.
  *
- * With `checkRule` (fit), the k = 20 figure is held against the default noise rule (src/experiments/noise-choice.ts,
- * κ ≤ 1/9 at k = 20); when it fails, the same embeddings are tried at the larger noises of the study's grid and
+ * With `checkRule` (fit), the k = 20 figure is held against the default noise rule (`DEFAULT_NOISE_RULE` in src/analysis/bound.ts,
+ * κ ≤ 1/9 at k = 20; src/experiments/noise-choice.ts applies it to the study); when it fails, the same embeddings are tried at the larger noises of the study's grid and
  * the smallest that meets the rule is named.
  */
-import { addSubmissionNoise, BOUND_CLASSIFIERS, labelBound, noiseSource, publicMeansBound, publicSplit, trafficComponents } from '../analysis/bound.js';
+import {
+  addSubmissionNoise,
+  BOUND_CLASSIFIERS,
+  BOUND_COMPONENTS,
+  BOUND_NOISES,
+  DEFAULT_NOISE_RULE,
+  labelBound,
+  NOISE_RULE_K,
+  noiseRuleLimit,
+  noiseSource,
+  publicMeansBound,
+  publicSplit,
+  trafficComponents,
+  type NoiseRule,
+} from '../analysis/bound.js';
 import { cappedPerClass } from '../analysis/label-leak.js';
 import { dense, takeRows, type Dense } from '../analysis/ridge.js';
 import { createRng, deriveSeed } from '../internal/random.js';
-import { DEFAULT_NOISE_RULE, NOISE_RULE_K, noiseRuleLimit, type NoiseRule } from '../experiments/noise-choice.js';
 
 /** The leaks per class the bound is reported at. */
 export const TRAFFIC_BOUND_KS = [1, 5, 20] as const;
-/** PCA sizes the attacker tries: the bound study's (BOUND_COMPONENTS; test/traffic-bound.test.ts checks they agree). */
-export const TRAFFIC_BOUND_COMPONENTS = [16, 64] as const;
 /** Embeddings the bound uses at most (seeded, balanced per class): it must cost only a few seconds. */
 export const TRAFFIC_BOUND_MAX_IMAGES = 1000;
 /** A k is reported only when every class has at least k + this many images. */
 export const TRAFFIC_BOUND_MIN_QUERIES = 5;
 /** Public means need this many images in every class (two public, two traffic at least). */
 export const PUBLIC_MEANS_MIN_PER_CLASS = 4;
-/** Noises tried when the key's fails the rule: the bound study's grid (BOUND_NOISES; test/traffic-bound.test.ts checks they agree). */
-export const TRAFFIC_BOUND_NOISES = [0, 4, 6, 8, 12, 16] as const;
 
 export interface TrafficBoundRule {
   rule: NoiseRule;
@@ -79,7 +88,7 @@ export interface TrafficBoundOptions {
 async function labelFigures(z: Dense, labels: number[], ks: readonly number[], seed: number): Promise<Map<number, { accuracy: number; queries: number }>> {
   const out = new Map<number, { accuracy: number; queries: number }>();
   const tcs = [];
-  for (const p of TRAFFIC_BOUND_COMPONENTS) tcs.push(await trafficComponents(z, Math.min(p, z.rows - 1, z.cols), seed));
+  for (const p of BOUND_COMPONENTS) tcs.push(await trafficComponents(z, Math.min(p, z.rows - 1, z.cols), seed));
   for (const k of ks) {
     for (const tc of tcs) {
       const r = await labelBound(tc, labels, k, seed).catch((err: unknown) => {
@@ -160,7 +169,7 @@ export async function trafficBound(embeddings: Float32Array, d: number, labels: 
     let suggestedNoise: number | null = null;
     const ok = at.accuracy < limit;
     if (!ok) {
-      for (const s of TRAFFIC_BOUND_NOISES.filter((x) => x > sigma)) {
+      for (const s of BOUND_NOISES.filter((x) => x > sigma)) {
         const f = (await labelFigures(noisy(e, s, opts.seed), y, [NOISE_RULE_K], opts.seed)).get(NOISE_RULE_K);
         if (!f) break;
         tried.push({ noise: s, accuracy: f.accuracy });

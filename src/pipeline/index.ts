@@ -11,4 +11,4 @@ export { rotateKeys, rotatedBundlePath, currentBundle, openCurrentBundle, SUCCES
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';
 export { runDemo, demoSecret, type DemoOptions, type DemoReport } from './demo.js';
 export { scoreTopK, argmax, pairedGain, plaintextScores, type PlaintextScores } from './score.js';
-export { trafficBound, boundSentences, boundText, BOUND_NOT_MEASURED, BOUND_TOO_FEW, TRAFFIC_BOUND_KS, TRAFFIC_BOUND_COMPONENTS, TRAFFIC_BOUND_MAX_IMAGES, TRAFFIC_BOUND_MIN_QUERIES, TRAFFIC_BOUND_NOISES, PUBLIC_MEANS_MIN_PER_CLASS, type TrafficBound, type TrafficBoundOptions, type TrafficBoundRule } from './bound.js';
+export { trafficBound, boundSentences, boundText, BOUND_NOT_MEASURED, BOUND_TOO_FEW, TRAFFIC_BOUND_KS, TRAFFIC_BOUND_MAX_IMAGES, TRAFFIC_BOUND_MIN_QUERIES, PUBLIC_MEANS_MIN_PER_CLASS, type TrafficBound, type TrafficBoundOptions, type TrafficBoundRule } from './bound.js';
