@@ -11,9 +11,9 @@
 import fs from 'node:fs';
 import { fail } from '../errors.js';
 import { preprocessBatchSettled, outputSize } from '../image/preprocess.js';
-import type { PreprocessSpec } from '../models/spec.js';
+
 import { OnnxRunner } from '../models/runner.js';
-import type { ModelSpec } from '../models/spec.js';
+import type { ModelSpec, PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
 import { EMBEDDING_OUTPUT, tapEmbedding } from './tap.js';
 
@@ -100,15 +100,7 @@ export class Encoder {
     if (this.parts.length === 1) return this.parts[0]!.encode(images);
     const outs: Float32Array[] = [];
     for (const p of this.parts) outs.push(await p.encode(images));
-    const dim = this.dim;
-    const joined = new Float32Array(n * dim);
-    let offset = 0;
-    this.parts.forEach((p, k) => {
-      const e = outs[k]!;
-      for (let i = 0; i < n; i++) joined.set(e.subarray(i * p.dim, (i + 1) * p.dim), i * dim + offset);
-      offset += p.dim;
-    });
-    return joined;
+    return this.join(outs, n);
   }
 
   /**
@@ -125,15 +117,20 @@ export class Encoder {
       outs.push(r.embeddings);
     }
     if (this.parts.length === 1) return { embeddings: outs[0]!, failed };
+    return { embeddings: this.join(outs, n, failed), failed };
+  }
+
+  /** Each encoder's N x dim_k rows side by side into N x dim; rows of `skip` stay zero. */
+  private join(outs: Float32Array[], n: number, skip: ReadonlyMap<number, unknown> = new Map()): Float32Array {
     const dim = this.dim;
     const joined = new Float32Array(n * dim);
     let offset = 0;
     this.parts.forEach((p, k) => {
       const e = outs[k]!;
-      for (let i = 0; i < n; i++) if (!failed.has(i)) joined.set(e.subarray(i * p.dim, (i + 1) * p.dim), i * dim + offset);
+      for (let i = 0; i < n; i++) if (!skip.has(i)) joined.set(e.subarray(i * p.dim, (i + 1) * p.dim), i * dim + offset);
       offset += p.dim;
     });
-    return { embeddings: joined, failed };
+    return joined;
   }
 
   async release(): Promise<void> {
