@@ -26,16 +26,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import { describe, fail, isOwsdError } from '../errors.js';
+import { describe, fail, isOwsdError, OwsdError } from '../errors.js';
 import { DEFAULT_DECODE_DEADLINE_MS, MAX_INPUT_PIXELS, SUPPORTED_FORMATS_TEXT } from '../image/decode.js';
 import { validateBudget } from '../key/keyfile.js';
 import type { Gateway } from './gateway.js';
 import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
-import { decodeImagesSettled, jsonImages, multipartImages, parseBool, parseTop, type RequestLimits } from './request.js';
+import { decodeImagesSettled, fieldOf, jsonImages, multipartImages, parseBool, parseTop, withField, type RequestLimits } from './request.js';
 import { FairQueue } from './scheduler.js';
 import type { ClassifyOutcome } from './gateway.js';
-import { OwsdError } from '../errors.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -156,7 +155,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
-    if (isOwsdError(err)) return sendError(reply, err.status, err.code, err.message, (err as { field?: string }).field);
+    if (isOwsdError(err)) return sendError(reply, err.status, err.code, err.message, fieldOf(err));
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (e.statusCode === 413 || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.code === 'FST_REQ_FILE_TOO_LARGE') {
       return sendError(reply, 413, 'OWSD_ERR_TOO_LARGE', `request too large: at most ${limits.maxImages} images and ${maxBody} bytes per body or file; send fewer or smaller images`);
@@ -198,9 +197,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     const q = req.query as Record<string, unknown>;
     for (const [k, v] of Object.entries(q)) {
       const bad = (message: string): never => {
-        const e = new OwsdError('OWSD_ERR_REQUEST', `${k} (query): ${message}`);
-        (e as OwsdError & { field?: string }).field = k;
-        throw e;
+        throw withField(new OwsdError('OWSD_ERR_REQUEST', `${k} (query): ${message}`), k);
       };
       if (k !== 'top' && k !== 'details') bad('unknown parameter (expected top, details)');
       if (typeof v !== 'string') bad('given more than once');
@@ -210,8 +207,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
       try {
         return parse(q[name], `${name} (query)`);
       } catch (e) {
-        if (e instanceof OwsdError) (e as OwsdError & { field?: string }).field = name;
-        throw e;
+        throw e instanceof OwsdError ? withField(e, name) : e;
       }
     };
     const topQ = inQuery('top', parseTop);
@@ -227,7 +223,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     ready.forEach(({ i }, j) => (outcomes[i] = classified[j]!));
     const results = outcomes.map((r, i) => {
       const name = parsed.raw[i]!.name;
-      if ('error' in r) return { name, error: r.error.message, code: r.error.code, field: (r.error as OwsdError & { field?: string }).field ?? parsed.raw[i]!.field };
+      if ('error' in r) return { name, error: r.error.message, code: r.error.code, field: fieldOf(r.error) ?? parsed.raw[i]!.field };
       return {
         name,
         predictions: r.predictions,
@@ -252,9 +248,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     // this gateway never grants.
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      const e = new OwsdError('OWSD_ERR_CROSS_SITE', `key rotation must be a JSON request (Content-Type: application/json, body {} or {"budget": N}), got ${type ? `Content-Type ${JSON.stringify(type)}` : 'no Content-Type'}: owsd key rotate --gateway and the key page send one`);
-      (e as OwsdError & { field?: string }).field = 'Content-Type';
-      throw e;
+      throw withField(new OwsdError('OWSD_ERR_CROSS_SITE', `key rotation must be a JSON request (Content-Type: application/json, body {} or {"budget": N}), got ${type ? `Content-Type ${JSON.stringify(type)}` : 'no Content-Type'}: owsd key rotate --gateway and the key page send one`), 'Content-Type');
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) fail('OWSD_ERR_REQUEST', 'body: expected a JSON object, e.g. {} or {"budget": 9000}');

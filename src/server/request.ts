@@ -18,7 +18,6 @@ export interface RequestLimits {
   maxPixels: number;
 }
 
-
 export interface ClassifyRequest {
   images: ImageInput[];
   top: number;
@@ -33,10 +32,19 @@ export interface RawImage {
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-function fieldError(field: string, message: string): never {
-  const e = new OwsdError('OWSD_ERR_REQUEST', `${field}: ${message}`);
+/** `e` marked with the request field it is about (answered as `field` beside `error` and `code`). */
+export function withField(e: OwsdError, field: string): OwsdError {
   (e as OwsdError & { field?: string }).field = field;
-  throw e;
+  return e;
+}
+
+/** The field a `withField` error names, if any. */
+export function fieldOf(e: OwsdError): string | undefined {
+  return (e as OwsdError & { field?: string }).field;
+}
+
+function fieldError(field: string, message: string): never {
+  throw withField(new OwsdError('OWSD_ERR_REQUEST', `${field}: ${message}`), field);
 }
 
 /** A decimal integer 1..1000 (strings: digits only, so '0x5', '5.0', '1e1' and ' 5' are refused). */
@@ -138,11 +146,6 @@ export function arrivalResize(specs: PreprocessSpec[]): NonNullable<DecodeOption
   const first = each[0]!;
   if (each.every((e) => e.size === first.size && e.fit === first.fit && e.kernel === first.kernel)) return first;
   return { size: Math.max(...each.map((e) => e.size)), fit: 'outside', kernel: 'lanczos3' };
-}
-
-function withField(e: OwsdError, field: string): OwsdError {
-  (e as OwsdError & { field?: string }).field = field;
-  return e;
 }
 
 /**
