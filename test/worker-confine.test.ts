@@ -150,6 +150,34 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   assert.match(r2[0]!.error!.error, /image reference "secret\.jpg": cannot read .*\/data\/secret\.jpg/);
   assert.deepEqual(r2.slice(1).map((x) => x.error?.error ?? x.predictions.length), [2, 2, 2, 2, 2], 'the other images are read from --data-root (2 labels each: the bundle knows 2)');
   assert.equal(proxy.imagesForwarded() - before2, 5, 'the outside photo was not sent');
+
+  // An image inside the root that cannot be decoded (a truncated JPEG, an SVG) is that image's outcome: the job's
+  // other images are still sent and labelled, and the job is not given up (it was, before predictSettled).
+  const good = fs.readFileSync(path.join(data, 'a', '0.jpg'));
+  fs.writeFileSync(path.join(data, 'a', 'truncated.jpg'), good.subarray(0, 600));
+  fs.writeFileSync(path.join(data, 'b', 'drawing.jpg'), '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
+  const third = await submitBatch({ redis: client, queue: 'confine-3', data, chunk: 8 });
+  const before3 = proxy.imagesForwarded();
+  const w3 = await startWorker({ redis: client, queue: 'confine-3', bundle, keys: [readKeyFile(keyFile)], modelsDir, cloud: { url: proxy.url }, top: 5 });
+  try {
+    await waitForBatch(client, third.id, { timeoutMs: 30_000 });
+  } finally {
+    await w3.close();
+  }
+  const s3 = await batchStatus(client, third.id);
+  assert.deepEqual(s3.failedJobs, [], 'no job was given up for an undecodable image');
+  const r3 = await batchResults(client, third.id);
+  assert.equal(r3.length, 8);
+  const bad = r3.filter((x) => x.error);
+  assert.deepEqual(bad.map((x) => x.id).sort(), ['a/truncated.jpg', 'b/drawing.jpg']);
+  for (const x of bad) {
+    assert.equal(x.error!.code, 'OWSD_ERR_IMAGE');
+    assert.equal(x.error!.field, 'image');
+    assert.match(x.error!.error, new RegExp(x.id.replace('.', '\\.')));
+  }
+  assert.match(bad.find((x) => x.id === 'b/drawing.jpg')!.error!.error, /SVG/);
+  assert.ok(r3.filter((x) => !x.error).every((x) => x.predictions.length === 2), 'the six readable photos have their labels');
+  assert.equal(proxy.imagesForwarded() - before3, 6, 'only the six readable photos were sent');
   console.log(`# worker confinement: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 

@@ -162,27 +162,38 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       }),
     );
     ok.sort((a, b) => a.it.index - b.it.index);
-    refused.sort((a, b) => a.it.index - b.it.index);
-    let preds: Awaited<ReturnType<Predictor['predict']>> = [];
+    // Each image is decoded on its own too (predictSettled): one undecodable image is that image's outcome, and
+    // only the others are sent and counted.
+    let outcomes: Awaited<ReturnType<Predictor['predictSettled']>> = [];
     if (ok.length > 0) {
       try {
-        preds = await predictor.predict(ok.map((x) => x.image), o.top ?? 5);
+        outcomes = await predictor.predictSettled(ok.map((x) => x.image), o.top ?? 5);
       } catch (e) {
-        // Budget exhausted or a bad image: retrying elsewhere cannot help.
+        // Budget exhausted or the leak screen: retrying elsewhere cannot help.
         if (e instanceof OwsdError && (e.code === 'OWSD_ERR_BUDGET' || e.code === 'OWSD_ERR_IMAGE' || e.code === 'OWSD_ERR_FILE' || e.code === 'OWSD_ERR_LEAK')) throw new UnrecoverableError(e.message);
         throw e;
       }
     }
+    const sent: JobItem[] = [];
+    ok.forEach(({ it }, j) => {
+      const out = outcomes[j]!;
+      if ('error' in out) refused.push({ it, error: { error: out.error.message, code: out.error.code, field: 'image' } });
+      else sent.push(it);
+    });
+    refused.sort((a, b) => a.it.index - b.it.index);
     if (todo.length > 0) {
       const m = o.redis.multi();
-      ok.forEach(({ it }, j) => m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, id: it.id, predictions: preds[j]!, worker: id } satisfies ImageResult)));
+      ok.forEach(({ it }, j) => {
+        const out = outcomes[j]!;
+        if (!('error' in out)) m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, id: it.id, predictions: out.predictions, worker: id } satisfies ImageResult));
+      });
       for (const { it, error } of refused) {
         m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, id: it.id, predictions: [], error, worker: id } satisfies ImageResult));
         m.hsetnx(imageErrorsKey(batchId), String(it.index), error.error);
       }
       await m.exec();
     }
-    const r = { images: items.length, sent: ok.length, failed: refused.length };
+    const r = { images: items.length, sent: sent.length, failed: refused.length };
     o.onJob?.({ job: job.id ?? '?', ...r, ...(refused.length ? { firstError: refused[0]!.error.error } : {}) });
     return { images: r.images, sent: r.sent };
   };
