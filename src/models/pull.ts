@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, fail } from '../errors.js';
 import { settings } from '../settings.js';
+import { fsyncFolder, tempNameFor, writeFileAtomic } from '../internal/files.js';
 import { manifestPath, pullCacheDir } from './registry.js';
 import { readManifest } from './manifest.js';
 import type { ModelSpec } from './spec.js';
@@ -39,7 +40,7 @@ export async function pullModel(name: string, opts: PullOptions = {}): Promise<s
   const dir = pullCacheDir(opts.cacheDir);
   fs.mkdirSync(dir, { recursive: true });
   const target = path.join(dir, path.basename(spec.path));
-  const tmp = `${target}.${process.pid}.part`;
+  const tmp = tempNameFor(target);
   let res: Response;
   try {
     res = await fetch(url, { redirect: 'follow' });
@@ -70,6 +71,7 @@ export async function pullModel(name: string, opts: PullOptions = {}): Promise<s
     return fail('OWSD_ERR_CHECKSUM', `downloaded ${url} has sha256 ${digest}, expected ${spec.sha256}: not saved`);
   }
   fs.renameSync(tmp, target);
+  fsyncFolder(dir);
   // Register it in the cache's manifest (replacing an older entry of the same name).
   const cacheManifest = manifestPath(dir);
   const existing = fs.existsSync(cacheManifest)
@@ -77,8 +79,6 @@ export async function pullModel(name: string, opts: PullOptions = {}): Promise<s
     : { models: [] };
   existing.models = existing.models.filter((m) => m.name !== name);
   existing.models.push({ ...raw, file: path.basename(target) });
-  const tmpManifest = `${cacheManifest}.${process.pid}.part`;
-  fs.writeFileSync(tmpManifest, JSON.stringify(existing, null, 2));
-  fs.renameSync(tmpManifest, cacheManifest);
+  writeFileAtomic(cacheManifest, JSON.stringify(existing, null, 2));
   return target;
 }

@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { onnx as O } from 'onnx-proto';
 import { fail } from '../errors.js';
+import { writeFileAtomic } from '../internal/files.js';
 import { floatTensor, int64Tensor, makeGraph, makeModel, makeNode, serializeModel, valueInfo } from '../internal/onnx-graph.js';
 import { inputSize, type ModelSpec } from './spec.js';
 
@@ -854,15 +855,12 @@ export function tfjsCachePaths(cacheDir: string, digest: string): { onnx: string
 }
 
 function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.part`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, data, { mode: 0o644 });
-    fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     return fail('OWSD_ERR_FILE', `cannot write the converted model ${file}: ${(e as Error).message} (set OWSD_CACHE to a writable folder)`);
   }
+  writeFileAtomic(file, data);
 }
 
 function readCachedInfo(paths: { onnx: string; info: string }, digest: string): TfjsConversionInfo | undefined {
