@@ -141,4 +141,5 @@ test('the README\'s library quick start is at most 20 lines, type-checks against
   // The key file is private and the bundle holds no secret.
   assert.equal(fs.statSync(path.join(dir, 'my.key')).mode & 0o777, 0o600);
   assert.ok(fs.existsSync(path.join(dir, 'my.bundle', 'bundle.json')));
+  fs.rmSync(dir, { recursive: true, force: true }); // kept when an assertion fails, to look at
 });
