@@ -32,6 +32,7 @@ async function showWarning() {
     const local = s.mode === 'local';
     $('#mode').hidden = !local;
     $('#mode').textContent = local ? LOCAL_TEXT : '';
+    if (local) $('.intro').textContent = 'Drop images to classify them. This gateway serves locally: each image is classified here, from its embedding alone, and nothing is sent to any cloud.';
     $('#model').textContent = local
       ? `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · local: no cloud, no key, no submissions spent · validation top-1 (embedding alone) ${v.embedding === null ? '-' : pct(v.embedding)}`
       : `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${v.both === null ? '-' : pct(v.both)}`;

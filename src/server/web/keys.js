@@ -29,6 +29,7 @@ async function refresh() {
     p.textContent = 'No key in use: this gateway serves locally, so no submissions are spent and there is no budget to watch.';
     card.append(p);
     $('#keys').replaceChildren(card);
+    $('.intro').textContent = 'In local mode no key is used: nothing is scrambled or sent, so no submissions are spent and there is nothing to rotate.';
   } else $('#keys').replaceChildren(
     ...s.keys.map((k) => {
       const card = document.createElement('article');
