@@ -25,6 +25,7 @@ import {
   selectData,
   startCloudServer,
   startGateway,
+  SUCCESSOR_FILE,
   topK,
   UsageLedger,
   writeKeyFile,
@@ -223,7 +224,7 @@ test('owsd serve --local as a process: --key accepted and unused, classifies lik
   assertNothingSent('owsd serve --local, after it stopped');
 });
 
-test('a bundle without its embedding-alone IIN: a clear error naming the bundle and the fix (library and CLI); without --local, --key is still required', async () => {
+test('a bundle without its embedding-alone IIN: a clear error naming the bundle and the fix (library and CLI); a rotated bundle is followed to its successor without reading a key; without --local, --key is still required', async () => {
   const old = path.join(dir, 'old.bundle');
   fs.mkdirSync(old);
   const json = JSON.parse(fs.readFileSync(path.join(bundleDir, 'bundle.json'), 'utf8')) as { iins: Record<string, unknown> };
@@ -237,6 +238,20 @@ test('a bundle without its embedding-alone IIN: a clear error naming the bundle 
   assert.equal(cli.code, 3, cli.stderr);
   assert.match(cli.stderr, new RegExp(`bundle ${old.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no embedding-alone IIN \\(iins\\.embedding\\), which local serving needs: refit it with owsd fit`));
   assert.doesNotMatch(cli.stderr, /\n\s+at /);
+  // A rotated bundle is followed to its successor by its rotation record alone (no key file is read): here the
+  // retired bundle has no embedding-alone IIN, its successor does.
+  const retired = path.join(dir, 'retired.bundle');
+  fs.mkdirSync(retired);
+  fs.writeFileSync(path.join(retired, 'bundle.json'), JSON.stringify(json));
+  fs.writeFileSync(path.join(retired, SUCCESSOR_FILE), JSON.stringify({ bundle: bundleDir, keyFiles: [path.join(dir, 'no-such.key')], keyIds: [key.id], rotated: new Date().toISOString() }));
+  const logs: string[] = [];
+  const gw = await startGateway({ local: true, bundle: retired, port: 0, modelsDir, log: (l) => logs.push(l) });
+  try {
+    assert.equal(gw.gateway.mode, 'local');
+    assert.ok(logs.includes(`bundle ${retired} was rotated: serving its successor ${bundleDir}`), logs.join('\n'));
+  } finally {
+    await gw.close();
+  }
   const noKey = await runOwsd(['serve', '--bundle', bundleDir, '--port', '0', '--models', modelsDir], env);
   assert.equal(noKey.code, 2, noKey.stderr);
   assert.match(noKey.stderr, /give the bundle's key file\(s\) with --key \(or serve the embedding-alone IIN with --local, which needs none\)/);
