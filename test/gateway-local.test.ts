@@ -199,8 +199,9 @@ test('local status: mode local, no keys (no submissions spent), cloud null (no h
   }
 });
 
-test('owsd serve --local as a process: --key accepted and unused, classifies like the library, status mode local, zero connections to any cloud, no secret in its log', async () => {
-  const { server, url, log } = await startServeProcess(['--local', '--bundle', bundleDir, '--key', keyFile, '--cloud', sink.url, '--models', modelsDir]);
+test('owsd serve --local as a process: --key and --redis accepted and unused, classifies like the library, status mode local, zero connections to any cloud, no secret in its log', async () => {
+  // --redis points at the counting socket too: local mode has no submissions to count, so it must not connect.
+  const { server, url, log } = await startServeProcess(['--local', '--bundle', bundleDir, '--key', keyFile, '--cloud', sink.url, '--redis', sink.url.replace('http:', 'redis:'), '--models', modelsDir]);
   try {
     const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [b64(heldFile(0)), b64(heldFile(4))], top: 1 }) });
     const body = (await res.json()) as { keyIds: string[]; results: Array<Record<string, any>> };
@@ -214,6 +215,7 @@ test('owsd serve --local as a process: --key accepted and unused, classifies lik
     const text = log.join('');
     assert.match(text, /serving 3 labels locally \(embedding alone: nothing leaves this machine, no key used\)/);
     assert.match(text, /local mode: the key file\(s\) given are not used/);
+    assert.match(text, /--local spends no submissions: --redis is not used/);
     assert.doesNotMatch(text, /\n\s+at /);
     assert.ok(!text.includes(Buffer.from(secret).toString('base64')) && !text.includes(Buffer.from(secret).toString('hex')), 'no secret in the log');
     assertNothingSent('owsd serve --local');
