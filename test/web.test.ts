@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { boundSentences, createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
@@ -185,6 +186,94 @@ test('the web page in chromium: upload a real image, see the original, the scram
   } finally {
     await ctx?.close();
     child?.kill('SIGTERM');
+    await cloud.close();
+  }
+});
+
+test('the web page in local mode (owsd serve --local): it says nothing leaves this machine, classifies a real image with the embedding-alone IIN, shows no scrambled image or cloud answer, and the key page says no submissions are spent; no connection to any cloud', { skip, timeout: 300_000 }, async () => {
+  assert.ok(haveBrowser, `OWSD_REQUIRE_BROWSER=1 but there is no browser at ${executablePath}: apt-get install -y chromium`);
+  const dir = tempDir('owsd-web-local-');
+  const keyFile = path.join(dir, 'web.key');
+  writeKeyFile(keyFile, createKey({ secret: new Uint8Array(32).fill(78), imageSize: 64, budget: 100, embeddingNoise: 0 }));
+  const data = { path: path.join(dataDir, 'imagenette-val'), labels: 3, perLabel: 8, testFraction: 0.25, seed: 6 };
+  const cloud: RunningCloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
+  // The bundle names this relay as its cloud: it counts every connection made to the bundle's cloud address.
+  let connections = 0;
+  const relay = net.createServer((socket) => {
+    connections++;
+    const upstream = net.connect(cloud.port, '127.0.0.1');
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', () => resolve()));
+  const relayUrl = `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+  let child: ChildProcess | undefined;
+  let ctx: BrowserContext | undefined;
+  try {
+    const bundleDir = path.join(dir, 'web.bundle');
+    await fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url: relayUrl, modelName: 'cifar10-resnet20' }, data, out: bundleDir, modelsDir, iin: { epochs: 20, hidden: 32, batchSize: 16 } });
+    const bundle = readBundle(bundleDir);
+    const image = ((await selectData(data)).test[0]!.image as { path: string }).path;
+    const afterFit = connections;
+    assert.ok(afterFit > 0, 'the relay counts: the fit went through it');
+    // No --key: local serving needs none.
+    const served = await serve(['--local', '--bundle', bundleDir, '--port', '0', '--models', modelsDir]);
+    child = served.child;
+    const api = await fetch(`${served.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [fs.readFileSync(image).toString('base64')] }) });
+    const expected = ((await api.json()) as { results: Array<{ predictions: Array<{ name: string }> }> }).results[0]!.predictions[0]!.name;
+
+    ctx = await chromium.launchPersistentContext(tempDir('owsd-chromium-'), { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
+    const outside: string[] = [];
+    await ctx.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.protocol === 'http:' && u.hostname !== '127.0.0.1') {
+        outside.push(u.href);
+        return route.abort();
+      }
+      return route.continue();
+    });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${served.url}/`);
+    const mode = page.locator('#mode');
+    await mode.filter({ hasText: /\S/ }).waitFor({ timeout: 20_000 });
+    assert.ok(await mode.isVisible());
+    assert.match((await mode.textContent())!, /^local: nothing leaves this machine\. .*no submissions are spent\.$/);
+    assert.match((await page.locator('#model').textContent())!, /local: no cloud, no key, no submissions spent/);
+    await page.setInputFiles('#files', image);
+    const card = page.locator('#results .card').first();
+    await card.locator('.predicted').filter({ hasText: /\S/ }).waitFor({ timeout: 60_000 });
+    const predicted = await card.locator('.predicted').textContent();
+    assert.ok(predicted!.startsWith(expected), `the page shows ${predicted}, the API said ${expected}`);
+    assert.ok(bundle.classNames.some((n) => predicted!.startsWith(n)));
+    assert.equal(await card.locator('img.scrambled').count(), 0, 'no scrambled image: nothing was sent');
+    assert.equal(await card.locator('ol.cloud').count(), 0, 'no cloud answer');
+    assert.equal(await card.locator('ol.ours li').count(), 3);
+    assert.match((await card.locator('figure small').first().textContent())!, /sent nowhere/);
+    assert.equal((await page.locator('#state').textContent())!, 'Done: 1 image, locally, nothing sent.');
+    fs.mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, 'web-local-classify.png'), fullPage: true });
+
+    await page.goto(`${served.url}/keys`);
+    const usage = page.locator('#keys .usage').first();
+    await usage.waitFor();
+    assert.match((await usage.textContent())!, /^No key in use: this gateway serves locally, so no submissions are spent/);
+    assert.ok(await page.locator('#mode').isVisible());
+    assert.equal(await page.locator('#rotate').isVisible(), false, 'rotation is not offered');
+    assert.match((await page.locator('#rotate-state').textContent())!, /not offered in local mode/);
+    assert.match((await page.locator('#service').textContent())!, /none contacted \(local mode\)/);
+    await page.screenshot({ path: path.join(artifacts, 'web-local-keys.png'), fullPage: true });
+
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(outside, [], 'the page asked for nothing outside 127.0.0.1');
+    assert.equal(connections, afterFit, 'no connection to the bundle\'s cloud address while serving locally');
+    assert.doesNotMatch(served.stderr(), /\n\s+at /);
+  } finally {
+    await ctx?.close();
+    child?.kill('SIGTERM');
+    relay.close();
     await cloud.close();
   }
 });

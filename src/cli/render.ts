@@ -8,10 +8,42 @@ const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} 
 /** Plain words on what the cloud gain means for the user. */
 export function cloudVerdict(gain: number, stdErr: number): string {
   const noise = `±${(100 * 2 * stdErr).toFixed(1)} at 2 standard errors`;
-  if (gain <= 2 * stdErr) {
+  if (gainWithinNoise(gain, stdErr)) {
     return `The cloud adds nothing measurable here (gain ${pts(gain)}, ${noise}): a local classifier on the embedding does as well, with no traffic at all.`;
   }
   return `The cloud adds ${pts(gain)} over the embedding alone (${noise}).`;
+}
+
+/** `owsd serve --local --bundle DIR`, the folder quoted for a POSIX shell when it needs it. */
+export function localServeCommand(bundleDir: string): string {
+  const dir = /^[\w@%+=:,./-]+$/.test(bundleDir) ? bundleDir : `'${bundleDir.replaceAll("'", "'\\''")}'`;
+  return `owsd serve --local --bundle ${dir}`;
+}
+
+/** The line that offers local serving when the cloud gain is within noise (fit and eval print it under the verdict). */
+export const localServeLine = (bundleDir: string): string =>
+  `Serve it locally, sending nothing to any cloud (no key, no submissions, same API and web page): ${localServeCommand(bundleDir)}`;
+
+/** Whether a cloud gain is within noise (2 standard errors): the condition of cloudVerdict's first sentence. */
+const gainWithinNoise = (gain: number, stdErr: number): boolean => gain <= 2 * stdErr;
+
+/** Standard error of fit's validation cloud gain (two accuracies on the same n validation images, unpaired). */
+function fitGainStdErr(v: FitResult['validation'], n: number): number | null {
+  if (v.cloudGain === null || v.both === null || v.embedding === null || n <= 0) return null;
+  return Math.sqrt((v.both * (1 - v.both) + v.embedding * (1 - v.embedding)) / n);
+}
+
+/**
+ * fit's advice on local serving, for `owsd fit --json` beside the result: `suggestLocal` true when the validation
+ * cloud gain is within noise, the reason in the words the text output prints, and the command to run then.
+ */
+export function fitLocalAdvice(r: Pick<FitResult, 'validation' | 'validationSamples' | 'out'>): { suggestLocal: boolean; suggestLocalReason: string; localServeCommand: string | null } {
+  const se = fitGainStdErr(r.validation, r.validationSamples);
+  if (se === null || r.validation.cloudGain === null) {
+    return { suggestLocal: false, suggestLocalReason: 'the cloud gain was not measured (no validation images)', localServeCommand: null };
+  }
+  const local = gainWithinNoise(r.validation.cloudGain, se);
+  return { suggestLocal: local, suggestLocalReason: `On the validation images: ${cloudVerdict(r.validation.cloudGain, se)}`, localServeCommand: local ? localServeCommand(r.out) : null };
 }
 
 /** The label-leak attack's figure and, when it labels more than twice chance, the plain-words warning. */
@@ -32,11 +64,16 @@ export function renderFit(r: Omit<FitResult, 'bundle'>): string {
     `validation top-1: with cloud ${pct(v.both)} | embedding alone ${pct(v.embedding)} | cloud vector alone ${pct(v.cloud)} | cloud gain ${v.cloudGain === null ? 'n/a' : pts(v.cloudGain)}`,
     ...attackLines(r.attack),
     ...boundLines(r.bound),
-    ...(v.cloudGain !== null && v.both !== null && v.embedding !== null && r.validationSamples > 0
-      ? [`On the validation images: ${cloudVerdict(v.cloudGain, Math.sqrt((v.both * (1 - v.both) + v.embedding * (1 - v.embedding)) / r.validationSamples))}`]
-      : []),
+    ...fitVerdictLines(r),
     ...skippedLines(r.skippedImages),
   ].join('\n');
+}
+
+/** fit's cloud-gain verdict and, when the gain is within noise, the offer to serve locally. */
+function fitVerdictLines(r: Omit<FitResult, 'bundle'>): string[] {
+  if (fitGainStdErr(r.validation, r.validationSamples) === null) return [];
+  const a = fitLocalAdvice(r);
+  return [a.suggestLocalReason, ...(a.suggestLocal ? [localServeLine(r.out)] : [])];
 }
 
 /** The images left out as unreadable (--skip-bad-images), counted and the first few named. */
@@ -45,7 +82,8 @@ function skippedLines(skipped: Array<{ reason: string }> | undefined): string[] 
   return [`skipped ${skipped.length} unreadable image${skipped.length === 1 ? '' : 's'}:`, ...skipped.slice(0, 10).map((s) => `  ${s.reason}`), ...(skipped.length > 10 ? [`  ... and ${skipped.length - 10} more (--json lists all)`] : [])];
 }
 
-export function renderEval(r: EvalReport): string {
+/** `bundleDir`: the bundle evaluated, named in the offer to serve locally when the cloud gain is within noise. */
+export function renderEval(r: EvalReport, bundleDir?: string): string {
   const a = r.accuracy;
   const lines = [
     `evaluated ${r.samples} images (${r.data.split === 'test' ? 'held-out split' : 'all given'}, ${r.classes} labels)${r.skippedUnknownLabel ? `; ${r.skippedUnknownLabel} skipped: label unknown to the bundle` : ''}; ${r.submissionsSent} submissions sent`,
@@ -63,7 +101,8 @@ export function renderEval(r: EvalReport): string {
     );
   }
   const attack = attackLines(r.attack);
-  lines.push(...attack.slice(0, 1), ...boundLines(r.bound), cloudVerdict(r.cloudGain, r.cloudGainStdErr), ...attack.slice(1));
+  const local = bundleDir !== undefined && r.samples > 0 && gainWithinNoise(r.cloudGain, r.cloudGainStdErr) ? [localServeLine(bundleDir)] : [];
+  lines.push(...attack.slice(0, 1), ...boundLines(r.bound), cloudVerdict(r.cloudGain, r.cloudGainStdErr), ...local, ...attack.slice(1));
   return lines.join('\n');
 }
 

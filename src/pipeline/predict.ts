@@ -8,7 +8,7 @@
  * // top = [{ label: 'n03888257', name: 'parachute', index: 9, score: 0.97 }, ...]
  * ```
  */
-import { describe, OwsdError } from '../errors.js';
+import { describe, fail, OwsdError } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
@@ -176,5 +176,84 @@ export class Predictor {
   async close(): Promise<void> {
     await this.encoder.release();
     for (const c of this.channels) await c.scrambler.release();
+  }
+}
+
+/** What `LocalPredictor.classifySettled` returns: like `ClassifiedSettled`, with no cloud features (nothing was sent). */
+export interface ClassifiedLocal {
+  /** Per image: its top-k labels, or undefined when it failed. */
+  predictions: Array<LabelScore[] | undefined>;
+  /** Per image: why it failed, or undefined. */
+  errors: Array<OwsdError | undefined>;
+  /** The embeddings of the images that succeeded, in order (n x embeddingDim); `row[i]` is image i's row, -1 when it failed. */
+  embeddings: Float32Array;
+  row: number[];
+}
+
+/**
+ * Local serving (`owsd serve --local`): the bundle's encoders and its embedding-alone IIN (`iins.embedding`, which
+ * `owsd fit` trains beside the main one), and nothing else. It opens no key, no scrambler and no cloud client, so
+ * it cannot send anything anywhere; use it when fit's verdict says the cloud adds nothing measurable.
+ */
+export class LocalPredictor {
+  private constructor(
+    readonly bundle: Bundle,
+    private readonly encoder: Encoder,
+    private readonly iin: Iin,
+  ) {}
+
+  static async open(opts: ResolveOptions & { bundle: string | Bundle }): Promise<LocalPredictor> {
+    const where = typeof opts.bundle === 'string' ? `bundle ${opts.bundle}` : 'the bundle';
+    const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
+    const emb = (bundle.iins as Partial<Bundle['iins']>).embedding;
+    if (!emb?.weights) {
+      return fail('OWSD_ERR_BUNDLE', `${where} has no embedding-alone IIN (iins.embedding), which local serving needs: refit it with owsd fit (which trains and stores one), or serve it with the cloud (owsd serve without --local)`);
+    }
+    if (emb.weights.inputDim !== bundle.features.embeddingDim) {
+      return fail('OWSD_ERR_BUNDLE', `${where}: its embedding-alone IIN takes ${emb.weights.inputDim} inputs, but its encoders give ${bundle.features.embeddingDim}: refit it with owsd fit`);
+    }
+    const { encoder } = await openEncoder(bundle.encoders.map((e) => e.name), opts);
+    try {
+      if (encoder.dim !== emb.weights.inputDim) fail('OWSD_ERR_BUNDLE', `${where}: its encoders now give ${encoder.dim}-dimensional embeddings, but its embedding-alone IIN takes ${emb.weights.inputDim}: the encoder models changed; refit it with owsd fit`);
+      return new LocalPredictor(bundle, encoder, await Iin.create(emb.weights));
+    } catch (e) {
+      await encoder.release();
+      throw e;
+    }
+  }
+
+  /** Every image's top-k labels from its embedding alone, or its own error (naming it). Nothing is sent anywhere. */
+  async classifySettled(images: ImageInput[], k = 5): Promise<ClassifiedLocal> {
+    const dim = this.encoder.dim;
+    const { embeddings, failed } = await this.encoder.encodeSettled(images);
+    const errors = images.map((image, i) => (failed.has(i) ? imageError(failed.get(i), image) : undefined));
+    const ok = images.map((_, i) => i).filter((i) => !failed.has(i));
+    const row = images.map(() => -1);
+    ok.forEach((i, r) => (row[i] = r));
+    const x = new Float32Array(ok.length * dim);
+    ok.forEach((i, r) => x.set(embeddings.subarray(i * dim, (i + 1) * dim), r * dim));
+    const predictions: Array<LabelScore[] | undefined> = images.map(() => undefined);
+    if (ok.length > 0) {
+      const probs = await this.iin.predict(x, ok.length);
+      const { classes, classNames } = this.bundle;
+      const top = topK(probs, ok.length, classes.length, k).map((r) => r.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
+      ok.forEach((i, r) => (predictions[i] = top[r]));
+    }
+    return { predictions, errors, embeddings: x, row };
+  }
+
+  /** Every image's top-k labels, or its own error. */
+  async predictSettled(images: ImageInput[], k = 5): Promise<PredictOutcome[]> {
+    const r = await this.classifySettled(images, k);
+    return images.map((_, i) => (r.errors[i] ? { error: r.errors[i]! } : { predictions: r.predictions[i]! }));
+  }
+
+  /** The preprocessing of each encoder (what an image is resized to before encoding). */
+  get preprocess(): PreprocessSpec[] {
+    return this.encoder.preprocess;
+  }
+
+  async close(): Promise<void> {
+    await this.encoder.release();
   }
 }

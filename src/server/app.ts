@@ -20,6 +20,10 @@
  * Per image outcomes: each image of a classify request gets its result or its own `{error, code, field}`; a
  * request where some images failed is answered 200 with those errors in place, one where every image failed gets
  * the first image's 4xx at the top level, with every image's error in `results`.
+ *
+ * Local mode (`owsd serve --local`): the same routes and page; results carry `cloud: []`, no `keyId` and no
+ * `scrambled` (nothing was scrambled or sent), `keyIds` is empty, the status says `mode: 'local'` with no keys
+ * and `cloud: null`, and `POST /v1/keys/rotate` is refused with 403 OWSD_ERR_FORBIDDEN (no key is in use).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,7 +33,7 @@ import multipart from '@fastify/multipart';
 import { describe, fail, isOwsdError, OwsdError } from '../errors.js';
 import { DEFAULT_DECODE_DEADLINE_MS, MAX_INPUT_PIXELS, SUPPORTED_FORMATS_TEXT } from '../image/decode.js';
 import { validateBudget } from '../key/keyfile.js';
-import type { Gateway } from './gateway.js';
+import { LOCAL_NO_ROTATION, type Gateway } from './gateway.js';
 import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImagesSettled, fieldOf, jsonImages, multipartImages, parseBool, parseTop, withField, type RequestLimits } from './request.js';
@@ -243,6 +247,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   });
 
   app.post('/v1/keys/rotate', async (req: FastifyRequest) => {
+    if (gateway.mode === 'local') fail('OWSD_ERR_FORBIDDEN', LOCAL_NO_ROTATION); // no key is in use
     if (!isLoopback(req.ip)) fail('OWSD_ERR_FORBIDDEN', `key rotation is accepted only from this machine (127.0.0.1), not from ${req.ip}: run owsd key rotate on the gateway's host`);
     // A browser can send an empty or form POST cross-site without asking; a JSON one needs a CORS preflight, which
     // this gateway never grants.

@@ -8,6 +8,11 @@
  * bundle's stored training set with them (`rotateKeys`) while the old bundle keeps answering, then swaps the new
  * one in between two batches: no request is dropped or answered with a mix of keys. The old predictor is closed
  * once its last batch is done.
+ *
+ * Local mode (`local: true`, `owsd serve --local`): the bundle's embedding-alone IIN answers, through
+ * `LocalPredictor`, which opens no key, no scrambler and no cloud client: nothing is sent anywhere, no cloud health
+ * is checked, no submission is counted, and rotation is refused (there is no key in use). Use it when fit's
+ * verdict says the cloud adds nothing measurable (docs/local-serving.md).
  */
 import { fail, OwsdError } from '../errors.js';
 import { readKeyFile, type Key } from '../key/keyfile.js';
@@ -16,7 +21,7 @@ import type { ResolveOptions } from '../models/registry.js';
 import { KServeClient } from '../cloud/clients/kserve.js';
 import type { CloudHealth } from '../cloud/client.js';
 import { topK } from '../iin/model.js';
-import { Predictor, type KeyUsage } from '../pipeline/predict.js';
+import { LocalPredictor, Predictor, type KeyUsage } from '../pipeline/predict.js';
 import { readBundle, type Bundle } from '../pipeline/bundle.js';
 import { boundText, type TrafficBound } from '../pipeline/bound.js';
 import { currentBundle, rotateKeys } from '../pipeline/rotate.js';
@@ -27,8 +32,13 @@ import { Batcher } from './batcher.js';
 export interface GatewayOptions extends ResolveOptions {
   /** Bundle folder (a rotated bundle is followed to its successor). */
   bundle: string;
-  /** The bundle's key files, in order. */
-  keyFiles: string[];
+  /** The bundle's key files, in order (with `local`: accepted and not read, since no key is used). */
+  keyFiles?: string[];
+  /**
+   * Serve the bundle's embedding-alone IIN and send nothing to any cloud: no key is read, no cloud client is
+   * opened (no health checks, no connection), no submission is counted, and rotation is refused.
+   */
+  local?: boolean;
   /** Override the cloud the bundle names (`--cloud URL`). */
   cloud?: Partial<CloudSettings>;
   /** Share of a key's budget after which the gateway warns (default 0.9). */
@@ -58,11 +68,11 @@ export interface CloudLabel {
 
 export interface ClassifyResult {
   predictions: LabelScore[];
-  /** The cloud's own top-5 for the scrambled image (first key): what it "sees". */
+  /** The cloud's own top-5 for the scrambled image (first key): what it "sees". Empty in local mode (nothing was sent). */
   cloud: CloudLabel[];
-  /** The key that scrambled the image sent (the first key of the bundle). */
-  keyId: string;
-  /** All the keys of the bundle that answered (several keys: one submission each). */
+  /** The key that scrambled the image sent (the first key of the bundle); absent in local mode (no key is used). */
+  keyId?: string;
+  /** All the keys of the bundle that answered (several keys: one submission each); empty in local mode. */
   keyIds: string[];
   /** With `details`: the PNG sent to the cloud, byte for byte. */
   scrambled?: Uint8Array;
@@ -79,7 +89,10 @@ export interface KeyStatus extends KeyUsage {
 
 export interface GatewayStatus {
   service: 'owsd-gateway';
+  /** `local`: the embedding-alone IIN answers and nothing is sent to any cloud (`owsd serve --local`). */
+  mode: 'local' | 'cloud';
   started: string;
+  /** Empty in local mode: no key is used and no submission is spent. */
   keys: KeyStatus[];
   /** Set when any key is past `warnAt` of its budget. */
   warning: string | null;
@@ -99,7 +112,8 @@ export interface GatewayStatus {
     validation: { both: number | null; embedding: number | null; cloud: number | null; cloudGain: number | null };
     rotatable: boolean;
   };
-  cloud: { url: string; model: string; protocol: string; health: CloudHealth };
+  /** The cloud and its health; null in local mode (no cloud is contacted, not even for its health). */
+  cloud: { url: string; model: string; protocol: string; health: CloudHealth } | null;
   /** No file paths here: any client may read the status. */
   rotation: { state: 'idle' | 'running' | 'failed'; last: Omit<RotationSummary, 'keyFiles' | 'bundle'> | null; error: string | null };
   /** `skipped`: requests dropped before their batch because their client was gone. */
@@ -118,7 +132,8 @@ export interface RotationSummary {
 }
 
 interface Slot {
-  predictor: Predictor;
+  /** A LocalPredictor in local mode: it has no key, no scrambler and no cloud client. */
+  predictor: Predictor | LocalPredictor;
   bundle: Bundle;
   bundleDir: string;
   keyFiles: string[];
@@ -134,6 +149,10 @@ function publicSummary(r: RotationSummary): Omit<RotationSummary, 'keyFiles' | '
   const { keyFiles: _k, bundle: _b, ...rest } = r;
   return rest;
 }
+
+/** Why a local gateway refuses rotation (the API's 403 and the library's error). */
+export const LOCAL_NO_ROTATION =
+  'this gateway serves locally (owsd serve --local): it uses no key, so there is none to rotate; rotate the bundle\'s key with owsd key rotate, or serve with the cloud (without --local) to rotate from here';
 
 const stderrLog = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -161,15 +180,28 @@ export class Gateway {
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const warnAt = opts.warnAt ?? 0.9;
     if (!(warnAt > 0 && warnAt <= 1)) fail('OWSD_ERR_BAD_ARGUMENT', `warnAt must be in (0, 1], got ${warnAt}`);
-    if (opts.keyFiles.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'give the bundle\'s key file(s) with --key');
-    const cur = currentBundle(opts.bundle, opts.keyFiles);
     const log = opts.log === false ? undefined : (opts.log ?? stderrLog);
+    if (opts.local) {
+      // No key is read (its secret stays on disk): a rotation's successor is followed by its record alone.
+      if ((opts.keyFiles ?? []).length > 0) log?.('local mode: the key file(s) given are not used (nothing is scrambled or sent)');
+      const cur = currentBundle(opts.bundle, []);
+      if (cur.skipped.length > 0) log?.(`bundle ${opts.bundle} was rotated: serving its successor ${cur.bundle}`);
+      const slot = await Gateway.openSlot(cur.bundle, [], opts);
+      return new Gateway({ ...opts, warnAt }, slot);
+    }
+    const keyFiles = opts.keyFiles ?? [];
+    if (keyFiles.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'give the bundle\'s key file(s) with --key (or serve the embedding-alone IIN with --local, which needs none)');
+    const cur = currentBundle(opts.bundle, keyFiles);
     if (cur.skipped.length > 0) log?.(`bundle ${opts.bundle} was rotated: serving its successor ${cur.bundle}`);
     const slot = await Gateway.openSlot(cur.bundle, cur.keyFiles, opts);
     return new Gateway({ ...opts, warnAt }, slot);
   }
 
   private static async openSlot(bundleDir: string, keyFiles: string[], opts: GatewayOptions): Promise<Slot> {
+    if (opts.local) {
+      const predictor = await LocalPredictor.open({ bundle: bundleDir, modelsDir: opts.modelsDir });
+      return { predictor, bundle: predictor.bundle, bundleDir, keyFiles: [], keys: [], cloudLabels: undefined, active: 0, retired: false };
+    }
     const keys = keyFiles.map((f) => readKeyFile(f));
     const bundle = readBundle(bundleDir);
     const predictor = await Predictor.open({ bundle, keys, modelsDir: opts.modelsDir, cloud: opts.cloud, ledgerFor: opts.ledgerFor });
@@ -187,6 +219,11 @@ export class Gateway {
 
   get keyIds(): string[] {
     return this.slot.keys.map((k) => k.id);
+  }
+
+  /** `local`: nothing is sent to any cloud (see GatewayOptions.local). */
+  get mode(): 'local' | 'cloud' {
+    return this.opts.local ? 'local' : 'cloud';
   }
 
   /** The encoders' preprocessing (the size arrival decoding resizes to). */
@@ -208,6 +245,11 @@ export class Gateway {
     try {
       const c = slot.bundle.classes.length;
       const k = Math.min(c, Math.max(...items.map((i) => i.top)));
+      if (slot.predictor instanceof LocalPredictor) {
+        // Local: the embedding-alone IIN; no key, no cloud answer, no scrambled image (nothing was made or sent).
+        const { predictions, errors } = await slot.predictor.classifySettled(items.map((i) => i.image), k);
+        return items.map((item, i): ClassifyOutcome => (errors[i] ? { error: errors[i] } : { predictions: predictions[i]!.slice(0, item.top), cloud: [], keyIds: [] }));
+      }
       const details = items.some((i) => i.details);
       const { predictions, errors, features: f, row } = await slot.predictor.classifySettled(
         items.map((i) => i.image),
@@ -240,7 +282,9 @@ export class Gateway {
 
   private keyStatus(): KeyStatus[] {
     const warnAt = this.opts.warnAt ?? 0.9;
-    return this.slot.predictor.usage().map((u) => {
+    const p = this.slot.predictor;
+    if (p instanceof LocalPredictor) return []; // no key in use: nothing is spent
+    return p.usage().map((u) => {
       const fraction = u.used / u.budget;
       const warning =
         fraction >= warnAt
@@ -261,13 +305,15 @@ export class Gateway {
 
   async status(): Promise<GatewayStatus> {
     const s = this.slot;
-    await s.predictor.refreshUsage(); // a shared ledger: what every replica and worker has used
+    const p = s.predictor;
+    if (p instanceof Predictor) await p.refreshUsage(); // a shared ledger: what every replica and worker has used
     const keys = this.keyStatus();
     const v = (w: 'both' | 'embedding' | 'cloud') => s.bundle.iins[w].validationAccuracy;
     const both = v('both');
     const emb = v('embedding');
     return {
       service: 'owsd-gateway',
+      mode: this.mode,
       started: this.started,
       keys,
       warning: keys.find((k) => k.warning)?.warning ?? null,
@@ -280,9 +326,10 @@ export class Gateway {
         imageSize: s.bundle.imageSize,
         trainImages: s.bundle.data.train,
         validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
-        rotatable: Boolean(s.bundle.training),
+        rotatable: p instanceof Predictor && Boolean(s.bundle.training),
       },
-      cloud: { url: s.predictor.client.url, model: s.bundle.cloud.modelName, protocol: s.predictor.client.protocol, health: await s.predictor.client.health() },
+      // Local mode: no cloud client exists, so nothing is asked of any cloud, not even its health.
+      cloud: p instanceof Predictor ? { url: p.client.url, model: s.bundle.cloud.modelName, protocol: p.client.protocol, health: await p.client.health() } : null,
       rotation: { ...this.rotation, last: this.rotation.last ? publicSummary(this.rotation.last) : null },
       served: { images: this.batcher.items, batches: this.batcher.batches, skipped: this.batcher.skipped },
     };
@@ -293,6 +340,7 @@ export class Gateway {
    * refitted (the old bundle answers meanwhile), then the new bundle swapped in between batches.
    */
   rotate(opts: { budget?: number; secrets?: Uint8Array[]; onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<RotationSummary> {
+    if (this.opts.local) return fail('OWSD_ERR_FORBIDDEN', LOCAL_NO_ROTATION);
     if (this.rotating) return fail('OWSD_ERR_BUSY', 'a key rotation is already running: wait for it to finish (GET /v1/status shows its state)');
     const t0 = performance.now();
     const old = this.slot;

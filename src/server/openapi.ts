@@ -19,7 +19,7 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       title: 'owsd gateway',
       version,
       description:
-        'Classifies private images with a cloud classifier that never sees them: each image is encoded, scrambled with a secret key (which never leaves this service), sent to the cloud, and the cloud\'s answer is mapped to the true label by a local network.',
+        'Classifies private images with a cloud classifier that never sees them: each image is encoded, scrambled with a secret key (which never leaves this service), sent to the cloud, and the cloud\'s answer is mapped to the true label by a local network. A gateway started with `owsd serve --local` (status `mode: "local"`) answers from the image\'s embedding alone and sends nothing to any cloud: its results have an empty `cloud`, no `keyId` and no `scrambled`, and `keyIds` is empty.',
     },
     paths: {
       '/v1/classify': {
@@ -27,7 +27,7 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
           summary: 'Top-k true labels of one or many images',
           parameters: [
             { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 5 }, description: 'labels per image (decimal digits only)' },
-            { name: 'details', in: 'query', schema: { type: 'boolean', default: false }, description: 'also return each scrambled PNG exactly as sent (true, false, 1 or 0)' },
+            { name: 'details', in: 'query', schema: { type: 'boolean', default: false }, description: 'also return each scrambled PNG exactly as sent (true, false, 1 or 0); in local mode nothing is scrambled or sent, so there is none' },
           ],
           requestBody: {
             required: true,
@@ -79,13 +79,13 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
       },
       '/v1/status': {
         get: {
-          summary: 'Key id(s), budget and use, the any-inverter bound fit measured, cloud health, model information, rotation state',
+          summary: 'Mode (local or cloud), key id(s), budget and use, the any-inverter bound fit measured, cloud health, model information, rotation state',
           responses: { '200': { description: 'Status (never the secret)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Status' } } } } },
         },
       },
       '/v1/keys/rotate': {
         post: {
-          summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine, only as Content-Type: application/json, never from another origin)',
+          summary: 'Replace the key(s): new keys, the stored training set re-scrambled, the IIN refitted, the new bundle swapped in without dropping requests (only from this machine, only as Content-Type: application/json, never from another origin; refused with 403 OWSD_ERR_FORBIDDEN in local mode, which uses no key)',
           requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { budget: { type: 'integer', minimum: 1, maximum: MAX_BUDGET } } } } } },
           responses: { '200': { description: 'The new key ids and bundle', content: { 'application/json': { schema: { type: 'object' } } } }, '403': error, '409': error, '415': error, '421': error },
         },
@@ -99,9 +99,14 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
         Label: label,
         Status: {
           type: 'object',
-          required: ['keys', 'bound'],
+          required: ['mode', 'keys', 'bound', 'cloud'],
           properties: {
-            keys: { type: 'array', items: { type: 'object' } },
+            mode: { type: 'string', enum: ['local', 'cloud'], description: '`local` (owsd serve --local): the embedding-alone IIN answers and nothing is sent to any cloud; `cloud`: images are scrambled with the key and sent' },
+            keys: { type: 'array', items: { type: 'object' }, description: 'each key\'s budget and use; empty in local mode (no key is used, no submission is spent)' },
+            cloud: {
+              description: 'the cloud, its model and health; null in local mode (no cloud is contacted, not even for its health)',
+              oneOf: [{ type: 'object', properties: { url: { type: 'string' }, model: { type: 'string' }, protocol: { type: 'string' }, health: { type: 'object' } } }, { type: 'null' }],
+            },
             bound: {
               type: 'object',
               description: 'The any-inverter bound the serving bundle\'s fit measured on its own training set (docs/leak-bound.md, "On your own data"): what an observer who could invert the scrambler would learn about the labels.',
@@ -137,7 +142,7 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
           type: 'object',
           required: ['results', 'keyIds'],
           properties: {
-            keyIds: { type: 'array', items: { type: 'string' } },
+            keyIds: { type: 'array', items: { type: 'string' }, description: 'the keys that scrambled these images; empty in local mode' },
             failed: { type: 'integer', description: 'images that failed (each has its own error in results); absent when none did' },
             results: {
               type: 'array',
@@ -151,9 +156,9 @@ export function gatewayOpenApi(version: string): Record<string, unknown> {
                   field: { type: 'string', description: 'the image\'s field, e.g. image[1]' },
                   name: { type: 'string', description: 'the file name or field of the image' },
                   predictions: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'our true labels, best first' },
-                  cloud: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'the cloud\'s own top-5 for the scrambled image (in its own label space)' },
-                  keyId: { type: 'string' },
-                  scrambled: { type: 'string', description: 'with details: data:image/png;base64 of the image sent' },
+                  cloud: { type: 'array', items: { $ref: '#/components/schemas/Label' }, description: 'the cloud\'s own top-5 for the scrambled image (in its own label space); empty in local mode (nothing was sent)' },
+                  keyId: { type: 'string', description: 'the key that scrambled the image sent; absent in local mode' },
+                  scrambled: { type: 'string', description: 'with details: data:image/png;base64 of the image sent; absent in local mode (nothing was sent)' },
                 },
               },
             },

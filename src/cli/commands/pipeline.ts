@@ -4,7 +4,7 @@ import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, type OwsdErro
 import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
-import { renderDemo, renderEval, renderFit } from '../render.js';
+import { fitLocalAdvice, renderDemo, renderEval, renderFit } from '../render.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 /** One progress bar per stage, created on first report. */
@@ -84,7 +84,7 @@ export function registerPipeline(program: Command): void {
         });
         bars.stop();
         const { bundle: _b, ...summary } = r;
-        if (o.json) printJson(summary);
+        if (o.json) printJson({ ...summary, ...fitLocalAdvice(summary) });
         else process.stdout.write(renderFit(summary) + '\n');
       }),
     );
@@ -151,7 +151,7 @@ export function registerPipeline(program: Command): void {
           modelsDir: o.models,
         });
         if (o.json) printJson(r);
-        else process.stdout.write(renderEval(r) + '\n');
+        else process.stdout.write(renderEval(r, o.bundle) + '\n');
       }),
     );
 

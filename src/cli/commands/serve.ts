@@ -15,6 +15,7 @@ export interface ServeFlags {
   redis?: string;
   requestTimeout: number;
   allowedHost: string[];
+  local?: boolean;
 }
 
 function fractionOption(name: string) {
@@ -39,9 +40,10 @@ export async function serveUntilSignal(g: RunningGateway, what: string): Promise
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('the gateway: an HTTP API (POST /v1/classify, GET /v1/status, OpenAPI) and a web page, holding the key and a fitted bundle')
+    .description('the gateway: an HTTP API (POST /v1/classify, GET /v1/status, OpenAPI) and a web page, holding the key and a fitted bundle (--local: the embedding-alone IIN, sending nothing to any cloud)')
     .requiredOption('--bundle <dir>', 'bundle written by owsd fit (a rotated bundle is followed to its successor)')
-    .requiredOption('--key <file>', 'key file(s) the bundle was fitted with, in order', collect, [])
+    .option('--key <file>', 'key file(s) the bundle was fitted with, in order (required unless --local)', collect, [])
+    .option('--local', 'serve the bundle\'s embedding-alone IIN: nothing is sent to any cloud (no key used, no submission spent, no cloud contacted); choose it when owsd fit says the cloud adds nothing measurable')
     .option('--cloud <url>', 'the cloud\'s base URL (default: the one the bundle names)')
     .option('--port <n>', 'port (0: any free port)', intOption('--port', 0), 8090)
     .option('--host <addr>', 'address to listen on (0.0.0.0 for the organization\'s network)', '127.0.0.1')
@@ -53,7 +55,8 @@ export function registerServe(program: Command): void {
     .option('--redis <url>', 'count submissions in the ledger shared in Redis by every replica and batch worker (default: the key\'s file ledger)')
     .action(
       action(async (o: ServeFlags) => {
-        const redis = o.redis ? connectRedis(o.redis) : undefined;
+        if (o.local && o.redis) process.stderr.write('owsd serve: --local spends no submissions: --redis is not used\n');
+        const redis = o.local ? undefined : o.redis ? connectRedis(o.redis) : undefined;
         let lastError = '';
         redis?.on('error', (e: Error) => {
           if (e.message !== lastError) process.stderr.write(`owsd serve: Redis: ${e.message} (retrying)\n`);
@@ -72,11 +75,15 @@ export function registerServe(program: Command): void {
           log: o.quiet ? false : undefined,
           requestTimeoutMs: o.requestTimeout,
           allowedHosts: o.allowedHost,
+          local: o.local,
         }).catch((e: unknown) => {
           redis?.disconnect();
           throw e;
         });
-        await serveUntilSignal(g, `owsd gateway serving ${g.gateway.bundle.classes.length} labels with key ${g.gateway.keyIds.join(', ')}${redis ? ' (shared ledger in Redis)' : ''}`);
+        const what = o.local
+          ? `owsd gateway serving ${g.gateway.bundle.classes.length} labels locally (embedding alone: nothing leaves this machine, no key used)`
+          : `owsd gateway serving ${g.gateway.bundle.classes.length} labels with key ${g.gateway.keyIds.join(', ')}${redis ? ' (shared ledger in Redis)' : ''}`;
+        await serveUntilSignal(g, what);
         redis?.disconnect();
       }),
     );

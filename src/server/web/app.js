@@ -1,6 +1,10 @@
 // The classify page: send the chosen images to /v1/classify (multipart) and show, per image, the original (from
-// this browser's memory only), the scrambled PNG exactly as sent, the cloud's answer and our prediction.
+// this browser's memory only), the scrambled PNG exactly as sent, the cloud's answer and our prediction. In local
+// mode (owsd serve --local) nothing is scrambled or sent: the page says so and shows the original and our label.
 const $ = (sel) => document.querySelector(sel);
+/** The words the pages show in local mode (keys.js has the same banner). */
+const LOCAL_TEXT = 'local: nothing leaves this machine. Labels come from each image\'s embedding alone; no key is used, no cloud is contacted and no submissions are spent.';
+let mode; // resolves to 'local' or 'cloud' from the first status
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
 function labelList(ol, labels) {
@@ -25,9 +29,16 @@ async function showWarning() {
     w.hidden = !s.warning;
     w.textContent = s.warning ? `⚠ ${s.warning}` : '';
     const v = s.bundle.validation;
-    $('#model').textContent = `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${v.both === null ? '-' : pct(v.both)}`;
+    const local = s.mode === 'local';
+    $('#mode').hidden = !local;
+    $('#mode').textContent = local ? LOCAL_TEXT : '';
+    if (local) $('.intro').textContent = 'Drop images to classify them. This gateway serves locally: each image is classified here, from its embedding alone, and nothing is sent to any cloud.';
+    $('#model').textContent = local
+      ? `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · local: no cloud, no key, no submissions spent · validation top-1 (embedding alone) ${v.embedding === null ? '-' : pct(v.embedding)}`
+      : `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${v.both === null ? '-' : pct(v.both)}`;
+    return s.mode;
   } catch {
-    /* the status is a nicety here */
+    return undefined; /* the status is a nicety here */
   }
 }
 
@@ -52,10 +63,12 @@ async function classify(files) {
   const failed = body.results.filter((r) => r.error).length;
   const n = files.length;
   const plural = (k) => `${k} image${k > 1 ? 's' : ''}`;
-  if (failed === 0) state.textContent = `Done: ${plural(n)}, scrambled with key ${body.keyIds.join(', ')}.`;
+  const local = (await mode) === 'local';
+  const how = local ? 'locally, nothing sent' : `scrambled with key ${body.keyIds.join(', ')}`;
+  if (failed === 0) state.textContent = `Done: ${plural(n)}, ${how}.`;
   else {
     state.className = 'state error';
-    state.textContent = failed === n ? `Could not classify: none of the ${plural(n)} could be read (see each below).` : `Done: ${n - failed} of ${plural(n)} classified, scrambled with key ${body.keyIds.join(', ')}; ${failed} could not be read (see below).`;
+    state.textContent = failed === n ? `Could not classify: none of the ${plural(n)} could be read (see each below).` : `Done: ${n - failed} of ${plural(n)} classified, ${how}; ${failed} could not be read (see below).`;
   }
   const cards = body.results.map((r, i) => {
     if (r.error) {
@@ -73,8 +86,15 @@ async function classify(files) {
     const card = $('#card').content.firstElementChild.cloneNode(true);
     card.querySelector('.name').textContent = r.name;
     card.querySelector('.original').src = URL.createObjectURL(files[i]);
-    card.querySelector('.scrambled').src = r.scrambled;
-    labelList(card.querySelector('ol.cloud'), r.cloud);
+    if (local) {
+      // Nothing was scrambled or sent: no scrambled image and no cloud answer to show.
+      card.querySelector('.scrambled').closest('figure').remove();
+      card.querySelector('ol.cloud').closest('.col').remove();
+      card.querySelector('.original').closest('figure').querySelector('small').textContent = 'from this browser; classified on this gateway, sent nowhere';
+    } else {
+      card.querySelector('.scrambled').src = r.scrambled;
+      labelList(card.querySelector('ol.cloud'), r.cloud);
+    }
     labelList(card.querySelector('ol.ours'), r.predictions);
     card.querySelector('.predicted').textContent = r.predictions[0] ? `${r.predictions[0].name} (${pct(r.predictions[0].score)})` : '-';
     return card;
@@ -92,4 +112,4 @@ drop.addEventListener('drop', (e) => {
   e.preventDefault();
   classify([...e.dataTransfer.files]); // every file gets its own outcome (an unreadable one its own error)
 });
-void showWarning();
+mode = showWarning();

@@ -1,5 +1,7 @@
-// The key page: each key's budget and use from /v1/status, a clear warning near the limit, and rotation.
+// The key page: each key's budget and use from /v1/status, a clear warning near the limit, and rotation. In local
+// mode (owsd serve --local) no key is used: the page says no submissions are spent, and rotation is not offered.
 const $ = (sel) => document.querySelector(sel);
+const LOCAL_TEXT = 'local: nothing leaves this machine. Labels come from each image\'s embedding alone; no key is used, no cloud is contacted and no submissions are spent.';
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
 function fact(dl, term, value) {
@@ -16,7 +18,19 @@ async function refresh() {
   const w = $('#warning');
   w.hidden = !s.warning;
   w.textContent = s.warning ? `⚠ ${s.warning}` : '';
-  $('#keys').replaceChildren(
+  const local = s.mode === 'local';
+  $('#mode').hidden = !local;
+  $('#mode').textContent = local ? LOCAL_TEXT : '';
+  if (local) {
+    const card = document.createElement('article');
+    card.className = 'card key local';
+    const p = document.createElement('p');
+    p.className = 'usage';
+    p.textContent = 'No key in use: this gateway serves locally, so no submissions are spent and there is no budget to watch.';
+    card.append(p);
+    $('#keys').replaceChildren(card);
+    $('.intro').textContent = 'In local mode no key is used: nothing is scrambled or sent, so no submissions are spent and there is nothing to rotate.';
+  } else $('#keys').replaceChildren(
     ...s.keys.map((k) => {
       const card = document.createElement('article');
       card.className = `card key${k.warning ? ' near-limit' : ''}`;
@@ -48,13 +62,19 @@ async function refresh() {
   fact(dl, 'bundle', `created ${s.bundle.created}`);
   fact(dl, 'labels', s.bundle.classes.map((c) => c.name).join(', '));
   fact(dl, 'encoder', s.bundle.encoders.join(' + '));
-  fact(dl, 'cloud', `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
-  fact(dl, 'validation top-1', `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; cloud gain ${v.cloudGain === null ? '-' : `${(100 * v.cloudGain).toFixed(1)} points`})`);
+  fact(dl, 'mode', local ? 'local (owsd serve --local): the embedding-alone IIN answers; nothing is sent to any cloud' : 'cloud: images are scrambled with the key and sent');
+  fact(dl, 'cloud', local ? 'none contacted (local mode)' : `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
+  const gain = `cloud gain ${v.cloudGain === null ? '-' : `${(100 * v.cloudGain).toFixed(1)} points`}`;
+  fact(dl, 'validation top-1', local
+    ? `${v.embedding === null ? '-' : pct(v.embedding)} embedding alone, served here (with the cloud ${v.both === null ? '-' : pct(v.both)}; ${gain})`
+    : `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; ${gain})`);
   // What an observer who could invert the scrambler would learn, as fit measured it (the words owsd fit prints).
   fact(dl, 'any-inverter bound', s.bound.text).id = 'bound';
   fact(dl, 'served', `${s.served.images} images in ${s.served.batches} batches`);
-  fact(dl, 'rotation', s.rotation.state === 'failed' ? `failed: ${s.rotation.error}` : s.rotation.last ? `last: ${s.rotation.last.replaced.join(', ')} → ${s.rotation.last.keyIds.join(', ')} (${s.rotation.last.seconds.toFixed(1)} s)` : s.rotation.state);
+  fact(dl, 'rotation', local ? 'not offered: no key is in use (local mode)' : s.rotation.state === 'failed' ? `failed: ${s.rotation.error}` : s.rotation.last ? `last: ${s.rotation.last.replaced.join(', ')} → ${s.rotation.last.keyIds.join(', ')} (${s.rotation.last.seconds.toFixed(1)} s)` : s.rotation.state);
   $('#rotate').disabled = s.rotation.state === 'running' || !s.bundle.rotatable;
+  $('#rotate').hidden = local;
+  if (local) $('#rotate-state').textContent = 'Rotation is not offered in local mode: no key is in use.';
 }
 
 $('#rotate').addEventListener('click', async () => {
