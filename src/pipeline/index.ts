@@ -7,6 +7,7 @@ export { selectData, type DataSelection, type SelectedData } from './data.js';
 export { screenImages, type BadImagePolicy, type SkippedImage } from './screen.js';
 export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit.js';
 export { Predictor, imageError, type PredictorOptions, type Classified, type ClassifiedSettled, type PredictOutcome, type KeyUsage } from './predict.js';
+export { LocalPredictor, type ClassifiedLocal } from './predict.js';
 export { rotateKeys, rotatedBundlePath, currentBundle, openCurrentBundle, SUCCESSOR_FILE, type CurrentBundle, type RotateOptions, type RotateResult, type Successor } from './rotate.js';
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';
 export { runDemo, demoSecret, type DemoOptions, type DemoReport } from './demo.js';
