@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import type { SecurityResult } from '../src/experiments/index.js';
 import { DEFAULT_EMBEDDING_NOISE, leakBudgetFor, leakBudgetSentences } from '../src/index.js';
-import { boundBeside, readSecurityResults, renderSecurityMarkdown, renderSecurityReport } from '../src/report/index.js';
+import { BoundLookup, boundBeside, readResults, readSecurityResults, renderMarkdown, renderReport, renderSecurityMarkdown, renderSecurityReport } from '../src/report/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };
 
@@ -102,4 +102,26 @@ test('the security report puts the any-inverter bound beside every attack succes
   fs.cpSync(out, dir, { recursive: true });
   await renderSecurityReport(dir);
   assert.equal(fs.readFileSync(path.join(dir, 'report.md'), 'utf8'), committed, 're-render: owsd analyze report');
+});
+
+test('the paper report puts the any-inverter bound beside its label-leak attack where the bound study measured the setting, with the bound\'s own chance when the attack used fewer classes', async () => {
+  const out = path.join(repoRoot, 'reports/paper');
+  const bound = BoundLookup.read(path.join(repoRoot, 'reports/security/bound/results.json'));
+  const { markdown } = renderMarkdown(readResults(out), bound);
+  // CIFAR-10 with MobileNetV2, paper design (0x), k = 5: 51.6% on the generator's input, beside the 1-NN pixel attack.
+  assert.match(markdown, /\| CIFAR-10 \| 86\.5 \|[^\n]*\| 50% \(chance 10%\); any-inverter bound 51\.6% \|/);
+  // CIFAR-100: the attack ran on 20 classes (chance 5%), the bound on all 100 (chance 1%): both chances are said.
+  assert.match(markdown, /51% \(chance 5%\); any-inverter bound 33\.0% on all 100 classes, chance 1\.0%/);
+  // The design study's noisy row (4x) beside its best attackers at each k.
+  assert.match(markdown, /fresh embedding noise per submission, 4x RMS[^\n]*14 \(pooled pixels\); any-inverter bound 30\.7%/);
+  // The weak tfjs encoder was not in the bound study: no figure is borrowed for it.
+  for (const line of markdown.split('\n').filter((l) => l.includes('weak encoder') && l.startsWith('|'))) assert.ok(!line.includes('any-inverter'), line);
+  // Without the study (a report folder elsewhere), no bound at all; the committed report is the rendering with it.
+  assert.ok(!renderMarkdown(readResults(out)).markdown.includes('; any-inverter bound'));
+  const dir = path.join(tempDir('owsd-paper-'), 'paper');
+  fs.cpSync(out, dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, '..', 'security', 'bound'), { recursive: true });
+  fs.copyFileSync(path.join(repoRoot, 'reports/security/bound/results.json'), path.join(dir, '..', 'security', 'bound', 'results.json'));
+  await renderReport(dir);
+  assert.equal(fs.readFileSync(path.join(dir, 'report.md'), 'utf8'), fs.readFileSync(path.join(out, 'report.md'), 'utf8'), 're-render: owsd experiment report');
 });
