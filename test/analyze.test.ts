@@ -1,15 +1,17 @@
 /**
  * `owsd analyze --quick` end to end (what CI runs): the confidentiality study on real CIFAR-10 and Imagenette
- * images through the real scrambler and the embedded clouds, and the report rendered from its JSON.
+ * images through the real scrambler and the embedded clouds, and the report rendered from its JSON; the
+ * committed report with the any-inverter bound beside every attack.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
+import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import type { SecurityResult } from '../src/experiments/index.js';
-import { DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { DEFAULT_EMBEDDING_NOISE, leakBudgetFor, leakBudgetSentences } from '../src/index.js';
+import { BoundLookup, boundBeside, readResults, readSecurityResults, renderMarkdown, renderReport, renderSecurityMarkdown, renderSecurityReport } from '../src/report/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };
 
@@ -67,4 +69,59 @@ test('owsd analyze: bad names are clear errors', async () => {
   assert.match(part.stderr, /unknown part "everything": expected one of traffic, inversion, inversion-noisy, defences/);
   const none = await owsd(['analyze', 'report', '--out', tempDir()]);
   assert.match(none.stderr, /results does not exist: run owsd analyze first/);
+});
+
+test('the security report puts the any-inverter bound beside every attack success, from the committed bound study; the committed report.md is that rendering', async () => {
+  const out = path.join(repoRoot, 'reports/security');
+  const bound = boundBeside(out);
+  assert.ok(bound.available, 'reports/security/bound/results.json holds the bound study');
+  const { markdown } = renderSecurityMarkdown(readSecurityResults(out), bound, new Map());
+  // The opening: the default key's bound in the bound's own words, for both data sets.
+  const imagenette8 = bound.sentence('imagenette-val', 'mobilenetv2-12-int8', DEFAULT_EMBEDDING_NOISE, [1, 5, 20, 100])!;
+  assert.match(imagenette8, /^an observer who could invert the scrambler and knew 1 \/ 5 \/ 20 \/ 100 labels per class would label 11\.3% \/ 12\.3% \/ 15\.9% \/ 20\.6% of the traffic \(chance 10\.0%\); knowing no label, only public images of the same classes, 54\.8%; which of 100 candidate images was sent, 82\.4%/);
+  assert.ok(markdown.includes(`- Imagenette: ${imagenette8}.`));
+  // Beside the label-inference table of the paper's design (0x), a row and the sentence.
+  assert.ok(markdown.includes('| any-inverter bound (mobilenetv2-12-int8, noise 0x) | 92.7% | 94.7% | 94.9% |'));
+  assert.ok(markdown.includes('**Against any inverter, no noise:** an observer who could invert the scrambler and knew 1 / 5 / 20 labels per class would label 92.7% / 94.7% / 94.9% of the traffic'));
+  // Beside the noisy design's attacks: bound rows at 0x and 4x; re-identification by an inverter is not protected by noise.
+  assert.ok(markdown.includes('| **any-inverter bound**, k = 20 (best of our attackers on the generator\'s input, mobilenetv2-12-int8) | 94.9% | 70.1% |'));
+  assert.ok(markdown.includes('0x 100.0%, 4x 100.0%, 8x 82.4% (bound study, mobilenetv2-12-int8'));
+  // The defences table: the bound at k = 5 where the study measured the setting, "not measured" where it did not.
+  assert.match(markdown, /\| MobileNetV2 encoder, ShuffleNetV2 cloud; embedding noise 4x RMS \|[^\n]*\| 13% \(chance 10%\) \| 69\.1% \|/);
+  assert.match(markdown, /embedding noise 1x RMS \|[^\n]*\| not measured \|/);
+  assert.match(markdown, /pool of 2 keys \|[^\n]*\| not measured \(key pool\) \|/);
+  assert.match(markdown, /weak encoder MobileNet v1 0\.25[^\n]*noise 4x RMS \|[^\n]*\| not measured \|/);
+  // The leak budget beside the submission budget.
+  assert.ok(markdown.includes(`**Leak budget**`) && markdown.includes(leakBudgetSentences(leakBudgetFor(DEFAULT_EMBEDDING_NOISE))[0]!));
+  // Without the study the report says nothing about a bound rather than inventing one.
+  const without = renderSecurityMarkdown(readSecurityResults(out)).markdown;
+  assert.ok(!without.includes('| any-inverter bound') && !without.includes('**any-inverter bound**') && !without.includes('Against any inverter'));
+  // The committed report is the rendering of the committed results (with the 8x traffic study beside them).
+  const committed = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  const dir = tempDir('owsd-report-');
+  fs.cpSync(out, dir, { recursive: true });
+  await renderSecurityReport(dir);
+  assert.equal(fs.readFileSync(path.join(dir, 'report.md'), 'utf8'), committed, 're-render: owsd analyze report');
+});
+
+test('the paper report puts the any-inverter bound beside its label-leak attack where the bound study measured the setting, with the bound\'s own chance when the attack used fewer classes', async () => {
+  const out = path.join(repoRoot, 'reports/paper');
+  const bound = BoundLookup.read(path.join(repoRoot, 'reports/security/bound/results.json'));
+  const { markdown } = renderMarkdown(readResults(out), bound);
+  // CIFAR-10 with MobileNetV2, paper design (0x), k = 5: 51.6% on the generator's input, beside the 1-NN pixel attack.
+  assert.match(markdown, /\| CIFAR-10 \| 86\.5 \|[^\n]*\| 50% \(chance 10%\); any-inverter bound 51\.6% \|/);
+  // CIFAR-100: the attack ran on 20 classes (chance 5%), the bound on all 100 (chance 1%): both chances are said.
+  assert.match(markdown, /51% \(chance 5%\); any-inverter bound 33\.0% on all 100 classes, chance 1\.0%/);
+  // The design study's noisy row (4x) beside its best attackers at each k.
+  assert.match(markdown, /fresh embedding noise per submission, 4x RMS[^\n]*14 \(pooled pixels\); any-inverter bound 30\.7%/);
+  // The weak tfjs encoder was not in the bound study: no figure is borrowed for it.
+  for (const line of markdown.split('\n').filter((l) => l.includes('weak encoder') && l.startsWith('|'))) assert.ok(!line.includes('any-inverter'), line);
+  // Without the study (a report folder elsewhere), no bound at all; the committed report is the rendering with it.
+  assert.ok(!renderMarkdown(readResults(out)).markdown.includes('; any-inverter bound'));
+  const dir = path.join(tempDir('owsd-paper-'), 'paper');
+  fs.cpSync(out, dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, '..', 'security', 'bound'), { recursive: true });
+  fs.copyFileSync(path.join(repoRoot, 'reports/security/bound/results.json'), path.join(dir, '..', 'security', 'bound', 'results.json'));
+  await renderReport(dir);
+  assert.equal(fs.readFileSync(path.join(dir, 'report.md'), 'utf8'), fs.readFileSync(path.join(out, 'report.md'), 'utf8'), 're-render: owsd experiment report');
 });

@@ -512,3 +512,23 @@ export function pixelWhitenedMeanAttack(pixels: readonly ArrayLike<number>[], la
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The bound in plain words
+
+/** A share as a percentage with one decimal: 0.159 → "15.9%". */
+export const boundPercent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * The any-inverter bound in plain words, the one sentence every place that reports it uses (fit / eval / demo and
+ * the gateway through src/pipeline/bound.ts, `owsd analyze`'s report, `owsd key show`): "an observer who could
+ * invert the scrambler and knew 1 / 5 / 20 labels per class would label 11.3% / 12.3% / 15.9% of your traffic
+ * (chance 10.0%)". `points` are (k, best accuracy) in the order given.
+ */
+export function inverterSentence(points: ReadonlyArray<{ k: number; accuracy: number }>, chance: number, whose = 'your traffic'): string {
+  const ks = points.map((p) => p.k);
+  const knew = ks.length > 0
+    ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${points.map((p) => boundPercent(p.accuracy)).join(' / ')} of ${whose}`
+    : 'would label';
+  return `an observer who could invert the scrambler ${knew} (chance ${boundPercent(chance)})`;
+}

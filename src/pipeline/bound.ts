@@ -18,7 +18,9 @@ import {
   BOUND_CLASSIFIERS,
   BOUND_COMPONENTS,
   BOUND_NOISES,
+  boundPercent,
   DEFAULT_NOISE_RULE,
+  inverterSentence,
   labelBound,
   NOISE_RULE_K,
   noiseRuleLimit,
@@ -185,7 +187,7 @@ export async function trafficBound(embeddings: Float32Array, d: number, labels: 
   return out;
 }
 
-const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const pc = boundPercent;
 
 /**
  * The any-inverter bound in plain words and, when fit checked the default noise rule and the figure exceeds it, the
@@ -195,11 +197,8 @@ const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
 export function boundSentences(b: TrafficBound): string[] {
   const ks = Object.keys(b.k).map(Number).sort((x, y) => x - y);
   const noise = b.noise > 0 ? `noise ${b.noise}x` : 'no noise';
-  const knew = ks.length > 0
-    ? `and knew ${ks.join(' / ')} label${ks.length === 1 && ks[0] === 1 ? '' : 's'} per class would label ${ks.map((k) => pc(b.k[String(k)]!)).join(' / ')} of your traffic`
-    : 'would label';
   const out = [
-    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): an observer who could invert the scrambler ${knew} (chance ${pc(b.chance)})${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
+    `any-inverter bound (key ${noise}; ${b.images} of these images, seeded): ${inverterSentence(ks.map((k) => ({ k, accuracy: b.k[String(k)]! })), b.chance)}${b.publicMeans === null ? '' : `; knowing no label, only public images of your classes (here: ${b.publicImages} other images of this run), ${pc(b.publicMeans)}`}`,
   ];
   const r = b.rule;
   if (r && !r.ok) {

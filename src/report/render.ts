@@ -15,6 +15,8 @@ import { chooseDesign } from '../experiments/design-choice.js';
 import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
 import { PAPER, PAPER_TRAIN_SIZE_NOTE, type PaperFigure } from './paper.js';
+import { BoundLookup } from './bound.js';
+import path from 'node:path';
 
 const ORDER = ['same-labels', 'label-subsets', 'unseen-labels', 'encoders', 'train-size', 'ablations', 'cloud-gain', 'design'];
 
@@ -33,9 +35,20 @@ const paperCell = (f: PaperFigure | undefined, key: keyof PaperFigure): string =
   return typeof v === 'number' ? pct(v) : '—';
 };
 
-function attackCell(s: SettingResult): string {
+/** The any-inverter bound at k for a setting, from the bound study ('' when the study has no row: another encoder, several encoders, a key pool, a noise off its grid). */
+function boundAt(b: BoundLookup, s: SettingResult, k: number, chance?: number): string {
+  if (s.features.keyPool > 1) return '';
+  const row = b.row(s.features.dataset, s.features.encoders, s.features.embeddingNoise);
+  const a = row?.label.find((l) => l.k === k)?.accuracy;
+  if (!row || a === undefined) return '';
+  // The attack may run on a subset of the classes (at most 20): then the bound's own chance is said beside it.
+  const other = chance === undefined || Math.abs(chance - row.chance) > 1e-9 ? ` on all ${row.classes} classes, chance ${pct(row.chance)}%` : '';
+  return `; any-inverter bound ${pct(a)}%${other}`;
+}
+
+function attackCell(s: SettingResult, b: BoundLookup): string {
   const a = s.attack;
-  return a ? `${pct(a.accuracy, 0)}% (chance ${pct(a.chance, 0)}%)` : '—';
+  return a ? `${pct(a.accuracy, 0)}% (chance ${pct(a.chance, 0)}%)${boundAt(b, s, a.k, a.chance)}` : '—';
 }
 
 const table = markdownTable;
@@ -56,7 +69,7 @@ function verdict(g: (Summary & { tTestP: number }) | undefined, control?: Summar
 }
 
 
-function tableUseCase(r: ExperimentResult, withPlaintext: boolean): string {
+function tableUseCase(r: ExperimentResult, withPlaintext: boolean, b: BoundLookup): string {
   const paper = PAPER[r.name] ?? {};
   const header = ['Setting', 'Cloud', 'Labels', 'Train / test', 'IIN top-1', 'IIN top-5'];
   if (withPlaintext) header.push('Agreement with cloud on plaintext, top-1 / top-5', 'Cloud on plaintext, top-1');
@@ -65,7 +78,7 @@ function tableUseCase(r: ExperimentResult, withPlaintext: boolean): string {
     const row = [s.label, s.features.cloud, String(s.selection.classes), trainTest(s), ms(s.summary.top1.both), ms(s.summary.top5.both)];
     if (withPlaintext) row.push(`${ms(s.summary.agreementTop1)} / ${ms(s.summary.agreementTop5)}`, ms(s.summary.cloudPlaintextTop1));
     const p = paper[s.id];
-    row.push(ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), signed(s.summary.shuffledGain), attackCell(s), `${paperCell(p, 'top1')} / ${paperCell(p, 'top5')}`, paperCell(p, 'cloudPlaintextTop1'));
+    row.push(ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), signed(s.summary.shuffledGain), attackCell(s, b), `${paperCell(p, 'top1')} / ${paperCell(p, 'top5')}`, paperCell(p, 'cloudPlaintextTop1'));
     return row;
   });
   return table(header, rows);
@@ -83,7 +96,7 @@ function comparisons(r: ExperimentResult): string {
   );
 }
 
-function trainSizeSection(r: ExperimentResult, figures: Figure[]): string {
+function trainSizeSection(r: ExperimentResult, figures: Figure[], b: BoundLookup): string {
   const sets: Array<[InputSet, string]> = [
     ['both', 'IIN with the cloud'],
     ['embedding', 'embedding alone'],
@@ -101,14 +114,16 @@ function trainSizeSection(r: ExperimentResult, figures: Figure[]): string {
     svg: lineChart({ title: 'Imagenette (10 labels): top-1 against training images per label', xLabel: 'training images per label', yLabel: 'top-1 accuracy', series, yFormat: (v) => `${(v * 100).toFixed(0)}%`, xTicks: r.settings.map((s) => s.trainPerLabel ?? 0) }),
   });
   const rows = r.settings.map((s) => [String(s.trainPerLabel), ms(s.summary.top1.both), ms(s.summary.top5.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain)]);
-  return `![Top-1 against training images per label](figures/train-size.svg)\n\n${table(['Training images per label', 'IIN top-1', 'IIN top-5', 'Embedding alone', 'Cloud gain'], rows)}\n\nFor comparison, ${PAPER_TRAIN_SIZE_NOTE}. ${attackLine(r.settings[0])}`;
+  return `![Top-1 against training images per label](figures/train-size.svg)\n\n${table(['Training images per label', 'IIN top-1', 'IIN top-5', 'Embedding alone', 'Cloud gain'], rows)}\n\nFor comparison, ${PAPER_TRAIN_SIZE_NOTE}. ${attackLine(r.settings[0], b)}`;
 }
 
-function attackLine(s: SettingResult | undefined): string {
-  return s?.attack ? `Label-leak attack on these scrambled images (1-NN on pixels, k=${s.attack.k} known labels per class): ${pct(s.attack.accuracy, 0)}% (chance ${pct(s.attack.chance, 0)}%).` : '';
+function attackLine(s: SettingResult | undefined, b: BoundLookup): string {
+  if (!s?.attack) return '';
+  const sentence = s.features.keyPool > 1 ? null : b.sentence(s.features.dataset, s.features.encoders.length === 1 ? s.features.encoders[0]! : '', s.features.embeddingNoise, [s.attack.k]);
+  return `Label-leak attack on these scrambled images (1-NN on pixels, k=${s.attack.k} known labels per class): ${pct(s.attack.accuracy, 0)}% (chance ${pct(s.attack.chance, 0)}%).${sentence ? ` Against any inverter: ${sentence}.` : ''}`;
 }
 
-function ablationSection(r: ExperimentResult, figures: Figure[]): string {
+function ablationSection(r: ExperimentResult, figures: Figure[], b: BoundLookup): string {
   const group = (prefix: string) => r.settings.filter((s) => s.id.startsWith(prefix));
   const sizes = group('size-');
   const keys = [...sizes.filter((s) => s.id === 'size-256'), ...group('keys-')];
@@ -132,7 +147,7 @@ function ablationSection(r: ExperimentResult, figures: Figure[]): string {
       `### Scrambled image size\n\n![Top-1 against scrambled image size](figures/image-size.svg)\n\n` +
         table(
           ['Image size', 'IIN top-1', 'Embedding alone', 'Cloud alone', 'Cloud gain', 'Label-leak attack, k=5'],
-          sizes.map((s) => [`${s.features.imageSize}x${s.features.imageSize}`, ms(s.summary.top1.both), ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), attackCell(s)]),
+          sizes.map((s) => [`${s.features.imageSize}x${s.features.imageSize}`, ms(s.summary.top1.both), ms(s.summary.top1.embedding), ms(s.summary.top1.cloud), signed(s.summary.cloudGain), attackCell(s, b)]),
         ),
     );
   }
@@ -167,7 +182,7 @@ const MODEL_SHORT: Record<string, string> = {
 };
 const DATASET_SHORT: Record<string, string> = { 'imagenette-val': 'Imagenette', 'tiny-imagenet-val': 'Tiny', 'cifar-10': 'CIFAR', 'cifar-100': 'CIFAR', 'gtsrb-test': 'GTSRB' };
 
-function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
+function cloudGainSection(r: ExperimentResult, figures: Figure[], b: BoundLookup): string {
   const short = (s: SettingResult) => `${DATASET_SHORT[s.selection.dataset] ?? s.selection.dataset}-${s.selection.classes} · ${s.features.encoders.map((e) => MODEL_SHORT[e] ?? e).join('+')}`;
   figures.push({
     file: 'cloud-gain.svg',
@@ -195,7 +210,7 @@ function cloudGainSection(r: ExperimentResult, figures: Figure[]): string {
     ms(s.summary.top1['plain-both']),
     signed(s.summary.plaintextGain),
     ms(s.summary.cloudPlaintextTop1),
-    attackCell(s),
+    attackCell(s, b),
   ]);
   return (
     `![What the cloud adds](figures/cloud-gain.svg)\n\n` +
@@ -231,7 +246,7 @@ function paretoIds(settings: SettingResult[], kMax: number): Set<string> {
   return out;
 }
 
-function designSection(r: ExperimentResult, figures: Figure[]): string {
+function designSection(r: ExperimentResult, figures: Figure[], bound: BoundLookup): string {
   const ks = [...new Set(r.settings.flatMap((s) => (s.attacks ?? []).map((a) => a.k)))].sort((a, b) => a - b);
   const kMax = ks.at(-1) ?? 0;
   const pareto = paretoIds(r.settings, kMax);
@@ -239,7 +254,7 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
   const bases = [...new Set(r.settings.map((s) => baseOf(s)))];
   const atkCell = (s: SettingResult, k: number) => {
     const b = bestAttack(s.attacks ?? [], k);
-    return b ? `${pct(b.accuracy, 0)} (${b.attacker.replace('pixel-pooled-centroid-cosine', 'pooled pixels').replace('pixel-1nn', 'pixel 1-NN')})` : '—';
+    return b ? `${pct(b.accuracy, 0)} (${b.attacker.replace('pixel-pooled-centroid-cosine', 'pooled pixels').replace('pixel-1nn', 'pixel 1-NN')})${boundAt(bound, s, k, b.chance)}` : '—';
   };
   const rows = r.settings.map((s) => {
     const pc = paperCost.get(baseOf(s)) ?? NaN;
@@ -289,13 +304,13 @@ function designSection(r: ExperimentResult, figures: Figure[]): string {
   return `${goal}${chosen}\n\n![Scrambler designs](figures/design-pareto.svg)\n\n${tables.join('\n\n')}`;
 }
 
-function headline(results: Map<string, ExperimentResult>): string {
+function headline(results: Map<string, ExperimentResult>, b: BoundLookup): string {
   const rows: string[][] = [];
   const add = (exp: string, id: string, what: string) => {
     const s = results.get(exp)?.settings.find((x) => x.id === id);
     if (!s) return;
     const p = PAPER[exp]?.[id];
-    rows.push([what, paperCell(p, 'top1'), ms(s.summary.top1.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain), attackCell(s)]);
+    rows.push([what, paperCell(p, 'top1'), ms(s.summary.top1.both), ms(s.summary.top1.embedding), signed(s.summary.cloudGain), attackCell(s, b)]);
   };
   add('label-subsets', 'imagenette-10', 'Imagenette, 10 labels (paper: ImageNet 10-label subset)');
   add('same-labels', 'cifar10', 'CIFAR-10');
@@ -306,22 +321,22 @@ function headline(results: Map<string, ExperimentResult>): string {
   return table(['Setting', 'Paper: IIN top-1', 'Ours: IIN top-1', 'Ours: embedding alone', 'Cloud gain', 'Label-leak attack, k=5'], rows);
 }
 
-function section(r: ExperimentResult, figures: Figure[]): string {
+function section(r: ExperimentResult, figures: Figure[], b: BoundLookup): string {
   const head = `## ${r.paper.charAt(0).toUpperCase()}${r.paper.slice(1)}: ${r.title}\n\n${r.description} ${r.seeds.length} repetitions (seeds ${r.seeds.join(', ')}); mean (std) in %. Experiment \`${r.name}\`, ${Math.round(r.seconds)} s, started ${r.started.slice(0, 10)}; IIN learning rate ${r.settings[0]?.iin.learningRate ?? '—'}${(r.settings[0]?.iin.learningRate ?? 0) < 1e-3 ? ' (the paper\'s 1e-4, from before the design study: this IIN is under-trained and its cloud gains are not the cloud\'s; re-run to update)' : ''}.\n\n`;
   switch (r.name) {
     case 'same-labels':
     case 'label-subsets':
-      return head + tableUseCase(r, true);
+      return head + tableUseCase(r, true, b);
     case 'train-size':
-      return head + trainSizeSection(r, figures);
+      return head + trainSizeSection(r, figures, b);
     case 'ablations':
-      return head + ablationSection(r, figures) + comparisons(r);
+      return head + ablationSection(r, figures, b) + comparisons(r);
     case 'cloud-gain':
-      return head + cloudGainSection(r, figures);
+      return head + cloudGainSection(r, figures, b);
     case 'design':
-      return head + designSection(r, figures);
+      return head + designSection(r, figures, b);
     default:
-      return head + tableUseCase(r, false) + comparisons(r);
+      return head + tableUseCase(r, false, b) + comparisons(r);
   }
 }
 
@@ -329,7 +344,7 @@ export function readResults(out: string): ExperimentResult[] {
   return readResultFolder<ExperimentResult>(out, RESULT_FORMAT, 'owsd experiment').sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
 }
 
-export function renderMarkdown(results: ExperimentResult[]): { markdown: string; figures: Figure[] } {
+export function renderMarkdown(results: ExperimentResult[], b: BoundLookup = new BoundLookup(null)): { markdown: string; figures: Figure[] } {
   const figures: Figure[] = [];
   const byName = new Map(results.map((r) => [r.name, r]));
   const m = results[0]!.machine;
@@ -345,8 +360,11 @@ export function renderMarkdown(results: ExperimentResult[]): { markdown: string;
       `Anyone with ../shared can regenerate them: \`OWSD_MODELS=../shared/models OWSD_DATA=../shared/data npx owsd experiment all\`.\n`,
     `**How to read the tables.** *IIN top-1* is OWSD's accuracy (the internal inference network on the embedding and the cloud's answer to the scrambled image). ` +
       `*Embedding alone* is the same network trained without the cloud at all: the organization's encoder by itself. *Cloud gain* is the difference, in points, with a paired t-test over the repetitions: if it is zero, the cloud added nothing and the scheme costs without paying. ` +
-      `*Label-leak attack* is how often an observer of the traffic who knows the labels of 5 scrambled images per class labels the other scrambled images correctly by 1-nearest-neighbour on pixels (on at most 20 classes of the setting, 30 images each; chance in brackets): the real confidentiality of the labels.\n`,
-    `## Headline\n\n${headline(byName)}\n`,
+      `*Label-leak attack* is how often an observer of the traffic who knows the labels of 5 scrambled images per class labels the other scrambled images correctly by 1-nearest-neighbour on pixels (on at most 20 classes of the setting, 30 images each; chance in brackets): the real confidentiality of the labels` +
+      (b.available
+        ? `. Beside it, the *any-inverter bound* at the same k: what an observer who could invert the scrambler perfectly would reach, measured on the generator's input by \`owsd analyze bound\` on the same data set, encoder and noise (on its own, larger image sets: reports/security/bound, docs/leak-bound.md); settings the bound study did not measure (the weak tfjs encoder, several encoders, key pools, noises off its grid) show no bound.\n`
+        : '.\n'),
+    `## Headline\n\n${headline(byName, b)}\n`,
     `## Models and data used\n\nThe paper's models are not available here; the nearest ones are. Encoder: MobileNetV2 int8 (1280-d embedding; the paper: ResNet50, 2048-d). ` +
       `Clouds: ShuffleNetV2 (ImageNet-1k) for ImageNet data, ResNet-20 for CIFAR-10, MobileNetV3-small for CIFAR-100 and for the unseen labels, MobileNetV2 for the cloud-gain study. ` +
       `ImageNet data: Tiny-ImageNet's validation images (64x64, 200 synsets) instead of ImageNet, with the cloud's 1000-way vector; Imagenette (224x224, 10 ImageNet classes). Datasets are sampled (images per label as stated) to keep the whole suite under an hour on 2 cores. ` +
@@ -354,12 +372,12 @@ export function renderMarkdown(results: ExperimentResult[]): { markdown: string;
       `The experiment keys have a budget of 1,000,000 submissions because these are measurements across many datasets, not a deployment (the default budget of \`owsd key new\` is 9,000). ` +
       `The cloud's plaintext accuracy and the agreement columns come from sending the plaintext images to our own embedded cloud, which a deployment never does.\n`,
   ];
-  for (const r of results) parts.push(section(r, figures) + '\n');
+  for (const r of results) parts.push(section(r, figures, b) + '\n');
   return { markdown: parts.filter(Boolean).join('\n'), figures };
 }
 
 /** Render `<out>/report.md`, `<out>/report.html` and `<out>/figures/*.{svg,png}` from `<out>/results/*.json`. */
 export async function renderReport(out: string): Promise<{ markdown: string; html: string; figures: string[] }> {
-  const { markdown, figures } = renderMarkdown(readResults(out));
+  const { markdown, figures } = renderMarkdown(readResults(out), BoundLookup.read(path.join(out, '..', 'security', 'bound', 'results.json')));
   return writeReport(out, markdown, figures, "OWSD: the paper's experiments, reproduced");
 }

@@ -9,6 +9,12 @@ import { barChart, lineChart } from './charts.js';
 import { deriveBudget, BUDGET_RULE } from '../analysis/budget.js';
 import { DEFAULT_BUDGET } from '../key/keyfile.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';
+import { BoundLookup, boundBeside } from './bound.js';
+import { leakBudgetFor, leakBudgetSentences } from '../analysis/budget.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';
+import type { TrafficStudyResult } from '../experiments/security-traffic.js';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const pct = (v: number | null | undefined, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`);
 const num = (v: number | null | undefined, digits = 3): string => (v === undefined || v === null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
@@ -24,7 +30,7 @@ export function readSecurityResults(out: string): SecurityResult[] {
   return readResultFolder<SecurityResult>(out, SECURITY_FORMAT, 'owsd analyze');
 }
 
-function trafficSection(r: SecurityResult, figures: Figure[]): string {
+function trafficSection(r: SecurityResult, figures: Figure[], bound: BoundLookup): string {
   const t = r.traffic;
   if (!t) return '';
   const short = r.dataset.replace(/-val$/, '');
@@ -76,7 +82,11 @@ function trafficSection(r: SecurityResult, figures: Figure[]): string {
     `### Label inference: what the cloud (or anyone on the wire) learns from k labelled leaks per class\n\n` +
       `The observer sees every scrambled image and the cloud's answer, and knows the labels of k images per class. Chance: ${pct(chance, 0)}. ` +
       `For comparison, the key holder's IIN on the same images (${t.labelInference.iin.train} training, ${t.labelInference.iin.test} test): ${pct(t.labelInference.iin.top1.both)} with the cloud, ${pct(t.labelInference.iin.top1.embedding)} on the embedding alone.\n\n` +
-      table(['Attacker', ...ks.map((k) => `k = ${k}`)], attackers.map((a) => [a, ...ks.map((k) => cell(a, k))])) +
+      table(['Attacker', ...ks.map((k) => `k = ${k}`)], [
+        ...attackers.map((a) => [a, ...ks.map((k) => cell(a, k))]),
+        ...(bound.available ? [[`any-inverter bound (${t.encoder}, noise ${(t.embeddingNoise ?? 0)}x)`, ...ks.map((k) => bound.cell(r.dataset, t.encoder, (t.embeddingNoise ?? 0), k))]] : []),
+      ]) +
+      boundParagraph(bound, r.dataset, t.encoder, (t.embeddingNoise ?? 0), ks) +
       `\n\n![label inference](figures/${short}-label-inference.svg)`,
   );
   const l = t.linkability;
@@ -97,9 +107,10 @@ function trafficSection(r: SecurityResult, figures: Figure[]): string {
 }
 
 /** The traffic attacks on the paper's deterministic design beside the same attacks on the default key (fresh noise per submission). */
-function noiseComparisonSection(r: SecurityResult): string {
+function noiseComparisonSection(r: SecurityResult, bound: BoundLookup, extra?: TrafficStudyResult): string {
   const [a, b] = [r.traffic, r.trafficNoisy];
   if (!a || !b) return '';
+  const cols = extra ? [a, b, extra] : [a, b];
   const ks = a.labelInference.ks.filter((k) => b.labelInference.ks.includes(k));
   const best = (t: typeof a, k: number) => {
     const rs = t.labelInference.results.filter((x) => x.k === k);
@@ -117,26 +128,35 @@ function noiseComparisonSection(r: SecurityResult): string {
   const reid = (t: typeof a, method: string) => pct(t.linkability.reidentification.find((x) => x.method === method)?.top1);
   const chance = a.labelInference.results[0]?.chance;
   const rows: string[][] = [
-    ['true label in the cloud\'s top-1 / top-5', `${pct(a.cloudOutputs.trueInScrambledTop1, 1)} / ${pct(a.cloudOutputs.trueInScrambledTop5, 1)}`, `${pct(b.cloudOutputs.trueInScrambledTop1, 1)} / ${pct(b.cloudOutputs.trueInScrambledTop5, 1)}`],
-    ['mean output entropy of the cloud (nats)', num(a.cloudOutputs.entropy.scrambled, 2), num(b.cloudOutputs.entropy.scrambled, 2)],
-    ...ks.map((k) => [`label inference, best attacker, k = ${k} leaks per class (chance ${pct(chance, 0)})`, bestCell(a, k), bestCell(b, k)]),
-    ['the key holder\'s IIN: with the cloud / embedding alone / cloud alone', iin(a), iin(b)],
-    ['the same image sent twice: byte-identical', `${pct(a.linkability.exact.rate, 0)} of ${a.linkability.exact.pairs}`, `${pct(b.linkability.exact.rate, 0)} of ${b.linkability.exact.pairs}`],
-    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): pixels AUC / rank-1`, nd(a, v.variant, 'pixels'), nd(b, v.variant, 'pixels')]),
-    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): cloud answers AUC / rank-1`, nd(a, v.variant, 'cloud'), nd(b, v.variant, 'cloud')]),
-    ...a.linkability.reidentification.map((x) => [`re-identification without key (${x.method}), top-1 in ${x.pool} (chance ${pct(x.chanceTop1)})`, reid(a, x.method), reid(b, x.method)]),
+    ['true label in the cloud\'s top-1 / top-5', ...cols.map((t) => `${pct(t.cloudOutputs.trueInScrambledTop1, 1)} / ${pct(t.cloudOutputs.trueInScrambledTop5, 1)}`)],
+    ['mean output entropy of the cloud (nats)', ...cols.map((t) => num(t.cloudOutputs.entropy.scrambled, 2))],
+    ...ks.map((k) => [`label inference, best attacker, k = ${k} leaks per class (chance ${pct(chance, 0)})`, ...cols.map((t) => bestCell(t, k))]),
+    ...(bound.available ? ks.map((k) => [`**any-inverter bound**, k = ${k} (best of our attackers on the generator's input, ${a.encoder})`, ...cols.map((t) => bound.cell(r.dataset, t.encoder, (t.embeddingNoise ?? 0), k))]) : []),
+    ['the key holder\'s IIN: with the cloud / embedding alone / cloud alone', ...cols.map(iin)],
+    ['the same image sent twice: byte-identical', ...cols.map((t) => `${pct(t.linkability.exact.rate, 0)} of ${t.linkability.exact.pairs}`)],
+    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): pixels AUC / rank-1`, ...cols.map((t) => nd(t, v.variant, 'pixels'))]),
+    ...a.linkability.nearDuplicate.map((v) => [`near duplicate (${v.variant}): cloud answers AUC / rank-1`, ...cols.map((t) => nd(t, v.variant, 'cloud'))]),
+    ...a.linkability.reidentification.map((x) => [`re-identification without key (${x.method}), top-1 in ${x.pool} (chance ${pct(x.chanceTop1)})`, ...cols.map((t) => reid(t, x.method))]),
+    ...(bound.available ? [[`**any-inverter bound**: which of 100 candidate images was sent, from the generator's input (chance 1.0%)`, ...cols.map((t) => {
+      const row = bound.row(r.dataset, t.encoder, (t.embeddingNoise ?? 0));
+      return row ? pct(row.reidentification.top1) : 'not measured';
+    })]] : []),
   ];
   return (
     `### The same traffic attacks on the default key: fresh noise at ${b.embeddingNoise}x per submission\n\n` +
-    `Everything above is the paper's deterministic design. \`owsd key new\` now adds fresh noise to each embedding before the generator (issue 7's design study). Here the same images, attacks and seeds run again on that design. Each scrambling is a new draw, including a resubmission of the same image. Rank-1 chance for the near duplicates is ${pct(a.linkability.nearDuplicate[0]?.pixels.chance, 1)}.\n\n` +
-    table(['Measure', 'Paper design (noise 0)', `Default key (noise ${b.embeddingNoise}x)`], rows)
+    `Everything above is the paper's deterministic design. \`owsd key new\` adds fresh noise to each embedding before the generator (issue 7's design study; ${DEFAULT_EMBEDDING_NOISE}x since issue 17). Here the same images, attacks and seeds run again on that design. Each scrambling is a new draw, including a resubmission of the same image. Rank-1 chance for the near duplicates is ${pct(a.linkability.nearDuplicate[0]?.pixels.chance, 1)}. ` +
+    (extra ? `The last column is the same study at ${extra.embeddingNoise}x, the default of \`owsd key new\` since issue 17 (\`reports/security/noise-8\`, written by \`node dist/src/experiments/security-traffic.js --noise ${extra.embeddingNoise}\`). ` : '') +
+    (bound.available ? `The **any-inverter bound** rows are not attacks we ran on this traffic: they are what an observer who could invert the scrambler perfectly would reach on the generator's input, from the bound study (\`owsd analyze bound\`, same data set, encoder and noise, on more images: ${bound.row(r.dataset, a.encoder, 0)?.images ?? '—'}). No attacker on the traffic can in principle beat the best attacker on the generator's input; these figures are the best of the classifiers we ran on it (an estimate of that limit, not a proof) on the study's own images and leak draws, so where a measured attacker here exceeds one (the paper's design, at a few points), that is the estimate's slack, not a breach.` : '') +
+    `\n\n` +
+    table(['Measure', 'Paper design (noise 0)', ...cols.slice(1).map((t) => `Noise ${t.embeddingNoise ?? 0}x${t.embeddingNoise === DEFAULT_EMBEDDING_NOISE ? ' (the default key)' : ''}`)], rows) +
+    boundParagraph(bound, r.dataset, a.encoder, DEFAULT_EMBEDDING_NOISE, ks)
   );
 }
 
 type Inv = NonNullable<SecurityResult['inversion']>;
 
 /** The known-plaintext attacks on the paper's design beside the same attacks on the default key (fresh noise per submission). */
-function inversionNoiseSection(r: SecurityResult): string {
+function inversionNoiseSection(r: SecurityResult, bound: BoundLookup): string {
   const [a, b] = [r.inversion, r.inversionNoisy];
   if (!a || !b) return '';
   const ns = a.nValues.filter((n) => b.nValues.includes(n));
@@ -154,7 +174,8 @@ function inversionNoiseSection(r: SecurityResult): string {
     table(
       ['Leaked pairs N', 'Reconstruction PSNR', 'Original re-identified from the reconstruction', 'Embedding recovered: its source re-identified', 'Surrogate generator (key recovery): scrambled image linked to its embedding'],
       ns.map((n) => [String(n), both(psnr, n, db), both(reid, n, p0), both(emb, n, p0), both(link, n, p0)]),
-    )
+    ) +
+    reidBoundParagraph(bound, r.dataset, b.encoder, [0, b.embeddingNoise ?? 0, DEFAULT_EMBEDDING_NOISE])
   );
 }
 
@@ -205,11 +226,20 @@ function inversionSection(r: SecurityResult, figures: Figure[]): string {
   ].join('\n\n');
 }
 
-function defencesSection(r: SecurityResult, figures: Figure[]): string {
+function defencesSection(r: SecurityResult, figures: Figure[], bound: BoundLookup): string {
   const d = r.defences;
   if (!d) return '';
   const short = r.dataset.replace(/-val$/, '');
-  const rows = d.settings.map((s: SettingResult) => [s.label, ms(s.summary.top1.both), ms(s.summary.top1.embedding), gain(s.summary.cloudGain), s.attack ? `${pct(s.attack.accuracy, 0)} (chance ${pct(s.attack.chance, 0)})` : '—']);
+  const boundCell = (s: SettingResult) =>
+    s.features.keyPool > 1 ? 'not measured (key pool)' : s.attack ? bound.cell(s.features.dataset ?? r.dataset, s.features.encoders, s.features.embeddingNoise, s.attack.k) : '—';
+  const rows = d.settings.map((s: SettingResult) => [
+    s.label,
+    ms(s.summary.top1.both),
+    ms(s.summary.top1.embedding),
+    gain(s.summary.cloudGain),
+    s.attack ? `${pct(s.attack.accuracy, 0)} (chance ${pct(s.attack.chance, 0)})` : '—',
+    ...(bound.available ? [boundCell(s)] : []),
+  ]);
   figures.push({
     file: `${short}-defences.svg`,
     alt: 'defences: accuracy and attack success',
@@ -229,7 +259,8 @@ function defencesSection(r: SecurityResult, figures: Figure[]): string {
   return (
     `### Defences, measured for accuracy and attack success\n\n` +
     `Noise: fresh Gaussian noise on the embedding before each submission (σ as a multiple of the embedding's RMS; the IIN keeps the clean embedding). Key pool: each image scrambled with one of P keys chosen by a hash of the image. ${d.settings[0]?.repetitions.length ?? 0} repetitions; mean (std) in %.\n\n` +
-    table(['Setting', 'IIN top-1', 'Embedding alone', 'Cloud gain', 'Label-leak attack, k=5'], rows) +
+    (bound.available ? `The last column is the any-inverter bound at the same k, encoder and noise (bound study, docs/leak-bound.md): what an observer who could invert the scrambler would reach; the study measured 0, 4, 6, 8, 12 and 16x, the ImageNet and CIFAR encoders (not the weak tfjs one) and one key at a time.\n\n` : '') +
+    table(['Setting', 'IIN top-1', 'Embedding alone', 'Cloud gain', 'Label-leak attack, k=5', ...(bound.available ? ['Any-inverter bound, k=5'] : [])], rows) +
     `\n\n![defences](figures/${short}-defences.svg)\n\nKey rotation: an observer's labelled leaks from the old key against images scrambled with the new key.\n\n` +
     table(['Setting', 'Leaks and queries under the same key', 'After rotation'], d.rotation.map((x) => [x.config, pct(x.sameKey?.accuracy, 0), `${pct(x.afterRotation?.accuracy, 0)} (chance ${pct(x.afterRotation?.chance, 0)})`]))
   );
@@ -251,11 +282,45 @@ function budgetSection(results: SecurityResult[]): string {
     `Rule (src/analysis/budget.ts): for the attacks on the image itself (${BUDGET_RULE.attacks.join(', ')}), the largest number of leaked pairs measured still below threshold; the least over datasets, divided by the share of submissions whose plaintext the attacker is assumed to know (${d.rule.leakFraction}), rounded down to one significant figure. ` +
     `The linking attacks (recovered embedding, surrogate generator) cross at the smallest N and set no useful budget.\n\n` +
     table(['Dataset', 'Attack', 'Largest N measured safe'], rows) +
-    `\n\n**Budget implied: ${d.budget} submissions per key** (binding: ${NAMES[d.binding.dataset] ?? d.binding.dataset}, ${d.binding.attack}, N=${d.binding.safePairs}). \`owsd key new\` defaults to ${DEFAULT_BUDGET}.`
+    `\n\n**Budget implied: ${d.budget} submissions per key** (binding: ${NAMES[d.binding.dataset] ?? d.binding.dataset}, ${d.binding.attack}, N=${d.binding.safePairs}). \`owsd key new\` defaults to ${DEFAULT_BUDGET}.\n\n` +
+    `**Leak budget** (src/analysis/budget.ts, from the any-inverter bound study; \`owsd key show\` prints it): the labelled submissions per class a key tolerates. For the default key: ${leakBudgetSentences(leakBudgetFor(DEFAULT_EMBEDDING_NOISE)).join('. ')}.`
   );
 }
 
-export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: string; figures: Figure[] } {
+/** The bound for one data set, encoder and noise as a paragraph under a table ('' when the study has no such row). */
+function boundParagraph(bound: BoundLookup, dataset: string, encoder: string, noise: number, ks: readonly number[]): string {
+  if (!bound.available) return '';
+  const s = bound.sentence(dataset, encoder, noise, ks);
+  return `\n\n**Against any inverter, ${noise > 0 ? `noise ${noise}x` : 'no noise'}${noise === DEFAULT_EMBEDDING_NOISE ? ' (the default key)' : ''}:** ${s ?? `not measured for ${encoder} at ${noise}x (\`owsd analyze bound --dataset ${dataset} --encoder ${encoder} --noise ${noise}\`)`}.`;
+}
+
+/** Re-identification by an inverter: which of 100 candidates was sent, from the generator's input, at each noise. */
+function reidBoundParagraph(bound: BoundLookup, dataset: string, encoder: string, noises: number[]): string {
+  if (!bound.available) return '';
+  const cells = [...new Set(noises)].map((n) => {
+    const row = bound.row(dataset, encoder, n);
+    return `${n}x ${row ? pct(row.reidentification.top1) : 'not measured'}`;
+  });
+  return `\n\n**Against any inverter:** an observer who could invert the scrambler and holds candidate images tells which of 100 was sent (chance 1%): ${cells.join(', ')} (bound study, ${encoder}; docs/leak-bound.md). The noise does not protect re-identification against an inverter: the rows above hold only against the inverters we ran.`;
+}
+
+/** The default key's bound in plain words, for the report's opening. */
+function boundSummary(bound: BoundLookup, results: SecurityResult[]): string {
+  if (!bound.available) return '';
+  const lines = results
+    .map((r) => {
+      const enc = r.traffic?.encoder ?? r.trafficNoisy?.encoder;
+      const s = enc ? bound.sentence(r.dataset, enc, DEFAULT_EMBEDDING_NOISE, [1, 5, 20, 100]) : null;
+      return s ? `- ${NAMES[r.dataset] ?? r.dataset}: ${s}.` : '';
+    })
+    .filter(Boolean);
+  return (
+    `**The any-inverter bound.** The attacks below are the ones we ran. What holds against ANY attacker on the traffic, including one who inverts the scrambler perfectly, is bounded by what can be learnt from the generator's input (embedding plus that submission's noise); the bound study (\`owsd analyze bound\`, docs/leak-bound.md) estimates it with the best of several classifiers on that input, and it stands beside each attack below. With the default key (noise ${DEFAULT_EMBEDDING_NOISE}x):\n\n` +
+    `${lines.join('\n')}\n`
+  );
+}
+
+export function renderSecurityMarkdown(results: SecurityResult[], bound: BoundLookup = new BoundLookup(null), noise8: Map<string, TrafficStudyResult> = new Map()): { markdown: string; figures: Figure[] } {
   const figures: Figure[] = [];
   const m = results[0]!.machine;
   const quick = results.some((r) => r.quick);
@@ -266,11 +331,12 @@ export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: s
     quick ? `> **Quick mode**: every attack on a handful of images, to check that the study runs. These numbers mean nothing.\n` : '',
     `Made by \`owsd analyze${quick ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, no GPU; Node ${m.node}. ${(total / 60).toFixed(1)} minutes in all. Every setting and number is in \`results/*.json\`. ` +
       `Re-run: \`OWSD_MODELS=../shared/models OWSD_DATA=../shared/data npx owsd analyze\`.\n`,
+    boundSummary(bound, results),
     `**Who sees what.** The cloud (and anyone on the wire) sees every scrambled image and the cloud's own answer. It does not see the key, the embeddings or the labels, unless some leak: the attacks below give the attacker labelled leaks (k per class) or known (original, scrambled) pairs (N of them), and report success against those resources. Experiment keys are derived from fixed names so the run is reproducible.\n`,
   ];
   for (const r of results) {
     parts.push(`## ${NAMES[r.dataset] ?? r.dataset}\n`);
-    for (const s of [trafficSection(r, figures), noiseComparisonSection(r), inversionSection(r, figures), inversionNoiseSection(r), defencesSection(r, figures)]) if (s) parts.push(s + '\n');
+    for (const s of [trafficSection(r, figures, bound), noiseComparisonSection(r, bound, noise8.get(r.dataset)), inversionSection(r, figures), inversionNoiseSection(r, bound), defencesSection(r, figures, bound)]) if (s) parts.push(s + '\n');
   }
   const budget = budgetSection(results);
   if (budget) parts.push(budget + '\n');
@@ -278,6 +344,18 @@ export function renderSecurityMarkdown(results: SecurityResult[]): { markdown: s
 }
 
 export async function renderSecurityReport(out: string): Promise<{ markdown: string; html: string; figures: string[] }> {
-  const { markdown, figures } = renderSecurityMarkdown(readSecurityResults(out));
+  const { markdown, figures } = renderSecurityMarkdown(readSecurityResults(out), boundBeside(out), readNoise8(out));
   return writeReport(out, markdown, figures, 'OWSD confidentiality: measured attacks');
+}
+
+/** The traffic study at 8x beside the report (`<out>/noise-8/traffic-<dataset>.json`), when it was run. */
+function readNoise8(out: string): Map<string, TrafficStudyResult> {
+  const dir = path.join(out, 'noise-8');
+  const m = new Map<string, TrafficStudyResult>();
+  if (!fs.existsSync(dir)) return m;
+  for (const f of fs.readdirSync(dir).filter((x) => /^traffic-.+\.json$/.test(x)).sort()) {
+    const t = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as TrafficStudyResult;
+    if (t.labelInference && t.dataset) m.set(t.dataset, t);
+  }
+  return m;
 }

@@ -1,6 +1,6 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
 
@@ -36,7 +36,7 @@ export function registerKey(program: Command): void {
         const k = createKey({ imageSize: opts.imageSize, budget: opts.budget, baseChannels: opts.channels, embeddingNoise: opts.noise });
         writeKeyFile(opts.out, k);
         if (opts.json) printJson(keyInfo(k));
-        else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions, ${noiseText(k.generator.embeddingNoise)}\n`);
+        else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions and ${leakBudgetFor(k.generator.embeddingNoise ?? 0).leaksPerClass} labelled leaks per class (owsd key show), ${noiseText(k.generator.embeddingNoise)}\n`);
       }),
     );
   key
@@ -70,6 +70,8 @@ export function registerKey(program: Command): void {
           ...keyInfo(k),
           used,
           remaining: Math.max(0, k.budget - used),
+          // Labelled leaks per class this key's noise tolerates, by the any-inverter bound (src/analysis/budget.ts).
+          leakBudget: leakBudgetFor(k.generator.embeddingNoise ?? 0),
           ledger: fs.existsSync(ledger.file) ? ledger.file : null,
           usedOnThisMachine: ledger.used,
           ...(redisUrl ? { usedInRedis: shared, redisKey: ledgerKey(k.id) } : {}),
@@ -87,6 +89,7 @@ export function registerKey(program: Command): void {
           `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
           `noise       ${noiseText(info.generator.embeddingNoise)}`,
           `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
+          ...leakBudgetSentences(info.leakBudget).map((line, i) => `${i === 0 ? 'leaks       ' : '            '}${line}`),
           `ledger      ${redisUrl ? `Redis ${ledgerKey(k.id)}: ${shared}; ` : ''}this machine: ${ledger.used} (${ledger.file})${redisUrl ? '' : '; with --redis also what Redis counted'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
