@@ -91,7 +91,7 @@ export interface BoundEvidenceRow {
   encoder: string;
   noise: number;
   chance: number;
-  label: ReadonlyArray<{ k: number; accuracy: number }>;
+  label: ReadonlyArray<{ k: number; accuracy: number; queries?: number }>;
   publicMeans: { accuracy: number };
   reidentification: { top1: number; chance: number };
 }
