@@ -158,7 +158,7 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     try {
       if (headerLength !== undefined) {
         const parts = splitBinaryBody(buf, Array.isArray(headerLength) ? headerLength.join(',') : headerLength);
-        return done(null, new BinaryBody(parseJsonBody(parts.json, ' (the JSON part before Inference-Header-Content-Length bytes)'), parts.binary));
+        return done(null, new BinaryBody(parseJsonBody(parts.json, ' (the JSON part: the first Inference-Header-Content-Length bytes)'), parts.binary));
       }
       if (buf.length === 0) return done(null, undefined);
       done(null, parseJsonBody(buf, ''));
