@@ -5,7 +5,8 @@
  *
  * - OWSD: fit (key from the demo seed, 256 px, ShuffleNetV2 cloud in another process on loopback), then per test
  *   image: encoder → generator → PNG → KServe request → cloud → IIN. Timed per image at batch 1 (latency) and
- *   over the test set at batch 32 (throughput); bytes are the request and response bodies.
+ *   over the test set at batch 32 (throughput); bytes are the request and response bodies, on the JSON wire
+ *   (base64 PNG) and on the binary_tensor_data wire (raw PNG up, FP32 down).
  * - HE (src/he): the cloud holds a linear head fitted on the same training embeddings; per test image: encoder →
  *   CKKS encrypt → the head evaluated on the ciphertext → decrypt → argmax, at 128-bit security, for n = 4096 and
  *   n = 8192. In-process, so no transport time is counted (in HE's favour); bytes are the serialized ciphertexts,
@@ -17,7 +18,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
-import { buildImageInferenceRequest } from '../src/cloud/protocol.js';
+import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
 import { argmaxOf } from '../src/analysis/cloud-outputs.js';
 import { openCloud } from '../src/pipeline/session.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
@@ -95,7 +96,11 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
     await one.close();
     const body = JSON.stringify(buildImageInferenceRequest([Buffer.from(f1.scrambled![0]!).toString('base64')]));
     const res = await fetch(`${cloud.url}/v2/models/${CLOUD_MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const responseBytes = (await res.text()).length;
+    const responseBytes = (await res.arrayBuffer()).byteLength;
+    const bin = buildBinaryImageRequest([f1.scrambled![0]!], { binaryOutput: true });
+    const binRes = await fetch(`${cloud.url}/v2/models/${CLOUD_MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(bin.headerLength) }, body: bin.body });
+    if (binRes.status !== 200) throw new Error(`binary request: HTTP ${binRes.status}: ${await binRes.text()}`);
+    const binResponseBytes = (await binRes.arrayBuffer()).byteLength;
     owsd = {
       fitSeconds: +fitted.seconds.toFixed(1),
       msPerImageBatch1: +mean(perImage).toFixed(1),
@@ -103,8 +108,10 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
       cloudRoundTripMsBatch1: +mean(roundTrip).toFixed(1),
       msPerImageBatch32: +((batch.seconds * 1000) / test.length).toFixed(1),
       pngBytesMean: Math.round(mean(pngBytes)),
-      bytesUpPerImage: body.length,
+      bytesUpPerImage: Buffer.byteLength(body),
       bytesDownPerImage: responseBytes,
+      bytesUpPerImageBinary: bin.body.length,
+      bytesDownPerImageBinary: binResponseBytes,
       top1: +(correct / test.length).toFixed(4),
       top1EmbeddingAlone: +(embCorrect / test.length).toFixed(4),
     };
@@ -219,10 +226,11 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
   }
   fs.rmSync(work, { recursive: true, force: true });
 
-  const o = owsd as { msPerImageBatch1: number; msPerImageBatch32: number; bytesUpPerImage: number; bytesDownPerImage: number; top1: number; top1EmbeddingAlone: number };
+  const o = owsd as { msPerImageBatch1: number; msPerImageBatch32: number; bytesUpPerImage: number; bytesDownPerImage: number; bytesUpPerImageBinary: number; bytesDownPerImageBinary: number; top1: number; top1EmbeddingAlone: number };
   const owsdBeyond = o.msPerImageBatch1 - encoderMs;
   const rows = [
-    { side: 'OWSD (IIN on embedding + scrambled cloud vector)', 'ms/image b1': o.msPerImageBatch1, 'ms/image b32': o.msPerImageBatch32, 'beyond encoder b1': +owsdBeyond.toFixed(1), 'KB up': +(o.bytesUpPerImage / 1024).toFixed(1), 'KB down': +(o.bytesDownPerImage / 1024).toFixed(1), top1: `${(100 * o.top1).toFixed(1)}%` },
+    { side: 'OWSD (IIN on embedding + scrambled cloud vector), JSON wire', 'ms/image b1': o.msPerImageBatch1, 'ms/image b32': o.msPerImageBatch32, 'beyond encoder b1': +owsdBeyond.toFixed(1), 'KB up': +(o.bytesUpPerImage / 1024).toFixed(1), 'KB down': +(o.bytesDownPerImage / 1024).toFixed(1), top1: `${(100 * o.top1).toFixed(1)}%` },
+    { side: 'OWSD, binary_tensor_data wire (same run, bytes only)', 'ms/image b1': '', 'ms/image b32': '', 'beyond encoder b1': '', 'KB up': +(o.bytesUpPerImageBinary / 1024).toFixed(1), 'KB down': +(o.bytesDownPerImageBinary / 1024).toFixed(1), top1: '' },
     ...he.map((h) => ({ side: `HE: CKKS linear head, n=${h.polyModulusDegree as number}`, 'ms/image b1': h.msPerImage as number, 'ms/image b32': `${h.msPerImageParallel as number} (${h.workers as number} workers)`, 'beyond encoder b1': h.msBeyondEncoder as number, 'KB up': +((h.bytesUpPerImage as number) / 1024).toFixed(1), 'KB down': +((h.bytesDownPerImage as number) / 1024).toFixed(1), top1: `${(100 * (h.top1 as number)).toFixed(1)}%` })),
     { side: 'plaintext linear head (no privacy; reference)', 'ms/image b1': +encoderMs.toFixed(1), 'ms/image b32': '', 'beyond encoder b1': 0, 'KB up': '', 'KB down': '', top1: `${((100 * plainCorrect) / test.length).toFixed(1)}%` },
     { side: 'OWSD IIN on the embedding alone (no cloud)', 'ms/image b1': '', 'ms/image b32': '', 'beyond encoder b1': '', 'KB up': 0, 'KB down': 0, top1: `${(100 * o.top1EmbeddingAlone).toFixed(1)}%` },
@@ -239,6 +247,8 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
     timeRatioBeyondEncoder: +((h.msBeyondEncoder as number) / owsdBeyond).toFixed(2),
     bytesUpRatioHeOverOwsd: +((h.bytesUpPerImage as number) / o.bytesUpPerImage).toFixed(2),
     bytesDownRatioHeOverOwsd: +((h.bytesDownPerImage as number) / o.bytesDownPerImage).toFixed(2),
+    bytesUpRatioHeOverOwsdBinary: +((h.bytesUpPerImage as number) / o.bytesUpPerImageBinary).toFixed(2),
+    bytesDownRatioHeOverOwsdBinary: +((h.bytesDownPerImage as number) / o.bytesDownPerImageBinary).toFixed(2),
     top1DifferencePoints: +(100 * ((h.top1 as number) - o.top1)).toFixed(1),
   }));
   console.log('ratios, HE / OWSD, measured in this run:');

@@ -38,3 +38,20 @@ test('growth bench: one point in a child process reports its time and peak RSS',
   assert.equal(p.kind, 'image-size');
   assert.ok(p.itemsPerSecond > 0 && p.peakRssMb > 50, line);
 });
+
+test('latency bench: every stage timed, both wires (binary smaller), lossless PNG settings, in a child process', async () => {
+  const dir = tempDir();
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist/bench/latency.js'), '--images', '1', '--image-size', '32', '--cloud', 'cifar10-resnet20'], {
+    env: { ...process.env, BENCH_OUT: dir },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  assert.match(stdout, /batch-1 latency by stage/);
+  const rec = JSON.parse(fs.readFileSync(path.join(dir, 'latency.json'), 'utf8'));
+  for (const s of ['decode', 'encode', 'generate', 'png', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin']) {
+    assert.ok(Number.isFinite(rec.medianMs[s]) && rec.medianMs[s] > 0, `${s}: ${rec.medianMs[s]} ms`);
+  }
+  assert.ok(rec.wire.binary.bytesUpPerImage < rec.wire.json.bytesUpPerImage, JSON.stringify(rec.wire));
+  assert.ok(rec.wire.binary.bytesDownPerImage < rec.wire.json.bytesDownPerImage, JSON.stringify(rec.wire));
+  assert.ok(rec.pngSettings.length >= 5 && rec.pngSettings.every((p: { lossless: boolean }) => p.lossless), 'every PNG setting gives the pixels back');
+  assert.equal(rec.pngSettings.filter((p: { current: boolean }) => p.current).length, 1, 'the scrambler setting is among those measured');
+});

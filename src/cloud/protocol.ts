@@ -33,12 +33,22 @@
  * The answer has one output, `{"name": "probabilities", "datatype": "FP32", "shape": [N, C], "data": [...]}`,
  * softmax already applied where the model gives logits.
  *
+ * Extension `binary_tensor_data` (Triton's "Binary Tensor Data Extension", also in KServe's OIP docs): a request
+ * body may be the JSON request followed by raw tensor bytes, with the header `Inference-Header-Content-Length`
+ * giving the JSON's length in bytes. An input sent this way has `"parameters": {"binary_data_size": S}` and no
+ * `data`; its S bytes follow the JSON in input order: little-endian, row-major; a BYTES element is a 4-byte
+ * little-endian unsigned length followed by its bytes (so a BYTES [N] input carries N raw PNG/JPEG files, no
+ * base64). An output is answered in binary when the request's output has `"parameters": {"binary_data": true}`,
+ * or the request has `"parameters": {"binary_data_output": true}`; the answer is then the JSON response followed
+ * by the FP32 little-endian probabilities, its output carrying `binary_data_size`, with the same header.
+ *
  * Extension `owsd_labels`: model metadata carries an extra top-level field `"labels": {"ids": [...],
  * "names": [...]}` (class i of the output is `ids[i]`, e.g. an ImageNet wnid) when the model's labels are known,
  * and scalar `parameters` (`num_classes`, `input_size`, `layout`, `model_input`, `accepts`). The server metadata's
  * `extensions` lists `owsd_labels`.
  */
 import { fail } from '../errors.js';
+import { nestsDeeperThan as nestsDeeper } from '../internal/json-depth.js';
 
 /**
  * Tensor data types.
@@ -154,6 +164,8 @@ export interface RequestInput {
   datatype: Datatype;
   parameters?: Parameters;
   data: TensorData;
+  /** Extension binary_tensor_data: the input's raw bytes (then `data` is empty). */
+  raw?: Uint8Array;
 }
 
 /**
@@ -248,6 +260,10 @@ export const IMAGE_INPUT = 'image';
 /** Platform name of ONNX Runtime models, as Triton reports it (the v2 document's list names it `onnx_onnxv1`). */
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
 export const LABELS_EXTENSION = 'owsd_labels';
+/** The name Triton (and owsd's cloud) list in server metadata `extensions` when they take binary tensor data. */
+export const BINARY_EXTENSION = 'binary_tensor_data';
+/** The header giving the length of the JSON part of a binary request or response (HTTP headers are case-insensitive). */
+export const HEADER_LENGTH_HEADER = 'inference-header-content-length';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing (server side): untrusted JSON -> checked messages. Every failure is an OwsdError naming the field.
@@ -281,8 +297,12 @@ function checkShape(v: unknown, where: string): number[] {
   return v as number[];
 }
 
-/** Parse and check the structure of `$inference_request` (not what the tensors mean: see tensorToImageBatch). */
-export function parseInferenceRequest(body: unknown): InferenceRequest {
+/**
+ * Parse and check the structure of `$inference_request` (not what the tensors mean: see tensorToImageBatch).
+ * `binary`: the bytes after the JSON of a binary_tensor_data request; each input with `binary_data_size` takes
+ * its share in order, and they must add up to exactly all of it.
+ */
+export function parseInferenceRequest(body: unknown, binary?: Uint8Array): InferenceRequest {
   if (body === undefined || body === null) return fail('OWSD_ERR_REQUEST', 'request body is empty; expected a JSON object {"inputs": [...]}');
   if (!isObject(body)) return fail('OWSD_ERR_REQUEST', `request body: expected a JSON object {"inputs": [...]}, got ${brief(body)}`);
   if (body.id !== undefined && typeof body.id !== 'string') return fail('OWSD_ERR_REQUEST', `id: expected a string, got ${brief(body.id)}`);
@@ -291,6 +311,7 @@ export function parseInferenceRequest(body: unknown): InferenceRequest {
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
     return fail('OWSD_ERR_REQUEST', `inputs: expected a non-empty array of tensors, got ${brief(body.inputs)}`);
   }
+  let offset = 0;
   const inputs = body.inputs.map((x: unknown, i: number): RequestInput => {
     const where = `inputs[${i}]`;
     if (!isObject(x)) return fail('OWSD_ERR_REQUEST', `${where}: expected an object {"name", "shape", "datatype", "data"}, got ${brief(x)}`);
@@ -300,16 +321,36 @@ export function parseInferenceRequest(body: unknown): InferenceRequest {
     if (typeof x.datatype !== 'string' || !(DATATYPES as readonly string[]).includes(x.datatype)) {
       return fail('OWSD_ERR_DATATYPE', `${where}.datatype: expected one of ${DATATYPES.join(', ')}, got ${brief(x.datatype)}`);
     }
-    if (x.data === undefined) return fail('OWSD_ERR_REQUEST', `${where}.data: missing`);
+    const parameters = checkParameters(x.parameters, `${where}.parameters`);
+    const size = parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+        return fail('OWSD_ERR_REQUEST', `${where}.parameters.binary_data_size: expected a non-negative integer (bytes), got ${brief(size)}`);
+      }
+      if (x.data !== undefined) return fail('OWSD_ERR_REQUEST', `${where}: has both "data" and parameters.binary_data_size; send the tensor one way`);
+      if (binary === undefined) {
+        return fail('OWSD_ERR_REQUEST', `${where}.parameters.binary_data_size: binary tensor data needs the header Inference-Header-Content-Length (the length of the JSON part) and the bytes after the JSON`);
+      }
+      if (offset + size > binary.length) {
+        return fail('OWSD_ERR_REQUEST', `${where}.parameters.binary_data_size: declares ${size} bytes but only ${binary.length - offset} bytes of binary data remain after the JSON header (truncated body, or a wrong Inference-Header-Content-Length?)`);
+      }
+      const raw = binary.subarray(offset, offset + size);
+      offset += size;
+      return { name: x.name, shape, datatype: x.datatype as Datatype, parameters, data: [], raw };
+    }
+    if (x.data === undefined) return fail('OWSD_ERR_REQUEST', `${where}.data: missing (or give parameters.binary_data_size and send the bytes after the JSON)`);
     if (!Array.isArray(x.data)) return fail('OWSD_ERR_REQUEST', `${where}.data: expected an array, got ${brief(x.data)}`);
     return {
       name: x.name,
       shape,
       datatype: x.datatype as Datatype,
-      parameters: checkParameters(x.parameters, `${where}.parameters`),
+      parameters,
       data: x.data as TensorData,
     };
   });
+  if (binary !== undefined && offset !== binary.length) {
+    return fail('OWSD_ERR_REQUEST', `request body: ${binary.length} bytes follow the JSON header (Inference-Header-Content-Length) but the inputs' binary_data_size add up to ${offset}`);
+  }
   let outputs: RequestOutput[] | undefined;
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs)) return fail('OWSD_ERR_REQUEST', `outputs: expected an array of {"name"}, got ${brief(body.outputs)}`);
@@ -358,21 +399,41 @@ export function pixelLayout(shape: readonly number[]): 'NHWC' | 'NCHW' | undefin
   return undefined;
 }
 
+/** The N elements of a binary BYTES tensor: each a 4-byte little-endian length and that many bytes. */
+export function splitBinaryBytes(raw: Uint8Array, count: number, where: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > raw.length) return fail('OWSD_ERR_REQUEST', `${where}: binary data ends after ${i} of ${count} BYTES elements (each is a 4-byte little-endian length, then the bytes)`);
+    const len = view.getUint32(at, true);
+    at += 4;
+    if (at + len > raw.length) return fail('OWSD_ERR_REQUEST', `${where}: BYTES element ${i} declares ${len} bytes but only ${raw.length - at} remain in binary_data_size`);
+    if (len === 0) return fail('OWSD_ERR_IMAGE', `${where}: element ${i}: empty image (0 bytes)`);
+    out.push(raw.subarray(at, at + len));
+    at += len;
+  }
+  if (at !== raw.length) return fail('OWSD_ERR_REQUEST', `${where}: ${raw.length - at} bytes left over after ${count} BYTES elements (shape says ${count})`);
+  return out;
+}
+
 /**
- * Interpret the one input tensor of an owsd cloud request (see the module doc): BYTES of base64 images, or raw
- * UINT8 / FP32 (0..255) pixels [N,H,W,3] or [N,3,H,W]. Checks datatype, shape and data length.
+ * Interpret the one input tensor of an owsd cloud request (see the module doc): BYTES of base64 images (or raw
+ * images in binary), or raw UINT8 / FP32 (0..255) pixels [N,H,W,3] or [N,3,H,W], as JSON numbers or binary.
+ * Checks datatype, shape and data length.
  */
 export function tensorToImageBatch(input: RequestInput, where = 'inputs[0]', maxImages = 1024): ImageBatch {
-  const { shape, datatype } = input;
-  const data = flattenData(input.data);
+  const { shape, datatype, raw } = input;
+  const data = raw ? [] : flattenData(input.data);
   const count = shape.reduce((a, b) => a * b, 1);
   if (datatype === 'BYTES') {
     if (shape.length !== 1 && !(shape.length === 2 && shape[1] === 1)) {
       return fail('OWSD_ERR_SHAPE', `${where}.shape: a BYTES tensor of images must have shape [N] (or [N,1]), got ${brief(shape)}`);
     }
-    if (data.length !== count) return fail('OWSD_ERR_SHAPE', `${where}.data: has ${data.length} elements but shape ${brief(shape)} needs ${count}`);
+    if (!raw && data.length !== count) return fail('OWSD_ERR_SHAPE', `${where}.data: has ${data.length} elements but shape ${brief(shape)} needs ${count}`);
     if (count === 0) return fail('OWSD_ERR_SHAPE', `${where}.shape: no images (N is 0)`);
     if (count > maxImages) return fail('OWSD_ERR_SHAPE', `${where}.shape: ${count} images in one request, at most ${maxImages} allowed`);
+    if (raw) return { kind: 'encoded', images: splitBinaryBytes(raw, count, `${where} (binary)`) };
     const images = data.map((x, i) => {
       const at = `${where}.data[${i}]`;
       if (typeof x === 'string') return decodeBase64(x, at);
@@ -393,11 +454,23 @@ export function tensorToImageBatch(input: RequestInput, where = 'inputs[0]', max
   const width = layout === 'NHWC' ? b : c;
   if (n === 0 || height === 0 || width === 0) return fail('OWSD_ERR_SHAPE', `${where}.shape: has a zero dimension: ${brief(shape)}`);
   if (n > maxImages) return fail('OWSD_ERR_SHAPE', `${where}.shape: ${n} images in one request, at most ${maxImages} allowed`);
-  if (data.length !== count) return fail('OWSD_ERR_SHAPE', `${where}.data: has ${data.length} elements but shape ${brief(shape)} needs ${count}`);
+  let at: (i: number) => unknown;
+  if (raw) {
+    const width8 = datatype === 'UINT8' ? 1 : 4;
+    if (raw.length !== count * width8) {
+      return fail('OWSD_ERR_SHAPE', `${where}.parameters.binary_data_size: ${raw.length} bytes but shape ${brief(shape)} of ${datatype} needs ${count * width8}`);
+    }
+    if (datatype === 'UINT8' && layout === 'NHWC') return { kind: 'pixels', n, height, width, data: raw, from: { datatype, layout } };
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    at = datatype === 'UINT8' ? (i) => raw[i] : (i) => view.getFloat32(i * 4, true);
+  } else {
+    if (data.length !== count) return fail('OWSD_ERR_SHAPE', `${where}.data: has ${data.length} elements but shape ${brief(shape)} needs ${count}`);
+    at = (i) => data[i];
+  }
   const out = new Uint8Array(count);
   const plane = height * width;
   for (let i = 0; i < count; i++) {
-    const v = data[i];
+    const v = at(i);
     if (typeof v !== 'number' || !Number.isFinite(v)) return fail('OWSD_ERR_DATATYPE', `${where}.data[${i}]: expected a number, got ${brief(v)}`);
     if (datatype === 'UINT8' ? !Number.isInteger(v) || v < 0 || v > 255 : v < -0.5 || v >= 255.5) {
       return fail('OWSD_ERR_DATATYPE', `${where}.data[${i}]: ${v} is outside ${datatype === 'UINT8' ? 'UINT8 0..255' : 'the pixel range 0..255 (FP32 pixels are not normalised)'}`);
@@ -417,6 +490,42 @@ export function tensorToImageBatch(input: RequestInput, where = 'inputs[0]', max
   return { kind: 'pixels', n, height, width, data: out, from: { datatype, layout } };
 }
 
+/**
+ * Split a binary_tensor_data body at `headerLength` (the Inference-Header-Content-Length header's value): the JSON
+ * part and the tensor bytes after it. A missing, non-numeric, zero or too-large length is OWSD_ERR_REQUEST.
+ */
+export function splitBinaryBody(body: Uint8Array, headerLength: string): { json: Uint8Array; binary: Uint8Array } {
+  const v = headerLength.trim();
+  if (!/^\d{1,15}$/.test(v)) return fail('OWSD_ERR_REQUEST', `header Inference-Header-Content-Length: expected the length of the JSON part in bytes (a decimal integer), got ${brief(headerLength)}`);
+  const len = Number(v);
+  if (len === 0) return fail('OWSD_ERR_REQUEST', 'header Inference-Header-Content-Length: is 0, but the JSON request must come first in the body');
+  if (len > body.length) {
+    return fail('OWSD_ERR_REQUEST', `header Inference-Header-Content-Length: says the JSON part is ${len} bytes but the whole body is ${body.length} bytes (truncated body, or a wrong length?)`);
+  }
+  return { json: body.subarray(0, len), binary: body.subarray(len) };
+}
+
+/** Whether output `name` is to be answered in binary: its own `binary_data` parameter, else the request's `binary_data_output`. */
+export function wantsBinaryOutput(request: InferenceRequest, name: string): boolean {
+  const own = request.outputs?.find((o) => o.name === name)?.parameters?.binary_data;
+  if (own !== undefined) return own === true;
+  return request.parameters?.binary_data_output === true;
+}
+
+/** Row-major FP32 values as little-endian bytes. */
+export function float32Bytes(values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  return out;
+}
+
+/** A binary_tensor_data message: the JSON part, then the tensor bytes; `headerLength` goes in Inference-Header-Content-Length. */
+export function binaryMessage(json: unknown, tensors: Uint8Array[]): { body: Buffer; headerLength: number } {
+  const head = Buffer.from(JSON.stringify(json), 'utf8');
+  return { body: Buffer.concat([head, ...tensors]), headerLength: head.length };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Building (server side)
 // ---------------------------------------------------------------------------------------------------------------
@@ -433,9 +542,96 @@ export function buildProbabilitiesResponse(opts: { modelName: string; modelVersi
   return res;
 }
 
+/** The probabilities answer with its output in binary (extension binary_tensor_data). */
+export function buildBinaryProbabilitiesResponse(opts: { modelName: string; modelVersion?: string; id?: string; probs: Float32Array; n: number; numClasses: number }): { body: Buffer; headerLength: number } {
+  const res = buildProbabilitiesResponse({ ...opts, probs: new Float32Array(0) });
+  const bytes = float32Bytes(opts.probs);
+  const out = res.outputs[0]!;
+  delete (out as Partial<ResponseOutput>).data;
+  out.parameters = { binary_data_size: bytes.length };
+  return binaryMessage(res, [bytes]);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Building and parsing (client side)
 // ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A binary_tensor_data `$inference_request` carrying N encoded images as one BYTES tensor of shape [N], the files
+ * themselves after the JSON (4-byte little-endian length, then the bytes: no base64). With `binaryOutput`, asks for
+ * the probabilities in binary too (on the named output, or on every output by the request's `binary_data_output`).
+ */
+export function buildBinaryImageRequest(images: Uint8Array[], opts: { inputName?: string; outputName?: string; id?: string; binaryOutput?: boolean } = {}): { body: Buffer; headerLength: number } {
+  const size = images.reduce((a, x) => a + 4 + x.length, 0);
+  const tensor = new Uint8Array(size);
+  const view = new DataView(tensor.buffer);
+  let at = 0;
+  for (const x of images) {
+    view.setUint32(at, x.length, true);
+    tensor.set(x, at + 4);
+    at += 4 + x.length;
+  }
+  const req: InferenceRequest = {
+    inputs: [{ name: opts.inputName ?? IMAGE_INPUT, shape: [images.length], datatype: 'BYTES', parameters: { binary_data_size: size }, data: [] }],
+  };
+  delete (req.inputs[0] as Partial<RequestInput>).data;
+  if (opts.id !== undefined) req.id = opts.id;
+  if (opts.outputName !== undefined) req.outputs = [{ name: opts.outputName, ...(opts.binaryOutput ? { parameters: { binary_data: true } } : {}) }];
+  else if (opts.binaryOutput) req.parameters = { binary_data_output: true };
+  return binaryMessage(req, [tensor]);
+}
+
+/**
+ * The N probability vectors of an answer that may be binary_tensor_data (`headerLength` is the answer's
+ * Inference-Header-Content-Length, null when absent: then the whole answer is JSON). Binary outputs are read in
+ * order (FP32 or FP64, little-endian) and checked as parseProbabilitiesResponse checks JSON ones.
+ */
+export function parseBinaryProbabilitiesResponse(bytes: Uint8Array, headerLength: string | null, n: number, opts: { where: string; outputName?: string; numClasses?: number }): Float32Array[] {
+  const where = opts.where;
+  const parse = (text: Uint8Array, what: string): unknown => {
+    if (nestsDeeper(text)) return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: ${what} nests arrays or objects too deeply`);
+    try {
+      return JSON.parse(Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8'));
+    } catch (e) {
+      return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: ${what} is not JSON (${(e as Error).message})`);
+    }
+  };
+  if (headerLength === null) return parseProbabilitiesResponse(parse(bytes, 'the answer'), n, opts);
+  const v = headerLength.trim();
+  const len = /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+  if (!(len > 0 && len <= bytes.length)) {
+    return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: answer header Inference-Header-Content-Length is ${brief(headerLength)} but the answer is ${bytes.length} bytes`);
+  }
+  const body = parse(bytes.subarray(0, len), 'the JSON part of the binary answer');
+  const binary = bytes.subarray(len);
+  if (isObject(body) && Array.isArray(body.outputs)) {
+    let offset = 0;
+    for (const [i, o] of (body.outputs as unknown[]).entries()) {
+      if (!isObject(o) || !isObject(o.parameters) || o.parameters.binary_data_size === undefined) continue;
+      const size = o.parameters.binary_data_size;
+      if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || offset + size > binary.length) {
+        return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: outputs[${i}].parameters.binary_data_size is ${brief(size)} but ${binary.length - offset} bytes of binary data remain`);
+      }
+      const raw = binary.subarray(offset, offset + size);
+      offset += size;
+      const width = o.datatype === 'FP32' ? 4 : o.datatype === 'FP64' ? 8 : 0;
+      if (width === 0) {
+        o.data = [];
+        continue; // not a probability output; parseProbabilitiesResponse names it if it was the wanted one
+      }
+      if (size % width !== 0) return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: outputs[${i}] has ${size} bytes, not a whole number of ${o.datatype} values`);
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const values: number[] = new Array(size / width);
+      for (let j = 0; j < values.length; j++) {
+        const x = width === 4 ? view.getFloat32(j * width, true) : view.getFloat64(j * width, true);
+        values[j] = Number.isFinite(x) ? x : (null as unknown as number);
+      }
+      o.data = values;
+    }
+    if (offset !== binary.length) return fail('OWSD_ERR_CLOUD_RESPONSE', `${where}: ${binary.length} bytes follow the JSON part but the outputs' binary_data_size add up to ${offset}`);
+  }
+  return parseProbabilitiesResponse(body, n, opts);
+}
 
 /** `$inference_request` carrying N encoded images (already base64) as one BYTES tensor of shape [N]. */
 export function buildImageInferenceRequest(base64Images: string[], opts: { inputName?: string; outputName?: string; id?: string } = {}): InferenceRequest {

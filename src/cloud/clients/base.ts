@@ -90,9 +90,13 @@ export abstract class BatchingClient implements CloudClient {
     if (images.length === 0) return [];
     const b64 = images.map((img) => base64Of(img.png));
     const batches: string[][] = [];
-    for (let i = 0; i < b64.length; i += this.maxBatch) batches.push(b64.slice(i, i + this.maxBatch));
+    const pngBatches: Uint8Array[][] = [];
+    for (let i = 0; i < b64.length; i += this.maxBatch) {
+      batches.push(b64.slice(i, i + this.maxBatch));
+      pngBatches.push(images.slice(i, i + this.maxBatch).map((img) => img.png));
+    }
     const results = await Promise.all(
-      batches.map((batch) =>
+      batches.map((batch, k) =>
         this.limiter.run(async () => {
           const resend = opts.beforeResend;
           const notSent = opts.notSent;
@@ -101,7 +105,7 @@ export abstract class BatchingClient implements CloudClient {
             ...(resend ? { beforeRetry: () => resend(batch.length) } : {}),
             ...(notSent ? { onNotSent: () => notSent(batch.length) } : {}),
           };
-          const vectors = await this.sendBatch(batch, http);
+          const vectors = await this.sendBatch(batch, http, pngBatches[k]!);
           if (vectors.length !== batch.length) {
             fail('OWSD_ERR_CLOUD_RESPONSE', `${this.endpoint()}: answered ${vectors.length} vectors for ${batch.length} images`);
           }
@@ -127,8 +131,8 @@ export abstract class BatchingClient implements CloudClient {
 
   /** The URL requests go to, for messages. */
   protected abstract endpoint(): string;
-  /** One request for a batch of base64 PNGs (with these transport options); one vector per image. */
-  protected abstract sendBatch(base64Images: string[], http: HttpOptions): Promise<Float32Array[]>;
+  /** One request for a batch of base64 PNGs (with these transport options; `pngs` are the same images as bytes); one vector per image. */
+  protected abstract sendBatch(base64Images: string[], http: HttpOptions, pngs: Uint8Array[]): Promise<Float32Array[]>;
   abstract health(): Promise<CloudHealth>;
 
   private readyUntil = 0;

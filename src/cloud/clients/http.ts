@@ -56,6 +56,13 @@ export interface JsonResponse {
   body: unknown;
 }
 
+/** A 2xx answer read as bytes (requestBytes), with its headers. */
+export interface BytesResponse {
+  status: number;
+  headers: Headers;
+  bytes: Buffer;
+}
+
 const RETRYABLE_STATUS = (s: number): boolean => s === 429 || s === 408 || (s >= 500 && s !== 501 && s !== 505);
 
 /** Retry-After: delta-seconds or an HTTP date; undefined when absent or unreadable. */
@@ -156,14 +163,14 @@ function networkReason(e: unknown): string {
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-/** The body as text, or undefined once it passes `max` bytes (the rest is not read: the request is aborted). */
-async function readCapped(res: Response, max: number, controller: AbortController): Promise<string | undefined> {
+/** The body, or undefined once it passes `max` bytes (the rest is not read: the request is aborted). */
+async function readCapped(res: Response, max: number, controller: AbortController): Promise<Buffer | undefined> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > max) {
     controller.abort(new Error('answer too large'));
     return undefined;
   }
-  if (!res.body) return '';
+  if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = res.body.getReader();
@@ -178,10 +185,10 @@ async function readCapped(res: Response, max: number, controller: AbortControlle
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-async function attempt(url: string, init: { method: string; body?: string; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES): Promise<JsonResponse | AttemptFailure> {
+async function attempt(url: string, init: { method: string; body?: string | Uint8Array; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, raw = false): Promise<JsonResponse | BytesResponse | AttemptFailure> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -194,13 +201,15 @@ async function attempt(url: string, init: { method: string; body?: string; heade
   try {
     let res: Response;
     let text: string;
+    let bytes: Buffer;
     try {
       res = await fetch(url, { method: init.method, body: init.body, headers: init.headers, signal: controller.signal });
       const capped = await readCapped(res, maxResponseBytes, controller);
       if (capped === undefined) {
         return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} with an answer larger than ${maxResponseBytes} bytes (not read further)`, retryable: false };
       }
-      text = capped;
+      bytes = capped;
+      text = raw && res.status >= 200 && res.status < 300 ? '' : capped.toString('utf8');
     } catch (e) {
       if (timedOut) return { code: 'OWSD_ERR_CLOUD_TIMEOUT', message: `${what}: no answer within ${timeoutMs} ms`, retryable: true };
       if (outer?.aborted) throw outer.reason;
@@ -215,6 +224,7 @@ async function attempt(url: string, init: { method: string; body?: string; heade
         retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
       };
     }
+    if (raw) return { status: res.status, headers: res.headers, bytes };
     if (text.length === 0) return { status: res.status, body: undefined };
     if (nestsDeeperThan(text)) {
       return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} but the answer nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`, retryable: false };
@@ -231,7 +241,7 @@ async function attempt(url: string, init: { method: string; body?: string; heade
 }
 
 /** Send one request (JSON body when `body` is given), retrying as configured; resolves with the parsed JSON answer. */
-export async function requestJson(url: string, req: { method?: string; body?: unknown }, opts: HttpOptions = {}): Promise<JsonResponse> {
+export function requestJson(url: string, req: { method?: string; body?: unknown }, opts: HttpOptions = {}): Promise<JsonResponse> {
   const method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   let body: string | undefined;
@@ -239,6 +249,18 @@ export async function requestJson(url: string, req: { method?: string; body?: un
     body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     headers['content-type'] ??= 'application/json';
   }
+  return send(url, method, body, headers, opts, false) as Promise<JsonResponse>;
+}
+
+/**
+ * Send a request with a byte body and these headers (retried as requestJson is); resolves with the 2xx answer's
+ * bytes and headers, unparsed (errors as requestJson's).
+ */
+export function requestBytes(url: string, req: { method?: string; body: Uint8Array; headers: Record<string, string> }, opts: HttpOptions = {}): Promise<BytesResponse> {
+  return send(url, req.method ?? 'POST', req.body, { ...opts.headers, ...req.headers }, opts, true) as Promise<BytesResponse>;
+}
+
+async function send(url: string, method: string, body: string | Uint8Array | undefined, headers: Record<string, string>, opts: HttpOptions, raw: boolean): Promise<JsonResponse | BytesResponse> {
   const retries = opts.retries ?? 4;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const base = opts.backoffMs ?? 200;
@@ -247,7 +269,7 @@ export async function requestJson(url: string, req: { method?: string; body?: un
   const random = opts.random ?? Math.random;
   for (let i = 0; ; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal, opts.maxResponseBytes);
+    const r = await attempt(url, { method, body, headers }, timeoutMs, opts.signal, opts.maxResponseBytes, raw);
     if (!('code' in r)) return r;
     const attempts = i + 1;
     if (r.notSent) await opts.onNotSent?.(attempts);

@@ -3,17 +3,24 @@
  * API (see ../protocol.ts for the messages and the input profile). `buildCloudApp` does not listen, so tests can
  * `app.inject()`; `startCloudServer` (./start.ts) loads models and listens.
  *
+ * Requests and answers may be JSON or binary_tensor_data (the JSON, then raw tensor bytes; see ../protocol.ts).
  * Every failure answers `{"error": "..."}` with a 4xx status naming the field (413 for an oversized body, 404 for
  * an unknown model or route), and the server keeps serving. One log line per request goes to the logger.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { describe, isOwsdError, fail } from '../../errors.js';
+import { describe, isOwsdError, fail, OwsdError } from '../../errors.js';
 import { preprocessBatch } from '../../image/preprocess.js';
-import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../../internal/http-server.js';
+import { addServerHooks, requestTimeoutOptions } from '../../internal/http-server.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
 import type { ImageInput } from '../../types.js';
 import type { OnnxClassifier } from '../../models/classifier.js';
 import {
+  BINARY_EXTENSION,
+  buildBinaryProbabilitiesResponse,
   buildProbabilitiesResponse,
+  HEADER_LENGTH_HEADER,
+  splitBinaryBody,
+  wantsBinaryOutput,
   IMAGE_INPUT,
   LABELS_EXTENSION,
   ONNX_PLATFORM,
@@ -94,12 +101,30 @@ export function modelMetadata(m: HostedModel): ModelMetadataResponse {
       model_input: spec.input.name ?? '',
       model_input_shape: JSON.stringify(spec.input.shape),
       output_kind: spec.output.kind,
-      accepts: 'one input: BYTES [N] of base64 PNG/JPEG (strings or {"b64": ...}), or raw RGB pixels UINT8 or FP32 (0..255) of shape [N,H,W,3] or [N,3,H,W]; any size',
+      accepts: 'one input: BYTES [N] of base64 PNG/JPEG (strings or {"b64": ...}), or raw RGB pixels UINT8 or FP32 (0..255) of shape [N,H,W,3] or [N,3,H,W]; any size; JSON or binary_tensor_data (Inference-Header-Content-Length)',
     },
   };
   if (spec.task) meta.parameters!.task = spec.task;
   if (spec.labels && spec.labels.ids.length === c) meta.labels = { ids: spec.labels.ids, names: spec.labels.names };
   return meta;
+}
+
+/** A binary_tensor_data request body: the parsed JSON part and the tensor bytes after it. */
+class BinaryBody {
+  constructor(
+    readonly json: unknown,
+    readonly binary: Uint8Array,
+  ) {}
+}
+
+function parseJsonBody(buf: Uint8Array, what: string): unknown {
+  if (buf.length === 0) return undefined;
+  if (nestsDeeperThan(buf)) fail('OWSD_ERR_REQUEST', `request body${what} nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep; an inference request needs fewer than 10`);
+  try {
+    return JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+  } catch (e) {
+    return fail('OWSD_ERR_REQUEST', `request body${what} is not valid JSON: ${describe(e)}`);
+  }
 }
 
 function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
@@ -119,12 +144,33 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
 
   const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
 
-  // Any content type is read as JSON (curl -d sends x-www-form-urlencoded); errors name the problem. Invalid JSON
-  // is reported from a preHandler, not from the parser: fastify closes the connection after a parser error (the
-  // client might still be sending), which here is needless since the whole body was read, and makes a flood of
-  // malformed requests cost a new connection each (p99 about 1 s under load instead of a few ms).
+  // Any content type is read as JSON (curl -d sends x-www-form-urlencoded), or as a binary_tensor_data body (JSON
+  // then tensor bytes) when the request has an Inference-Header-Content-Length header, whatever its content type;
+  // errors name the problem. Errors are reported from a preHandler, not from the parser: fastify closes the
+  // connection after a parser error (the client might still be sending), which here is needless since the whole
+  // body was read, and makes a flood of malformed requests cost a new connection each (p99 about 1 s under load
+  // instead of a few ms).
   app.removeAllContentTypeParsers();
-  addDeferredJsonParser(app, '*', maxBody, '; an inference request needs fewer than 10');
+  const badBody = new WeakMap<object, OwsdError>();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBody }, (req, body, done) => {
+    const buf = body as Buffer;
+    const headerLength = req.headers[HEADER_LENGTH_HEADER];
+    try {
+      if (headerLength !== undefined) {
+        const parts = splitBinaryBody(buf, Array.isArray(headerLength) ? headerLength.join(',') : headerLength);
+        return done(null, new BinaryBody(parseJsonBody(parts.json, ' (the JSON part: the first Inference-Header-Content-Length bytes)'), parts.binary));
+      }
+      if (buf.length === 0) return done(null, undefined);
+      done(null, parseJsonBody(buf, ''));
+    } catch (e) {
+      badBody.set(req, isOwsdError(e) ? e : new OwsdError('OWSD_ERR_REQUEST', `request body cannot be read: ${describe(e)}`));
+      done(null, undefined);
+    }
+  });
+  app.addHook('preHandler', async (req) => {
+    const e = badBody.get(req);
+    if (e) throw e;
+  });
 
   addServerHooks(app, log);
 
@@ -153,7 +199,7 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     return m;
   };
 
-  app.get('/v2', async (): Promise<ServerMetadataResponse> => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [LABELS_EXTENSION] }));
+  app.get('/v2', async (): Promise<ServerMetadataResponse> => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [LABELS_EXTENSION, BINARY_EXTENSION] }));
   app.get('/v2/health/live', async (_req, reply) => reply.code(200).send());
   app.get('/v2/health/ready', async (_req, reply) => reply.code(200).send());
 
@@ -168,9 +214,9 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
   app.get('/v2/models/:name/ready', ready);
   app.get('/v2/models/:name/versions/:version/ready', ready);
 
-  const infer = async (req: FastifyRequest) => {
+  const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const m = find(req.params);
-    const request = parseInferenceRequest(req.body);
+    const request = req.body instanceof BinaryBody ? parseInferenceRequest(req.body.json, req.body.binary) : parseInferenceRequest(req.body);
     if (request.inputs.length !== 1) {
       fail('OWSD_ERR_REQUEST', `inputs: expected exactly one input tensor (the images), got ${request.inputs.length}`);
     }
@@ -195,7 +241,10 @@ export function buildCloudApp(opts: CloudAppOptions): FastifyInstance {
     const spec = m.classifier.spec;
     const tensor = await preprocessBatch(images, spec.preprocess, spec.input.layout);
     const probs = await m.lock.run(() => m.classifier.classifyTensor(tensor, images.length));
-    return buildProbabilitiesResponse({ modelName: m.name, modelVersion: m.version, id: request.id, probs, n: images.length, numClasses: m.classifier.numClasses });
+    const answer = { modelName: m.name, modelVersion: m.version, id: request.id, probs, n: images.length, numClasses: m.classifier.numClasses };
+    if (!wantsBinaryOutput(request, PROBABILITIES_OUTPUT)) return buildProbabilitiesResponse(answer);
+    const { body, headerLength } = buildBinaryProbabilitiesResponse(answer);
+    return reply.header(HEADER_LENGTH_HEADER, String(headerLength)).type('application/octet-stream').send(body);
   };
   app.post('/v2/models/:name/infer', infer);
   app.post('/v2/models/:name/versions/:version/infer', infer);
