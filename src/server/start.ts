@@ -4,6 +4,7 @@ import { fail } from '../errors.js';
 import { closeOnce, formatUrl, listenOrFail } from '../internal/http-server.js';
 import { buildGatewayApp, parseAllowedHosts } from './app.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
+import type { CloudHealth } from '../cloud/client.js';
 
 export interface StartGatewayOptions extends GatewayOptions {
   /** 0 picks a free port (default 8090). */
@@ -20,6 +21,11 @@ export interface StartGatewayOptions extends GatewayOptions {
   decodeConcurrency?: number;
   /** See GatewayAppOptions.decodeDeadlineMs. */
   decodeDeadlineMs?: number;
+  /**
+   * Told, at start, when the cloud does not answer its health check (the gateway serves anyway: classify requests
+   * fail with the cloud's error until it answers). Default: one line on stderr naming the cloud's URL.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface RunningGateway {
@@ -27,6 +33,8 @@ export interface RunningGateway {
   port: number;
   gateway: Gateway;
   app: FastifyInstance;
+  /** The cloud's health as checked at start. */
+  cloudHealth: CloudHealth;
   /** Stop accepting requests, finish those in flight, release the models. */
   close(): Promise<void>;
 }
@@ -39,11 +47,19 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   const gateway = await Gateway.open(opts);
   const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs, allowedHosts: opts.allowedHosts, decodeConcurrency: opts.decodeConcurrency, decodeDeadlineMs: opts.decodeDeadlineMs });
   const actualPort = await listenOrFail(app, host, port, () => gateway.close());
+  // An unreachable cloud is said at once, naming its URL, rather than at the first classify request.
+  const status = await gateway.status();
+  const cloudHealth = status.cloud.health;
+  if (!cloudHealth.ok) {
+    const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`owsd gateway: warning: ${m}\n`));
+    warn(`the cloud at ${status.cloud.url} (model '${status.cloud.model}') does not answer: ${cloudHealth.detail}; serving anyway: classify requests fail until it answers (GET /v1/status shows its health; --cloud URL names another)`);
+  }
   return {
     url: formatUrl(host, actualPort),
     port: actualPort,
     gateway,
     app,
+    cloudHealth,
     close: closeOnce(app, () => gateway.close()),
   };
 }
