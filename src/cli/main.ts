@@ -20,6 +20,12 @@ const program = new Command('owsd')
     },
   });
 
+// Output piped into `head` and closed early: stop quietly, as other command-line tools do (no stack trace).
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 registerCommands(program);
 
 await program.parseAsync(process.argv);

@@ -91,10 +91,10 @@ export function keyJson<T extends { id: string }>(info: T): Omit<T, 'id'> & { ke
 }
 
 /** fit --json: validation accuracies as `{top1}` per IIN (fit measures top-1 only). */
-export function fitJson(r: Omit<FitResult, 'bundle'>): Record<string, unknown> {
+export function fitJson(r: Omit<FitResult, 'bundle'>, keyIds?: string[]): Record<string, unknown> {
   const v = r.validation;
   const top1 = (x: number | null) => ({ top1: x });
-  return { ...r, validation: { both: top1(v.both), embedding: top1(v.embedding), cloud: top1(v.cloud), cloudGain: v.cloudGain } };
+  return { ...(keyIds ? { keyIds } : {}), ...r, validation: { both: top1(v.both), embedding: top1(v.embedding), cloud: top1(v.cloud), cloudGain: v.cloudGain } };
 }
 
 /** eval --json: `keyIds` (the bundle's keys). */
@@ -105,7 +105,7 @@ export function evalJson(r: EvalReport): Record<string, unknown> {
 
 /** demo --json: its fit and eval parts as fit --json and eval --json print them. */
 export function demoJson(d: DemoReport): Record<string, unknown> {
-  return { ...d, fit: fitJson(d.fit), eval: evalJson(d.eval) };
+  return { ...d, fit: fitJson(d.fit, d.eval.bundleKeyIds), eval: evalJson(d.eval) };
 }
 
 /** One image predict classifies: its name (the path as given, or a dataset sample's id) and, from a dataset, its true label. */

@@ -97,7 +97,7 @@ export function registerPipeline(program: Command): void {
         });
         bars.stop();
         const { bundle: _b, ...summary } = r;
-        if (o.json) printJson(fitJson(summary));
+        if (o.json) printJson(fitJson(summary, r.bundle.keyIds));
         else process.stdout.write(renderFit(summary) + '\n');
       }),
     );
