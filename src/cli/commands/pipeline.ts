@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { evaluate, fit, loadDataset, openCurrentBundle, Predictor, readKeyFile, type OwsdError, type PredictOutcome, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
 import { serveUntilSignal } from './serve.js';
-import { action, collect, flagError, floatOption, intOption, needKeys, needList, printJson } from '../run.js';
+import { action, collect, flagError, floatOption, intOption, needKeys, needList, printJson, withFlag } from '../run.js';
+import { validateImageSize } from '../../key/keyfile.js';
 import { progress, type Progress } from '../progress.js';
 import { demoJson, evalJson, fitJson, predictJson, renderDemo, renderEval, renderFit, type PredictInput } from '../render.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
@@ -198,6 +199,11 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output')
     .action(
       action(async (o: { models?: string; dataDir?: string; cloudModel: string; encoder: string[]; labels: number; perLabel: number; seed: number; imageSize: number; work?: string; serve?: boolean; port: number; verbose?: boolean; json?: boolean }) => {
+        try {
+          validateImageSize(o.imageSize, '--image-size');
+        } catch (e) {
+          throw withFlag(e as OwsdError, '--image-size');
+        }
         const bars = stageBars();
         const modelsDir = o.models ?? settings.modelsDir;
         const cloud = o.serve && modelsDir ? await startCloudServer({ model: o.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false }) : undefined;
