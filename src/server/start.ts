@@ -1,6 +1,6 @@
 /** Open a bundle with its key(s) and serve the gateway (API + web page) on a port. */
 import type { FastifyInstance } from 'fastify';
-import { fail } from '../errors.js';
+import { describe, fail } from '../errors.js';
 import { closeOnce, formatUrl, listenOrFail } from '../internal/http-server.js';
 import { buildGatewayApp, parseAllowedHosts } from './app.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
@@ -48,11 +48,18 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   const app = buildGatewayApp({ gateway, maxImagesPerRequest: opts.maxImagesPerRequest, maxBodyBytes: opts.maxBodyBytes, logger: opts.log, requestTimeoutMs: opts.requestTimeoutMs, allowedHosts: opts.allowedHosts, decodeConcurrency: opts.decodeConcurrency, decodeDeadlineMs: opts.decodeDeadlineMs });
   const actualPort = await listenOrFail(app, host, port, () => gateway.close());
   // An unreachable cloud is said at once, naming its URL, rather than at the first classify request.
-  const status = await gateway.status();
-  const cloudHealth = status.cloud.health;
-  if (!cloudHealth.ok) {
-    const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`owsd gateway: warning: ${m}\n`));
-    warn(`the cloud at ${status.cloud.url} (model '${status.cloud.model}') does not answer: ${cloudHealth.detail}; serving anyway: classify requests fail until it answers (GET /v1/status shows its health; --cloud URL names another)`);
+  const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`owsd gateway: warning: ${m}\n`));
+  let cloudHealth: CloudHealth;
+  try {
+    const status = await gateway.status();
+    cloudHealth = status.cloud.health;
+    if (!cloudHealth.ok) {
+      warn(`the cloud at ${status.cloud.url} (model '${status.cloud.model}') does not answer: ${cloudHealth.detail}; serving anyway: classify requests fail until it answers (GET /v1/status shows its health; --cloud URL names another)`);
+    }
+  } catch (e) {
+    // The check itself failed (a shared ledger unreachable, ...): said, and the gateway serves as it would have.
+    cloudHealth = { ok: false, url: '', detail: `not checked: ${describe(e)}` };
+    warn(`could not check the cloud at start: ${describe(e)}`);
   }
   return {
     url: formatUrl(host, actualPort),
