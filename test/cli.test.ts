@@ -23,7 +23,7 @@ test('owsd key new/show: 0600 file, and the secret appears in no output', async 
   assert.equal(info.budget, 500);
   assert.equal(info.used, 0);
   assert.equal(info.generator.imageSize, 128);
-  assert.match(info.id, /^k_[0-9a-f]{16}$/);
+  assert.match(info.keyId, /^k_[0-9a-f]{16}$/);
   const text = await owsd(['key', 'show', keyFile]);
   for (const out of [made.stdout + made.stderr, shown.stdout + shown.stderr, text.stdout + text.stderr]) {
     assert.ok(!out.includes(secret) && !out.includes(hex), 'secret printed');

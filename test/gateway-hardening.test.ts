@@ -320,8 +320,8 @@ test('owsd predict with one HEIC among good images prints every result (text and
   const usedBefore = UsageLedger.open(readKeyFile(keyFile)).used;
   const j = await runOwsd(['predict', '--bundle', bundleDir, '--key', keyFile, '--top', '2', '--cloud', cloud.url, '--json', ...files], env);
   assert.equal(j.code, 3, `exit code of an image error: ${j.stderr}`);
-  const out = JSON.parse(j.stdout) as Array<Record<string, any>>;
-  assert.deepEqual(out.map((r) => r.image), files);
+  const out = (JSON.parse(j.stdout) as { results: Array<Record<string, any>> }).results;
+  assert.deepEqual(out.map((r) => r.name), files);
   assert.equal(out[0]!.predictions.length, 2);
   assert.equal(out[2]!.predictions.length, 2);
   assert.equal(out[1]!.code, 'OWSD_ERR_IMAGE');

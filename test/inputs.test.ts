@@ -142,14 +142,14 @@ test(`predict with ${N.toLocaleString('en')} paths on the command line, and with
   const { bundle, cloud } = await fitBundle();
   const r = await owsd(['predict', '--bundle', bundle, '--key', keyFile, '--models', models.dir, '--cloud', cloud.url, '--top', '1', '--json', ...manyPaths]);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
-  const rows = JSON.parse(r.stdout) as Array<{ image: string; predictions: unknown[] }>;
+  const rows = (JSON.parse(r.stdout) as { results: Array<{ name: string; predictions: unknown[] }> }).results;
   assert.equal(rows.length, N);
-  rows.forEach((row, i) => assert.equal(row.image, manyPaths[i]));
+  rows.forEach((row, i) => assert.equal(row.name, manyPaths[i]));
   assert.ok(rows.every((row) => row.predictions.length === 1), 'a label for every path');
   console.log(`# predict, ${N} paths: ${r.seconds.toFixed(1)} s`);
   const d = await owsd(['predict', '--bundle', bundle, '--key', keyFile, '--models', models.dir, '--cloud', cloud.url, '--top', '1', '--json', photos]);
   assert.equal(d.code, 0, d.stderr);
-  assert.deepEqual((JSON.parse(d.stdout) as Array<{ image: string }>).map((x) => path.relative(photos, x.image)), ['2026/a.png', '2026/summer/c.PNG', 'b.png']);
+  assert.deepEqual((JSON.parse(d.stdout) as { results: Array<{ name: string }> }).results.map((x) => path.relative(photos, x.name)), ['2026/a.png', '2026/summer/c.PNG', 'b.png']);
   assert.match(d.stderr, /owsd predict: 1 folder given: 3 images in all, 2 other files skipped/);
 });
 

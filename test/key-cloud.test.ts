@@ -125,7 +125,7 @@ test('EXPECTED FAILURE - after a rotation, predict and eval with the old bundle 
   const ev = await runOwsd(['eval', '--bundle', bundle, '--key', keyFile, '--json'], env);
   assert.equal(ev.code, 0, ev.stderr);
   assert.match(ev.stderr, /retired by a rotation/);
-  assert.deepEqual((JSON.parse(ev.stdout) as { bundleKeyIds: string[] }).bundleKeyIds, [r.keys[0]!.id]);
+  assert.deepEqual((JSON.parse(ev.stdout) as { keyIds: string[] }).keyIds, [r.keys[0]!.id]);
   assert.equal(used(keyFile), oldUsed);
   assert.ok(used(newKeyFile) > newUsed + 1);
 

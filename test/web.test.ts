@@ -127,9 +127,35 @@ test('the web page in chromium: upload a real image, see the original, the scram
     assert.equal(await cards.nth(0).locator('.name').textContent(), path.basename(image));
     assert.ok((await cards.nth(0).locator('.predicted').textContent())!.startsWith(expected));
     assert.equal(await cards.nth(1).locator('.name').textContent(), 'IMG_0001.HEIC');
-    assert.match((await cards.nth(1).locator('.error').textContent())!, /^image\[1\] \('IMG_0001\.HEIC'\): /);
+    assert.match((await cards.nth(1).locator('.error').textContent())!, /^image\[1\] \('IMG_0001\.HEIC'\): .*HEIC\/HEIF .* is not accepted; convert it to JPEG first/);
     assert.ok(await cards.nth(1).evaluate((el) => el.classList.contains('failed')));
     await page.screenshot({ path: path.join(artifacts, 'web-one-bad-file.png'), fullPage: true });
+
+    // A phone's width (issue 19): at 420 px nothing is wider than the screen, on either page, cards included.
+    await page.setViewportSize({ width: 420, height: 900 });
+    const overflow = () =>
+      page.evaluate(() => {
+        const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number }; querySelectorAll(s: string): ArrayLike<{ getBoundingClientRect(): { right: number }; className: string; tagName: string }> } }).document;
+        const wide = Array.from(d.querySelectorAll('body *')).filter((el) => el.getBoundingClientRect().right > d.documentElement.clientWidth + 0.5).map((el) => `${el.tagName}.${el.className}`);
+        return { scroll: d.documentElement.scrollWidth, client: d.documentElement.clientWidth, wide };
+      });
+    const narrow = await overflow();
+    assert.equal(narrow.client, 420);
+    assert.deepEqual(narrow.wide, [], 'elements past the right edge at 420 px');
+    assert.equal(narrow.scroll, 420, 'horizontal scroll at 420 px');
+    const img = await cards.nth(0).locator('img.scrambled').boundingBox();
+    assert.ok(img && img.width >= 100, `the scrambled image is still shown (${img?.width} px wide)`);
+    await page.screenshot({ path: path.join(artifacts, 'web-classify-420.png'), fullPage: true });
+    await page.goto(`${served.url}/keys`);
+    await page.locator('#keys .key').first().waitFor();
+    await page.locator('#service dd').first().waitFor();
+    const narrowKeys = await overflow();
+    assert.deepEqual(narrowKeys.wide, [], 'elements past the right edge of the key page at 420 px');
+    assert.equal(narrowKeys.scroll, 420);
+    // "3 images in 2 batches", "1 image in 1 batch": never "1 batches".
+    assert.match((await page.locator('#service dd').filter({ hasText: / in \d+ batch/ }).textContent())!, /^(1 image|\d+ images) in (1 batch|\d+ batches)$/);
+    assert.doesNotMatch((await page.locator('#service').textContent())!, /\b1 (batches|images)\b/);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // Cross-site: a page of another origin on this machine (127.0.0.1, another port) tries the issue's requests from
     // the same browser; the browser sends Origin and Sec-Fetch-Site, and the gateway refuses both (issue 16 item 6).
@@ -168,6 +194,20 @@ test('the web page in chromium: upload a real image, see the original, the scram
     // The key page's own button still rotates (a same-origin JSON request).
     await page.goto(`${served.url}/keys`);
     await page.locator('#keys .key').first().waitFor();
+    // The button asks first, saying what will be sent; cancelled, nothing happens (issue 19).
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.locator('#rotate').click();
+    await page.waitForTimeout(500);
+    const trainImages = ((await (await fetch(`${served.url}/v1/status`)).json()) as { bundle: { trainImages: number } }).bundle.trainImages;
+    assert.equal(asked.length, 1);
+    assert.match(asked[0]!, new RegExp(`^confirm: Rotate the key now\\?\\n\\nThis makes a new key and sends the stored training set to the cloud again: ${trainImages} training images, scrambled with the new key \\(${trainImages} submissions of its budget\\)\\. The cloud \\(cifar10-resnet20 at http://127\\.0\\.0\\.1:\\d+\\) sees only scrambled images\\.$`));
+    assert.equal(await page.locator('#rotate-state').textContent(), '');
+    assert.equal(((await (await fetch(`${served.url}/v1/status`)).json()) as { rotation: { state: string } }).rotation.state, 'idle', 'cancelled: no rotation');
+    page.once('dialog', (d) => void d.accept());
     await page.locator('#rotate').click();
     await page.locator('#rotate-state').filter({ hasText: /^Now serving key k_/ }).waitFor({ timeout: 180_000 });
     await page.locator(`#keys .key:not([data-key-id="${readKeyFile(keyFile).id}"])`).first().waitFor({ timeout: 20_000 });

@@ -4,7 +4,7 @@
  * They become a manifest entry (src/models/spec.ts); for models found by name they are ignored.
  */
 import type { Command } from 'commander';
-import { intOption } from './run.js';
+import { intOption, usageError } from './run.js';
 
 export interface ModelFlags {
   resize?: number;
@@ -16,10 +16,7 @@ export interface ModelFlags {
 
 function triple(name: string, v: string): number[] {
   const parts = v.split(',').map(Number);
-  if (parts.length !== 3 || !parts.every(Number.isFinite)) {
-    process.stderr.write(`owsd: ${name} expects three comma-separated numbers, got '${v}'\n`);
-    process.exit(2);
-  }
+  if (parts.length !== 3 || !parts.every(Number.isFinite)) usageError(name, `${name} expects three comma-separated numbers, got '${v}'`);
   return parts;
 }
 

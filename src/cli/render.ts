@@ -1,5 +1,5 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
-import type { EvalReport, FitResult, DemoReport, LeakAttackResult, TrafficBound } from '../index.js';
+import type { EvalReport, FitResult, DemoReport, ImageInput, LeakAttackResult, PredictOutcome, TrafficBound } from '../index.js';
 import { boundSentences } from '../pipeline/bound.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
@@ -115,4 +115,56 @@ export function renderDemo(d: DemoReport): string {
     renderEval(d.eval),
     `paper (10-label subset, ResNet50 encoder): 95.5% top-1, 99.9% top-5. total ${d.seconds.toFixed(0)} s`,
   ].join('\n');
+}
+
+/*
+ * --json shapes (docs/json.md): the same names for the same things in every command. A key's id is `keyId`, a list
+ * of them `keyIds`; an accuracy is `{top1, top5}` (top-1 only where only top-1 is measured: `{top1}`); an error is
+ * `{error, code, field?}`, per image `{name, error, code, field?}`, as the gateway answers.
+ */
+
+/** A key's public description: `keyId` (not `id`), the rest as keyInfo gives it. */
+export function keyJson<T extends { id: string }>(info: T): Omit<T, 'id'> & { keyId: string } {
+  const { id, ...rest } = info;
+  return { keyId: id, ...rest };
+}
+
+/** fit --json: validation accuracies as `{top1}` per IIN (fit measures top-1 only). */
+export function fitJson(r: Omit<FitResult, 'bundle'>, keyIds?: string[]): Record<string, unknown> {
+  const v = r.validation;
+  const top1 = (x: number | null) => ({ top1: x });
+  return { ...(keyIds ? { keyIds } : {}), ...r, validation: { both: top1(v.both), embedding: top1(v.embedding), cloud: top1(v.cloud), cloudGain: v.cloudGain } };
+}
+
+/** eval --json: `keyIds` (the bundle's keys). */
+export function evalJson(r: EvalReport): Record<string, unknown> {
+  const { bundleKeyIds, ...rest } = r;
+  return { keyIds: bundleKeyIds, ...rest };
+}
+
+/** demo --json: its fit and eval parts as fit --json and eval --json print them. */
+export function demoJson(d: DemoReport): Record<string, unknown> {
+  return { ...d, fit: fitJson(d.fit, d.eval.bundleKeyIds), eval: evalJson(d.eval) };
+}
+
+/** One image predict classifies: its name (the path as given, or a dataset sample's id) and, from a dataset, its true label. */
+export interface PredictInput {
+  name: string;
+  image: ImageInput;
+  truth?: { label: string; name: string };
+}
+
+/** predict --json: the gateway's classify answer (`keyIds`, `failed` when some failed, `results`), per image `{name, predictions}` or `{name, error, code, field?}`. */
+export function predictJson(inputs: PredictInput[], outcomes: PredictOutcome[], keyIds: string[]): Record<string, unknown> {
+  const results = outcomes.map((r, i) => {
+    const { name, truth } = inputs[i]!;
+    const t = truth ? { truth } : {};
+    if ('error' in r) {
+      const field = (r.error as { field?: string }).field;
+      return { name, ...t, error: r.error.message, code: r.error.code, ...(field ? { field } : {}) };
+    }
+    return { name, ...t, predictions: r.predictions };
+  });
+  const failed = results.filter((r) => 'error' in r).length;
+  return { keyIds, ...(failed ? { failed } : {}), results };
 }

@@ -2,22 +2,64 @@
  * The CLI's outer ring: turn thrown errors into one clear line and an exit code (never a stack trace unless
  * OWSD_DEBUG=1), and print results as text or JSON.
  */
-import { fail, isOwsdError, settings } from '../index.js';
+import { Command } from 'commander';
+import { fail, isOwsdError, OwsdError, settings, type ErrorCode } from '../index.js';
 
 export function exitCodeFor(e: unknown): number {
   return isOwsdError(e) ? e.exitCode : 1;
 }
 
-/** Wrap a command action: errors become `owsd: <message>` on stderr and a non-zero exit code. */
+/** `e` marked with the command-line flag or field it is about (printed as `field` in a --json error). */
+export function withFlag<E extends OwsdError>(e: E, field: string): E {
+  (e as OwsdError & { field?: string }).field = field;
+  return e;
+}
+
+/** The flag or field an error names, if any (set by withFlag here, or by the gateway's withField). */
+export function fieldOf(e: unknown): string | undefined {
+  return isOwsdError(e) ? (e as OwsdError & { field?: string }).field : undefined;
+}
+
+/** Throw an OwsdError about a flag: `flagError('--key', 'OWSD_ERR_BAD_ARGUMENT', '...')`. */
+export function flagError(field: string, code: ErrorCode, message: string): never {
+  throw withFlag(new OwsdError(code, message), field);
+}
+
+/** Whether this command line asked for JSON output (`--json` before any `--`). */
+export function wantsJson(argv: readonly string[] = process.argv): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Report an error the way the command's output goes: `owsd: <message>` on stderr, and with --json also
+ * `{"error", "code", "field"?}` on stdout (the gateway's error names). Sets the exit code.
+ */
+export function reportError(e: unknown, json = wantsJson()): void {
+  if (process.env.OWSD_DEBUG === '1') console.error(e);
+  const message = isOwsdError(e) ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+  const code = isOwsdError(e) ? e.code : 'OWSD_ERR_INTERNAL';
+  const field = fieldOf(e);
+  if (json) printJson({ error: message, code, ...(field ? { field } : {}) });
+  process.stderr.write(`owsd: ${message}\n`);
+  process.exitCode = exitCodeFor(e);
+}
+
+/** A bad flag value, before any action runs: the error reported as above and exit 2. */
+export function usageError(field: string, message: string): never {
+  reportError(withFlag(new OwsdError('OWSD_ERR_BAD_ARGUMENT', message), field));
+  process.exit(2);
+}
+
+/** Wrap a command action: errors become `owsd: <message>` on stderr (and JSON on stdout with --json) and a non-zero exit code. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    const cmd = args[args.length - 1];
+    const json = cmd instanceof Command ? Boolean(cmd.opts().json) : wantsJson();
     try {
       await fn(...args);
     } catch (e) {
-      if (process.env.OWSD_DEBUG === '1') console.error(e);
-      const message = isOwsdError(e) ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
-      process.stderr.write(`owsd: ${message}\n`);
-      process.exitCode = exitCodeFor(e);
+      reportError(e, json);
     }
   };
 }
@@ -30,10 +72,7 @@ export function printJson(value: unknown): void {
 export function intOption(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      process.stderr.write(`owsd: ${name} expects an integer >= ${min}, got '${v}'\n`);
-      process.exit(2);
-    }
+    if (!Number.isInteger(n) || n < min) usageError(name, `${name} expects an integer >= ${min}, got '${v}'`);
     return n;
   };
 }
@@ -42,12 +81,19 @@ export function intOption(name: string, min = 1) {
 export function floatOption(name: string, min: number, max: number) {
   return (v: string): number => {
     const x = Number(v);
-    if (!Number.isFinite(x) || x < min || x > max) {
-      process.stderr.write(`owsd: ${name} expects a number in [${min}, ${max}], got '${v}'\n`);
-      process.exit(2);
-    }
+    if (!Number.isFinite(x) || x < min || x > max) usageError(name, `${name} expects a number in [${min}, ${max}], got '${v}'`);
     return x;
   };
+}
+
+/** A repeatable required flag given no value (`--key` with nothing after it in a script): an error naming the flag. */
+export function needList(values: readonly string[] | undefined, flag: string, message: string): void {
+  if (!values || values.length === 0 || values.some((v) => v.trim() === '')) flagError(flag, 'OWSD_ERR_BAD_ARGUMENT', message);
+}
+
+/** `--key FILE` given at least once, non-empty: the bundle's key file(s), in the order fit was given them. */
+export function needKeys(keys: readonly string[] | undefined, cmd: string): void {
+  needList(keys, '--key', `${cmd} needs the bundle's key file(s): --key FILE (repeat for several, in the order fit was given them)`);
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

@@ -97,10 +97,17 @@ export interface PlaintextAccuracy {
   evaluated: number;
   /** Samples left out because the model does not know their class. */
   skipped: number;
-  top1: number;
-  top5: number;
-  correct1: number;
-  correct5: number;
+  /** Share of evaluated images whose class is strictly in the top 1 / top 5 (a tie at the boundary is a miss). */
+  accuracy: { top1: number; top5: number };
+  /** Images counted in `accuracy`. */
+  correct: { top1: number; top5: number };
+  /**
+   * Images whose class ties with other classes at the boundary (same score; common with int8 models): counted as
+   * misses above, and hits in `accuracyTiesAsHits`.
+   */
+  ties: { top1: number; top5: number };
+  /** The accuracy if every tie counted as a hit: the two bracket what a tie-breaking rule could give. */
+  accuracyTiesAsHits: { top1: number; top5: number };
   seconds: number;
   imagesPerSecond: number;
 }
@@ -123,6 +130,14 @@ export function rankOf(v: Float32Array, target: number): number {
   return rank;
 }
 
+/** Classes scored strictly above `target`: its rank when ties are broken in its favour. */
+export function rankOfTiesFirst(v: Float32Array, target: number): number {
+  const t = v[target]!;
+  let rank = 0;
+  for (let i = 0; i < v.length; i++) if (v[i]! > t) rank++;
+  return rank;
+}
+
 /** Top-1 / top-5 of the cloud on PLAINTEXT samples (test harness for the cloud; see the module doc). */
 export async function measurePlaintextCloudAccuracy(opts: PlaintextAccuracyOptions): Promise<PlaintextAccuracy> {
   const t0 = performance.now();
@@ -130,13 +145,18 @@ export async function measurePlaintextCloudAccuracy(opts: PlaintextAccuracyOptio
   const skipped = opts.samples.length - known.length;
   let correct1 = 0;
   let correct5 = 0;
+  let ties1 = 0;
+  let ties5 = 0;
   for await (const { start, vectors } of opts.probe.classifySamples(known, opts.chunk)) {
     vectors.forEach((v, i) => {
       const target = opts.labelMap[known[start + i]!.label]!;
       if (target >= v.length) fail('OWSD_ERR_CLOUD_RESPONSE', `the cloud answers ${v.length} classes, but the label map points at class ${target}`);
       const r = rankOf(v, target);
+      const best = rankOfTiesFirst(v, target);
       if (r === 0) correct1++;
+      else if (best === 0) ties1++;
       if (r < 5) correct5++;
+      else if (best < 5) ties5++;
     });
     opts.onProgress?.(start + vectors.length, known.length);
   }
@@ -145,10 +165,10 @@ export async function measurePlaintextCloudAccuracy(opts: PlaintextAccuracyOptio
   return {
     evaluated: n,
     skipped,
-    top1: n ? correct1 / n : 0,
-    top5: n ? correct5 / n : 0,
-    correct1,
-    correct5,
+    accuracy: { top1: n ? correct1 / n : 0, top5: n ? correct5 / n : 0 },
+    correct: { top1: correct1, top5: correct5 },
+    ties: { top1: ties1, top5: ties5 },
+    accuracyTiesAsHits: { top1: n ? (correct1 + ties1) / n : 0, top5: n ? (correct5 + ties5) / n : 0 },
     seconds,
     imagesPerSecond: seconds > 0 ? n / seconds : 0,
   };

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { fail } from '../errors.js';
 import type { Dataset, Sample } from '../types.js';
-import { checkLabel, humanize, isFile, readBytes, readLines } from './common.js';
+import { checkLabel, humanize, isFile, listDir, readBytes, readLines } from './common.js';
 
 export const CIFAR_SIDE = 32;
 const PIXELS = CIFAR_SIDE * CIFAR_SIDE;
@@ -37,13 +37,31 @@ export function planarToInterleaved(planes: Uint8Array, out = new Uint8Array(IMA
   return out;
 }
 
-/** `pathOrDir` is a batch file, or the folder holding the variant's default file. */
-async function resolveBatch(pathOrDir: string, v: Variant): Promise<string> {
+/** CIFAR-10's training batches in a folder (`data_batch_1.bin` ... `data_batch_5.bin`), in number order. */
+export async function cifar10TrainingBatches(dir: string): Promise<string[]> {
+  const names = (await listDir(dir)).map((e) => e.name).filter((n) => /^data_batch_\d+\.bin$/.test(n));
+  const num = (n: string): number => Number(/\d+/.exec(n)![0]);
+  names.sort((a, b) => num(a) - num(b));
+  const out: string[] = [];
+  for (const n of names) if (await isFile(path.join(dir, n))) out.push(path.join(dir, n));
+  return out;
+}
+
+/**
+ * `pathOrDir` is a batch file, or a folder: its default file (test_batch.bin / test.bin), else its training
+ * batches (CIFAR-10: every data_batch_N.bin, in order; CIFAR-100: train.bin).
+ */
+async function resolveBatches(pathOrDir: string, v: Variant): Promise<string[]> {
   const p = path.resolve(pathOrDir);
-  if (await isFile(p)) return p;
+  if (await isFile(p)) return [p];
   const inDir = path.join(p, v.defaultFile);
-  if (await isFile(inDir)) return inDir;
-  return fail('OWSD_ERR_DATASET', `${p}: expected a ${v.format} batch file, or a folder containing ${v.defaultFile}`);
+  if (await isFile(inDir)) return [inDir];
+  if (v.format === 'cifar10') {
+    const train = await cifar10TrainingBatches(p);
+    if (train.length > 0) return train;
+  } else if (await isFile(path.join(p, 'train.bin'))) return [path.join(p, 'train.bin')];
+  const other = v.format === 'cifar10' ? 'data_batch_1.bin ... data_batch_5.bin' : 'train.bin';
+  return fail('OWSD_ERR_DATASET', `${p}: expected a ${v.format} batch file, or a folder containing ${v.defaultFile} or ${other}`);
 }
 
 async function readNames(file: string, v: Variant): Promise<string[]> {
@@ -58,9 +76,15 @@ async function readNames(file: string, v: Variant): Promise<string[]> {
 }
 
 async function loadCifar(pathOrDir: string, v: Variant): Promise<Dataset> {
-  const file = await resolveBatch(pathOrDir, v);
-  const root = path.dirname(file);
+  const files = await resolveBatches(pathOrDir, v);
+  const root = path.dirname(files[0]!);
   const classes = await readNames(path.join(root, v.namesFile), v);
+  const samples: Sample[] = [];
+  for (const file of files) samples.push(...(await readBatch(file, v, classes)));
+  return { format: v.format, root, classes, classNames: classes.map(humanize), samples };
+}
+
+async function readBatch(file: string, v: Variant, classes: string[]): Promise<Sample[]> {
   const bytes = await readBytes(file, `${v.format} batch`);
   const record = v.labelBytes + IMAGE_BYTES;
   if (bytes.length === 0 || bytes.length % record !== 0) {
@@ -81,15 +105,15 @@ async function loadCifar(pathOrDir: string, v: Variant): Promise<Dataset> {
     const data = planarToInterleaved(bytes.subarray(at + v.labelBytes, at + record));
     samples[i] = { id, label, image: { kind: 'raw', data, width: CIFAR_SIDE, height: CIFAR_SIDE, channels: 3, name: id } };
   }
-  return { format: v.format, root, classes, classNames: classes.map(humanize), samples };
+  return samples;
 }
 
-/** CIFAR-10: a batch file (`test_batch.bin`, `data_batch_N.bin`) or the folder with `test_batch.bin`. */
+/** CIFAR-10: a batch file (`test_batch.bin`, `data_batch_N.bin`), or a folder with `test_batch.bin` (else its `data_batch_N.bin`, all of them). */
 export function loadCifar10(pathOrDir: string): Promise<Dataset> {
   return loadCifar(pathOrDir, CIFAR10);
 }
 
-/** CIFAR-100 (fine labels): a batch file (`test.bin`, `train.bin`) or the folder with `test.bin`. */
+/** CIFAR-100 (fine labels): a batch file (`test.bin`, `train.bin`), or a folder with `test.bin` (else `train.bin`). */
 export function loadCifar100(pathOrDir: string): Promise<Dataset> {
   return loadCifar(pathOrDir, CIFAR100);
 }

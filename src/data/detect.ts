@@ -2,8 +2,8 @@
  * `loadDataset(path)`: find out which layout a folder (or file) holds and load it.
  *
  * Checked in this order, first match wins:
- *   cifar10        test_batch.bin (or a *.bin file of 3073-byte records beside batches.meta.txt)
- *   cifar100       test.bin + fine_label_names.txt (or a *.bin file beside fine_label_names.txt)
+ *   cifar10        test_batch.bin, else data_batch_N.bin (all of them); or a *.bin file of 3073-byte records beside batches.meta.txt
+ *   cifar100       test.bin (else train.bin) + fine_label_names.txt; or a *.bin file beside fine_label_names.txt
  *   tiny-imagenet  val/val_annotations.txt (or the val/ folder itself)
  *   gtsrb          GT-final_test.csv in ., Images/ or Final_Test/Images/, or GTSRB_Class_Names.csv
  *   folders        sub-folders holding images, one per class
@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { fail } from '../errors.js';
 import type { Dataset } from '../types.js';
-import { CIFAR100_RECORD, CIFAR10_RECORD, loadCifar10, loadCifar100 } from './cifar.js';
+import { CIFAR100_RECORD, CIFAR10_RECORD, cifar10TrainingBatches, loadCifar10, loadCifar100 } from './cifar.js';
 import { isFile, isImageFile, isJunkFile, listDir, statOrNull } from './common.js';
 import { classFolders, loadFolders } from './folders.js';
 import { findGtsrb, GTSRB_GT_FILE, loadGtsrb } from './gtsrb.js';
@@ -20,7 +20,7 @@ import { loadTinyImagenet } from './tiny-imagenet.js';
 export type DatasetFormat = Dataset['format'];
 
 const LAYOUTS =
-  'CIFAR-10 (test_batch.bin + batches.meta.txt), CIFAR-100 (test.bin + fine_label_names.txt), ' +
+  'CIFAR-10 (test_batch.bin or data_batch_N.bin + batches.meta.txt), CIFAR-100 (test.bin or train.bin + fine_label_names.txt), ' +
   'Tiny-ImageNet (val/val_annotations.txt, wnids.txt), GTSRB (Final_Test/Images/GT-final_test.csv, GTSRB_Class_Names.csv), ' +
   'or a folder of class folders holding images';
 
@@ -40,10 +40,17 @@ async function detectFile(file: string, size: number): Promise<DatasetFormat | n
   if (path.extname(base).toLowerCase() !== '.bin') return null;
   if (/^(test_batch|data_batch_\d+)\.bin$/.test(base)) return 'cifar10';
   if (/^(test|train)\.bin$/.test(base)) return 'cifar100';
-  const fits10 = size % CIFAR10_RECORD === 0;
-  const fits100 = size % CIFAR100_RECORD === 0;
+  const fits10 = size > 0 && size % CIFAR10_RECORD === 0;
+  const fits100 = size > 0 && size % CIFAR100_RECORD === 0;
   if ((await isFile(path.join(dir, 'batches.meta.txt'))) && fits10) return 'cifar10';
   if ((await isFile(path.join(dir, 'fine_label_names.txt'))) && fits100) return 'cifar100';
+  // The size of CIFAR records but no class names beside it: say which file is missing, not "not a dataset".
+  if (fits10 || fits100) {
+    const what = [fits10 ? `CIFAR-10 batch (${size / CIFAR10_RECORD} records of ${CIFAR10_RECORD} bytes): batches.meta.txt` : '', fits100 ? `CIFAR-100 batch (${size / CIFAR100_RECORD} records of ${CIFAR100_RECORD} bytes): fine_label_names.txt` : '']
+      .filter(Boolean)
+      .join(', or a ');
+    fail('OWSD_ERR_DATASET', `${file} looks like a ${what} (the class names, one a line) is missing beside it in ${dir}`);
+  }
   return null;
 }
 
@@ -52,6 +59,8 @@ export async function detectFormat(dir: string): Promise<DatasetFormat | null> {
   const has = (...p: string[]): Promise<boolean> => isFile(path.join(dir, ...p));
   if (await has('test_batch.bin')) return 'cifar10';
   if ((await has('test.bin')) && (await has('fine_label_names.txt'))) return 'cifar100';
+  if ((await cifar10TrainingBatches(dir)).length > 0) return 'cifar10';
+  if ((await has('train.bin')) && (await has('fine_label_names.txt'))) return 'cifar100';
   if ((await has('val', 'val_annotations.txt')) || (await has('val_annotations.txt'))) return 'tiny-imagenet';
   if (await findGtsrb(dir)) return 'gtsrb';
   for (const folder of await classFolders(dir)) {

@@ -1,7 +1,7 @@
 /** Parse and validate a `models.json` manifest (see spec.ts for the format) into ModelSpecs. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fail } from '../errors.js';
+import { describe, fail, OwsdError } from '../errors.js';
 import type { ModelSpec, PreprocessSpec } from './spec.js';
 import { builtinLabels, BUILTIN_LABELS, labelsForTask, readLabelsFile, type Labels } from './labels.js';
 
@@ -103,10 +103,22 @@ export function parseModelEntry(e: unknown, baseDir: string, where: string): Mod
   };
 }
 
+/** A manifest entry that could not be read: the others are still usable, this one is reported. */
+export interface ManifestProblem {
+  /** Its index in "models". */
+  index: number;
+  /** Its "name", when it has one. */
+  name?: string;
+  error: OwsdError;
+}
+
 export interface Manifest {
   file: string;
   dir: string;
+  /** The entries that parse. */
   models: ModelSpec[];
+  /** The entries that do not, each with its error (naming the file, the entry and the field). */
+  problems: ManifestProblem[];
 }
 
 export function readManifest(file: string): Manifest {
@@ -120,6 +132,16 @@ export function readManifest(file: string): Manifest {
   const list = isObject(json) ? json.models : undefined;
   if (!Array.isArray(list)) return fail('OWSD_ERR_MANIFEST', `${file}: expected {"models": [...]}`);
   const dir = path.dirname(path.resolve(file));
-  const models = list.map((entry, i) => parseModelEntry(entry, dir, `${file}: models[${i}]`));
-  return { file, dir, models };
+  const models: ModelSpec[] = [];
+  const problems: ManifestProblem[] = [];
+  list.forEach((entry, i) => {
+    try {
+      models.push(parseModelEntry(entry, dir, `${file}: models[${i}]`));
+    } catch (e) {
+      const name = isObject(entry) && typeof entry.name === 'string' && entry.name ? entry.name : undefined;
+      const error = e instanceof OwsdError ? e : new OwsdError('OWSD_ERR_MANIFEST', `${file}: models[${i}]: ${describe(e)}`, { cause: e });
+      problems.push({ index: i, ...(name ? { name } : {}), error });
+    }
+  });
+  return { file, dir, models, problems };
 }

@@ -26,6 +26,8 @@ function findEntry(name: string, modelsDir: string | undefined): { raw: Record<s
   const file = manifestPath(modelsDir);
   const manifest = readManifest(file);
   const spec = manifest.models.find((m) => m.name === name);
+  const broken = manifest.problems.find((p) => p.name === name);
+  if (!spec && broken) throw broken.error;
   if (!spec) return fail('OWSD_ERR_MODEL_NOT_FOUND', `model '${name}' is not in ${file}`);
   const raw = (JSON.parse(fs.readFileSync(file, 'utf8')) as { models: Array<Record<string, unknown>> }).models.find((m) => m.name === name)!;
   return { raw, spec };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { settings } from '../settings.js';
 import { verifySha256 } from './checksum.js';
-import { parseModelEntry, readManifest, type Manifest } from './manifest.js';
+import { parseModelEntry, readManifest, type Manifest, type ManifestProblem } from './manifest.js';
 import type { ModelSpec } from './spec.js';
 import { prepareTfjsModel } from './tfjs.js';
 
@@ -39,9 +39,19 @@ function manifests(opts: ResolveOptions): Manifest[] {
   return out;
 }
 
-/** All models the registry knows. */
+/** All models the registry knows (entries that cannot be read are left out: see `manifestProblems`). */
 export function listModels(opts: ResolveOptions = {}): ModelSpec[] {
   return manifests(opts).flatMap((m) => m.models);
+}
+
+/** The manifest entries that cannot be read, each with its error; the other entries work. */
+export function manifestProblems(opts: ResolveOptions = {}): ManifestProblem[] {
+  return manifests(opts).flatMap((m) => m.problems);
+}
+
+/** The models directory in use (--models or $OWSD_MODELS), or undefined when none is set. */
+export function modelsDirOf(opts: ResolveOptions = {}): string | undefined {
+  return opts.modelsDir ?? settings.modelsDir;
 }
 
 function looksLikePath(s: string): boolean {
@@ -87,9 +97,16 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
     const named = all.flatMap((m) => m.models).filter((m) => m.name === nameOrPath);
     // The models directory first; the pull cache holds a copy when the directory's own file is missing.
     spec = named.find((m) => fs.existsSync(m.path)) ?? named[0];
+    // An entry of that name that does not parse: its own error (the manifest's other entries still work).
+    const broken = all.flatMap((m) => m.problems).find((p) => p.name === nameOrPath);
+    if (!spec && broken) throw broken.error;
     if (!spec) {
       const known = all.flatMap((m) => m.models.map((x) => x.name));
-      return fail('OWSD_ERR_MODEL_NOT_FOUND', `model '${nameOrPath}' is not in ${all.map((m) => m.file).join(' or ')}; known: ${known.join(', ')}`);
+      const bad = all.flatMap((m) => m.problems);
+      return fail(
+        'OWSD_ERR_MODEL_NOT_FOUND',
+        `model '${nameOrPath}' is not in ${all.map((m) => m.file).join(' or ')}; known: ${known.join(', ') || 'none'}${bad.length ? ` (${bad.length} entr${bad.length === 1 ? 'y' : 'ies'} cannot be read: ${bad.map((p) => p.error.message).join('; ')})` : ''}`,
+      );
     }
     if (!fs.existsSync(spec.path)) {
       return fail('OWSD_ERR_MODEL_NOT_FOUND', `model '${spec.name}': file ${spec.path} does not exist${spec.officialUrl ? ` (run: owsd models pull ${spec.name})` : ''}`);

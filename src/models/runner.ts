@@ -28,6 +28,7 @@ export class OnnxRunner {
     }
     const meta = (session.inputMetadata as Array<{ name: string; isTensor: boolean; shape?: Array<number | string> }>).find((m) => m.name === inputName);
     const shape = meta?.shape ?? [];
+    checkInputShape(shape, opts.itemDims, inputName, opts.what);
     let batch: BatchMode;
     if (shape.length === opts.itemDims.length) batch = { kind: 'none' };
     else if (typeof shape[0] === 'number' && shape[0] > 0) batch = { kind: 'fixed', size: shape[0] };
@@ -79,6 +80,32 @@ export class OnnxRunner {
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/**
+ * The per-item dims the manifest's preprocessing gives against the model's own input shape (where it names
+ * numbers): a mismatch is a manifest error naming the field to change, found at load rather than as
+ * onnxruntime's "Got invalid dimensions" on the first image.
+ */
+export function checkInputShape(shape: ReadonlyArray<number | string>, itemDims: readonly number[], inputName: string, what: string): void {
+  const tail = shape.slice(-itemDims.length);
+  if (tail.length !== itemDims.length) return;
+  const nhwc = itemDims[2] === 3 && itemDims[0] !== 3;
+  const [h, w] = nhwc ? [tail[0], tail[1]] : [tail[1], tail[2]];
+  const c = nhwc ? tail[2] : tail[0];
+  const size = nhwc ? itemDims[0]! : itemDims[1]!;
+  const shown = `[${shape.join(', ')}]`;
+  if (typeof c === 'number' && c !== 3) {
+    fail('OWSD_ERR_MANIFEST', `${what}: input '${inputName}' has shape ${shown}, which is not ${nhwc ? 'NHWC' : 'NCHW'} with 3 colour channels: set "input.layout" in its manifest entry or sidecar to ${nhwc ? '"NCHW"' : '"NHWC"'} if the channels are elsewhere`);
+  }
+  for (const [dim, which] of [[h, 'height'], [w, 'width']] as const) {
+    if (typeof dim === 'number' && dim > 0 && dim !== size) {
+      fail(
+        'OWSD_ERR_MANIFEST',
+        `${what}: input '${inputName}' takes ${which} ${dim} (shape ${shown}), but its manifest entry's "preprocess" gives ${size}x${size} images: set "preprocess.center_crop" to ${dim} (or "preprocess.resize" to ${dim} without a center_crop)`,
+      );
+    }
   }
 }
 

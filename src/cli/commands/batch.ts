@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { fail, iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
-import { action, collect, intOption, printJson, untilSignal } from '../run.js';
+import { action, collect, intOption, needKeys, printJson, untilSignal } from '../run.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 const REDIS_HELP = 'Redis URL, e.g. redis://127.0.0.1:6379 (every worker, gateway and batch command of a deployment uses the same)';
@@ -128,6 +128,7 @@ export function registerBatch(program: Command): void {
     .option('--quiet', 'no line per job')
     .action(
       action(async (o: { redis: string; bundle: string; key: string[]; queue: string; cloud?: string; dataRoot?: string; models?: string; top: number; concurrency: number; lockMs: number; stalledMs?: number; quiet?: boolean }) => {
+        needKeys(o.key, 'worker');
         const redis = connectRedis(o.redis);
         let lastError = '';
         redis.on('error', (e: Error) => {

@@ -21,7 +21,7 @@ interface ServeOptions extends ModelFlags {
   quiet?: boolean;
 }
 
-interface AccuracyOptions {
+interface AccuracyOptions extends ModelFlags {
   model: string;
   data: string;
   limit?: number;
@@ -64,7 +64,7 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
   let cloud: RunningCloud | undefined;
   let url = opts.url;
   if (!url) {
-    cloud = await startCloudServer({ model: opts.model, port: 0, host: '127.0.0.1', modelsDir: opts.models, logger: false, threads: opts.threads });
+    cloud = await startCloudServer({ model: opts.model, port: 0, host: '127.0.0.1', modelsDir: opts.models, entry: modelEntry(opts), logger: false, threads: opts.threads });
     url = cloud.url;
   }
   try {
@@ -73,8 +73,15 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
     // The cloud's own word on its classes (owsd_labels extension), else the local model spec.
     const meta = await probe.metadata();
     let ids = meta.labels?.ids;
-    if (!ids && !opts.url) ids = (await resolveModel(opts.model, { modelsDir: opts.models })).labels?.ids;
-    if (!ids) fail('OWSD_ERR_BAD_ARGUMENT', `the cloud does not say the class labels of model '${modelName}', so its answers cannot be compared with the dataset's labels`);
+    if (!ids && !opts.url) ids = (await resolveModel(opts.model, { modelsDir: opts.models, entry: modelEntry(opts) })).labels?.ids;
+    if (!ids) {
+      const fix = opts.url
+        ? 'the server must give them (owsd cloud serve does, from the model\'s "labels")'
+        : /\.onnx$/i.test(opts.model) && !opts.labels
+          ? 'pass --labels cifar-10 (or imagenet-1k, cifar-100, a labels file with one name a line), or add "labels": "cifar-10" to its sidecar FILE.onnx.json'
+          : 'add "labels": "cifar-10" (or "imagenet-1k", "cifar-100", a labels file with one name a line, or an array of names) to its entry in models.json';
+      fail('OWSD_ERR_BAD_ARGUMENT', `the cloud does not say the class labels of model '${modelName}', so its answers cannot be compared with the dataset's labels: ${fix}`);
+    }
     const labelMap = buildLabelMap(dataset.classes, ids, dataset.classNames);
     const knownClasses = labelMap.filter((i) => i >= 0).length;
     if (knownClasses === 0) {
@@ -102,7 +109,8 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
     else {
       process.stdout.write(
         `${modelName} on ${dataset.root} (${dataset.format}, ${result.evaluated} images${result.skipped ? `, ${result.skipped} of classes the model does not know left out` : ''}) via ${url}\n` +
-          `top-1 ${pct(result.top1)} (${result.correct1})  top-5 ${pct(result.top5)} (${result.correct5})  ${result.imagesPerSecond.toFixed(1)} images/s, ${result.seconds.toFixed(1)} s\n`,
+          `top-1 ${pct(result.accuracy.top1)} (${result.correct.top1})  top-5 ${pct(result.accuracy.top5)} (${result.correct.top5})  ${result.imagesPerSecond.toFixed(1)} images/s, ${result.seconds.toFixed(1)} s\n` +
+          `ties: ${result.ties.top1} image${result.ties.top1 === 1 ? '' : 's'} tied for top-1 and ${result.ties.top5} at the top-5 boundary, counted as misses above (as hits: top-1 ${pct(result.accuracyTiesAsHits.top1)}, top-5 ${pct(result.accuracyTiesAsHits.top5)})\n`,
       );
     }
   } finally {
@@ -125,8 +133,8 @@ export function registerCloud(program: Command): void {
     .option('--quiet', 'no request log')
     .action(action(async (opts: ServeOptions) => serve(opts)));
 
-  cloud
-    .command('accuracy')
+  addModelFlags(cloud
+    .command('accuracy'))
     .description('top-1/top-5 of the cloud on PLAINTEXT dataset images (tests the cloud classifier; owsd itself never sends plaintext)')
     .requiredOption('--model <name|path>', 'model to serve (or, with --url, the model name on that server)')
     .requiredOption('--data <path>', 'dataset (CIFAR-10/100 folder, class folders such as imagenette-val, ...)')

@@ -1,7 +1,10 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
 import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
-import { action, collect, floatOption, intOption, printJson } from '../run.js';
+import { action, collect, floatOption, intOption, printJson, usageError, withFlag } from '../run.js';
+import { keyJson } from '../render.js';
+import { validateImageSize } from '../../key/keyfile.js';
+import type { OwsdError } from '../../errors.js';
 import fs from 'node:fs';
 
 /** --budget: an integer from 1 to MAX_BUDGET, the flag named in the error. */
@@ -11,8 +14,7 @@ function budgetOption(v: string): number {
     // Digits only: 1e300, 0x10 and 1.5 are not budgets.
     return validateBudget(/^\d+$/.test(v.trim()) ? n : v, '--budget');
   } catch (e) {
-    process.stderr.write(`owsd: ${describe(e)}\n`);
-    process.exit(2);
+    return usageError('--budget', describe(e));
   }
 }
 
@@ -33,9 +35,14 @@ export function registerKey(program: Command): void {
     .option('--json', 'print the key\'s public description as JSON')
     .action(
       action((opts: { out: string; imageSize: number; budget: number; channels: number; noise: number; json?: boolean }) => {
+        try {
+          validateImageSize(opts.imageSize, '--image-size');
+        } catch (e) {
+          throw withFlag(e as OwsdError, '--image-size');
+        }
         const k = createKey({ imageSize: opts.imageSize, budget: opts.budget, baseChannels: opts.channels, embeddingNoise: opts.noise });
         writeKeyFile(opts.out, k);
-        if (opts.json) printJson(keyInfo(k));
+        if (opts.json) printJson(keyJson(keyInfo(k)));
         else process.stdout.write(`wrote ${opts.out} (mode 0600): key ${k.id}, ${k.generator.imageSize}x${k.generator.imageSize} images, budget ${k.budget} submissions and ${leakBudgetFor(k.generator.embeddingNoise ?? 0).leaksPerClass} labelled leaks per class (owsd key show), ${noiseText(k.generator.embeddingNoise)}\n`);
       }),
     );
@@ -67,7 +74,7 @@ export function registerKey(program: Command): void {
         const used = Math.max(ledger.used, shared ?? 0);
         const layers = generatorLayers(opts.inputDim, k.generator);
         const info = {
-          ...keyInfo(k),
+          ...keyJson(keyInfo(k)),
           used,
           remaining: Math.max(0, k.budget - used),
           // Labelled leaks per class this key's noise tolerates, by the any-inverter bound (src/analysis/budget.ts).
@@ -84,7 +91,7 @@ export function registerKey(program: Command): void {
         };
         if (opts.json) return printJson(info);
         const lines = [
-          `key id      ${info.id}`,
+          `key id      ${info.keyId}`,
           `created     ${info.created}`,
           `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
           `noise       ${noiseText(info.generator.embeddingNoise)}`,

@@ -1,10 +1,11 @@
 /** owsd fit | predict | eval | demo */
 import type { Command } from 'commander';
-import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, type OwsdError, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, loadDataset, openCurrentBundle, Predictor, readKeyFile, type OwsdError, type PredictOutcome, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
 import { serveUntilSignal } from './serve.js';
-import { action, collect, floatOption, intOption, printJson } from '../run.js';
+import { action, collect, flagError, floatOption, intOption, needKeys, needList, printJson, withFlag } from '../run.js';
+import { validateImageSize } from '../../key/keyfile.js';
 import { progress, type Progress } from '../progress.js';
-import { fitLocalAdvice, renderDemo, renderEval, renderFit } from '../render.js';
+import { fitLocalAdvice, demoJson, evalJson, fitJson, predictJson, renderDemo, renderEval, renderFit, type PredictInput } from '../render.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
 /** One progress bar per stage, created on first report. */
@@ -40,6 +41,17 @@ interface CloudFlags {
   concurrency?: number;
 }
 
+/** Images predict classifies, at most this many decoded at once. */
+const PREDICT_CHUNK = 256;
+
+/** What predict classifies: image files (as named), or a dataset's samples (named by id, with their true label). */
+async function predictInputs(args: string[], o: { from?: string[]; data?: string }): Promise<PredictInput[]> {
+  if (o.data !== undefined && (args.length > 0 || (o.from ?? []).length > 0)) flagError('--data', 'OWSD_ERR_BAD_ARGUMENT', 'predict: give --data DATASET or image files/folders (--from LIST), not both');
+  if (o.data === undefined) return imageInputs(args, o, 'predict').map((path) => ({ name: path, image: { kind: 'file' as const, path } }));
+  const ds = await loadDataset(o.data);
+  return ds.samples.map((s) => ({ name: s.id, image: s.image, truth: { label: ds.classes[s.label]!, name: ds.classNames?.[s.label] ?? ds.classes[s.label]! } }));
+}
+
 export function registerPipeline(program: Command): void {
   program
     .command('fit')
@@ -67,6 +79,8 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output')
     .action(
       action(async (o: CloudFlags & { batchSize?: number; skipBadImages?: boolean; key: string[]; encoder: string[]; data: string; out: string; labels?: number; perLabel?: number; testFraction: number; seed: number; hidden?: number; epochs?: number; work?: string; models?: string; verbose?: boolean; json?: boolean }) => {
+        needKeys(o.key, 'fit');
+        needList(o.encoder, '--encoder', 'fit needs an encoder: --encoder NAME (a model name in models.json, or an .onnx path)');
         const bars = stageBars();
         const iin = { ...(o.hidden ? { hidden: o.hidden } : {}), ...(o.epochs ? { epochs: o.epochs } : {}) };
         const r = await fit({
@@ -84,15 +98,16 @@ export function registerPipeline(program: Command): void {
         });
         bars.stop();
         const { bundle: _b, ...summary } = r;
-        if (o.json) printJson({ ...summary, ...fitLocalAdvice(summary) });
+        if (o.json) printJson({ ...fitJson(summary, r.bundle.keyIds), ...fitLocalAdvice(summary) });
         else process.stdout.write(renderFit(summary) + '\n');
       }),
     );
 
   program
     .command('predict')
-    .description('true-label predictions for images, with a bundle and its key(s)')
+    .description('true-label predictions for images (or a dataset, --data), with a bundle and its key(s)')
     .argument(...IMAGES_ARGUMENT).option(...FROM_OPTION)
+    .option('--data <path>', 'or a dataset: class folders, CIFAR binary, Tiny-ImageNet val, GTSRB (as for eval); each result names its true label')
     .requiredOption('--bundle <dir>', 'bundle written by owsd fit')
     .requiredOption('--key <file>', 'key file(s) the bundle was fitted with', collect, [])
     .option('--top <k>', 'labels per image', intOption('--top'), 5)
@@ -100,25 +115,35 @@ export function registerPipeline(program: Command): void {
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--json', 'JSON output')
     .action(
-      action(async (images: string[], o: { bundle: string; key: string[]; top: number; cloud?: string; models?: string; json?: boolean }) => {
-        images = imageInputs(images, o, 'predict');
+      action(async (args: string[], o: { from?: string[]; data?: string; bundle: string; key: string[]; top: number; cloud?: string; models?: string; json?: boolean }) => {
+        needKeys(o.key, 'predict');
+        const inputs = await predictInputs(args, o);
         const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
         if (cur.notice) process.stderr.write(`owsd predict: ${cur.notice}\n`);
         const p = await Predictor.open({ bundle: cur.bundle, keys: cur.keys, modelsDir: o.models, cloud: o.cloud ? { url: o.cloud } : undefined });
-        const outcomes = await p.predictSettled(images.map((path) => ({ kind: 'file' as const, path })), o.top).finally(() => p.close());
+        const outcomes: PredictOutcome[] = [];
+        try {
+          // A chunk at a time: a 10,000-image dataset is never decoded all at once.
+          for (let i = 0; i < inputs.length; i += PREDICT_CHUNK) {
+            outcomes.push(...(await p.predictSettled(inputs.slice(i, i + PREDICT_CHUNK).map((x) => x.image), o.top)));
+          }
+        } finally {
+          await p.close();
+        }
         // Every image gets its own outcome; the exit code says whether any failed (the first failure's code).
         const firstError = outcomes.find((r): r is { error: OwsdError } => 'error' in r)?.error;
-        if (o.json) printJson(images.map((image, i) => { const r = outcomes[i]!; return 'error' in r ? { image, error: r.error.message, code: r.error.code } : { image, predictions: r.predictions }; }));
+        const failed = outcomes.filter((r) => 'error' in r).length;
+        if (o.json) printJson(predictJson(inputs, outcomes, cur.keys.map((k) => k.id)));
         else {
           outcomes.forEach((r, i) => {
-            const img = images[i]!;
-            if ('error' in r) process.stdout.write(`${img}\n  error: ${r.error.message}\n`);
-            else process.stdout.write(`${img}\n${r.predictions.map((x) => `  ${(100 * x.score).toFixed(1).padStart(5)}%  ${x.name} (${x.label})`).join('\n')}\n`);
+            const { name, truth } = inputs[i]!;
+            process.stdout.write(`${name}${truth ? `  (true label: ${truth.name})` : ''}\n`);
+            if ('error' in r) process.stdout.write(`  error: ${r.error.message}\n`);
+            else process.stdout.write(`${r.predictions.map((x) => `  ${(100 * x.score).toFixed(1).padStart(5)}%  ${x.name} (${x.label})`).join('\n')}\n`);
           });
         }
         if (firstError) {
-          const failed = outcomes.filter((r) => 'error' in r).length;
-          process.stderr.write(`owsd: ${failed} of ${images.length} images could not be classified (each is listed above)\n`);
+          process.stderr.write(`owsd: ${failed} of ${inputs.length} images could not be classified (each is listed above)\n`);
           process.exitCode = firstError.exitCode;
         }
       }),
@@ -140,6 +165,7 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output with every setting and seed')
     .action(
       action(async (o: { skipBadImages?: boolean; bundle: string; key: string[]; data?: string; labels?: number; perLabel?: number; seed: number; cloud?: string; plaintextReference?: boolean; models?: string; json?: boolean }) => {
+        needKeys(o.key, 'eval');
         const cur = openCurrentBundle(o.bundle, o.key); // a retired key: its successor is used, and we say so
         if (cur.notice) process.stderr.write(`owsd eval: ${cur.notice}\n`);
         const r = await evaluate({
@@ -150,7 +176,7 @@ export function registerPipeline(program: Command): void {
           plaintextReference: o.plaintextReference,
           modelsDir: o.models,
         });
-        if (o.json) printJson(r);
+        if (o.json) printJson(evalJson(r));
         else process.stdout.write(renderEval(r, o.bundle) + '\n');
       }),
     );
@@ -173,6 +199,11 @@ export function registerPipeline(program: Command): void {
     .option('--json', 'JSON output')
     .action(
       action(async (o: { models?: string; dataDir?: string; cloudModel: string; encoder: string[]; labels: number; perLabel: number; seed: number; imageSize: number; work?: string; serve?: boolean; port: number; verbose?: boolean; json?: boolean }) => {
+        try {
+          validateImageSize(o.imageSize, '--image-size');
+        } catch (e) {
+          throw withFlag(e as OwsdError, '--image-size');
+        }
         const bars = stageBars();
         const modelsDir = o.models ?? settings.modelsDir;
         const cloud = o.serve && modelsDir ? await startCloudServer({ model: o.cloudModel, modelsDir, port: 0, host: '127.0.0.1', logger: false }) : undefined;
@@ -192,7 +223,7 @@ export function registerPipeline(program: Command): void {
             onEpoch: epochLogger(Boolean(o.verbose)),
           });
           bars.stop();
-          if (o.json) printJson(d);
+          if (o.json) printJson(demoJson(d));
           else process.stdout.write(renderDemo(d) + '\n');
           if (cloud) {
             const g = await startGateway({ bundle: d.bundleDir, keyFiles: [d.keyFile], modelsDir, port: o.port });

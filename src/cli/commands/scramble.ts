@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Encoder, readKeyFile, resolveModel, Scrambler, scrambleImages, scrambleStats, type ScrambleStats } from '../../index.js';
-import { action, collect, intOption, printJson } from '../run.js';
+import { action, collect, intOption, needList, printJson } from '../run.js';
 import { progress } from '../progress.js';
 import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
@@ -42,6 +42,8 @@ export function registerScramble(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (args: string[], opts: Opts) => {
+        needList(opts.encoder, '--encoder', 'scramble needs an encoder: --encoder NAME (a model name in models.json, or an .onnx path)');
+        needList([opts.key], '--key', 'scramble needs a key file: --key FILE (owsd key new --out FILE makes one)');
         const images = imageInputs(args, opts, 'scramble');
         const key = readKeyFile(opts.key);
         const specs = [];

@@ -1,7 +1,7 @@
 /** `owsd serve`: the organization's gateway (HTTP API + web page) holding the key and a fitted bundle. */
 import type { Command } from 'commander';
 import { connectRedis, DEFAULT_REQUEST_TIMEOUT_MS, RedisLedger, startGateway, type RunningGateway } from '../../index.js';
-import { action, collect, intOption, untilSignal } from '../run.js';
+import { action, collect, intOption, untilSignal, usageError } from '../run.js';
 
 export interface ServeFlags {
   bundle: string;
@@ -21,10 +21,7 @@ export interface ServeFlags {
 function fractionOption(name: string) {
   return (v: string): number => {
     const x = Number(v);
-    if (!(x > 0 && x <= 1)) {
-      process.stderr.write(`owsd: ${name} expects a number in (0, 1], got '${v}'\n`);
-      process.exit(2);
-    }
+    if (!(x > 0 && x <= 1)) usageError(name, `${name} expects a number in (0, 1], got '${v}'`);
     return x;
   };
 }

@@ -3,6 +3,7 @@
 const $ = (sel) => document.querySelector(sel);
 const LOCAL_TEXT = 'local: nothing leaves this machine. Labels come from each image\'s embedding alone; no key is used, no cloud is contacted and no submissions are spent.';
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function fact(dl, term, value) {
   const dt = document.createElement('dt');
@@ -15,6 +16,7 @@ function fact(dl, term, value) {
 
 async function refresh() {
   const s = await (await fetch('/v1/status')).json();
+  last = s;
   const w = $('#warning');
   w.hidden = !s.warning;
   w.textContent = s.warning ? `⚠ ${s.warning}` : '';
@@ -70,14 +72,20 @@ async function refresh() {
     : `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; ${gain})`);
   // What an observer who could invert the scrambler would learn, as fit measured it (the words owsd fit prints).
   fact(dl, 'any-inverter bound', s.bound.text).id = 'bound';
-  fact(dl, 'served', `${s.served.images} images in ${s.served.batches} batches`);
+  fact(dl, 'served', `${plural(s.served.images, 'image')} in ${plural(s.served.batches, 'batch', 'batches')}`);
   fact(dl, 'rotation', local ? 'not offered: no key is in use (local mode)' : s.rotation.state === 'failed' ? `failed: ${s.rotation.error}` : s.rotation.last ? `last: ${s.rotation.last.replaced.join(', ')} → ${s.rotation.last.keyIds.join(', ')} (${s.rotation.last.seconds.toFixed(1)} s)` : s.rotation.state);
   $('#rotate').disabled = s.rotation.state === 'running' || !s.bundle.rotatable;
   $('#rotate').hidden = local;
   if (local) $('#rotate-state').textContent = 'Rotation is not offered in local mode: no key is in use.';
 }
 
+let last = null; // the latest /v1/status, for the confirmation's words
+
 $('#rotate').addEventListener('click', async () => {
+  // Rotating sends the stored training set to the cloud again, scrambled with the new key: ask first, saying so.
+  const n = last?.bundle.trainImages;
+  const ask = `Rotate the key now?\n\nThis makes a new key and sends the stored training set to the cloud again: ${n === undefined ? 'every training image' : plural(n, 'training image')}, scrambled with the new key (${n === undefined ? 'that many' : n} submissions of its budget). The cloud (${last?.cloud.model ?? 'the model'} at ${last?.cloud.url ?? 'its URL'}) sees only scrambled images.`;
+  if (!window.confirm(ask)) return;
   const state = $('#rotate-state');
   $('#rotate').disabled = true;
   state.className = 'state';
