@@ -28,7 +28,7 @@ export const MAX_BUDGET = 1_000_000_000;
  * docs/generator-choice.md, checked by test/generator-choice.test.ts. 256 px (above every API's minimum side)
  * with 256 base channels: 0.10 GFLOP/image against the paper's 1.40 at the same accuracy. The any-inverter bound
  * is measured on the generator's input, so it does not depend on this choice. Until this version the default
- * was the paper's 1024 channels in design dcgan-he-v1: key files record their design, so those keys keep it.
+ * was the paper's 1024 channels: key files record their width, so those keys keep it.
  */
 export const DEFAULT_IMAGE_SIZE = 256;
 export const DEFAULT_BASE_CHANNELS = 256;
@@ -36,13 +36,15 @@ export const DEFAULT_BASE_CHANNELS = 256;
 export const PAPER_BASE_CHANNELS = 1024;
 /**
  * The generator graph's version. 'dcgan-he-v1': every upsampling a ConvTranspose node. 'dcgan-he-v2': the same
- * network written for the CPU (sub-pixel convolutions, src/scrambler/generator.ts); as a function it equals v1's
- * up to float rounding, but a few pixels in 10^4 round to the neighbouring 8-bit value, so it has its own name:
- * a key file says which one it means, and v1 keys keep producing exactly their old images.
+ * network with its channel-heavy first layers written as sub-pixel convolutions (src/scrambler/generator.ts); as a
+ * function it equals v1's up to float rounding, but a few pixels in 10^4 round to the neighbouring 8-bit value, so
+ * it has its own name: a key file says which one it means, and v1 keys keep producing exactly their old images.
+ * The default stays v1: on the shared 2-core machine v2 was faster at batch 1 and slower at batch 32, within the
+ * noise of the load (docs/generator-choice.md); bench/stages.ts times both side by side for a quieter machine.
  */
 export const GENERATOR_DESIGNS = ['dcgan-he-v1', 'dcgan-he-v2'] as const;
 export type GeneratorDesignName = (typeof GENERATOR_DESIGNS)[number];
-export const DEFAULT_DESIGN: GeneratorDesignName = 'dcgan-he-v2';
+export const DEFAULT_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
 /** The design the committed studies ran (src/experiments keep it, so their results stay reproducible). */
 export const PAPER_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
 /**

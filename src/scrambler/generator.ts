@@ -99,13 +99,17 @@ export interface GeneratorGraphOptions {
  *   Output pixel 2m+a takes input rows m-1, m (a = 0: taps 3, 1) or m, m+1 (a = 1: taps 2, 0), so phase (a, b) is
  *   a 2x2 Conv with kernel W[:, :, KY[a], KX[b]] (transposed to [Cout, Cin]) and padding 1 before (a = 0) or after
  *   (a = 1). The products and sums are the same; only their order differs, so the floats differ in the last bits.
- * - 'hybrid' (design dcgan-he-v2): 'subpixel' for every layer but the last, which stays a ConvTranspose. On
- *   onnxruntime's CPU provider the 2x2 Convs run in its blocked (NCHWc) kernels, several times faster than
- *   ConvTranspose's per-image GEMM + single-threaded col2im where channels are many; at the last layer (3 output
- *   channels) the phase Convs are tiny and the interleaving costs more than it saves (bench/stages.ts,
- *   docs/generator-choice.md).
+ * - 'hybrid' (design dcgan-he-v2): 'subpixel' for the layers whose input is at most HYBRID_MAX_SIDE pixels
+ *   wide (many channels, few pixels), ConvTranspose for the rest. On onnxruntime's CPU provider the 2x2 Convs
+ *   run in its blocked (NCHWc) kernels, faster than ConvTranspose's per-image GEMM + single-threaded col2im where
+ *   channels are many and pixels few (profile: the paper's first layer 307 -> 164 ms per 16 images); on the large,
+ *   few-channel layers the Concat, DepthToSpace and layout reorders cost more than they save
+ *   (docs/generator-choice.md).
  */
 export type GeneratorForm = 'convtranspose' | 'subpixel' | 'hybrid';
+
+/** In the 'hybrid' form, the layers whose input side is at most this many pixels are sub-pixel Convs. */
+export const HYBRID_MAX_SIDE = 8;
 
 /** Kernel taps of phase a (0: even output rows/columns, 1: odd), for window offsets 0 and 1. */
 const PHASE_TAPS = [
@@ -152,8 +156,8 @@ export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorG
     nodes.push(makeNode('Relu', [x], [`relu${i}`]));
     relus.push(`relu${i}`);
     const out = `deconv${i + 1}`;
-    const last = i === derived.length - 2;
-    if (form === 'convtranspose' || (form === 'hybrid' && last)) {
+    const side = 4 << i;
+    if (form === 'convtranspose' || (form === 'hybrid' && side > HYBRID_MAX_SIDE)) {
       inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
       nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [out], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
     } else {
