@@ -13,8 +13,9 @@
  * Encoder FLOPs are the models' published multiply-adds x2 (MobileNetV2 1.0: 300M MACs; ShuffleNetV2 1.0x: 146M);
  * both run int8 kernels, so their share of the float32 matmul rate can exceed what float32 would allow.
  */
-import { createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, PAPER_BASE_CHANNELS, PAPER_DESIGN, type GeneratorDesignName } from '../src/index.js';
+import { buildGeneratorModel, createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, PAPER_BASE_CHANNELS, PAPER_DESIGN, type GeneratorDesignName } from '../src/index.js';
 import { createRng } from '../src/internal/random.js';
+import { createSession, floatTensor } from '../src/internal/ort.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { settings } from '../src/settings.js';
 import { BENCH_SECONDS, isMain, machinePeakGflops, printTable, rate, saveResult, time } from './lib.js';
@@ -115,6 +116,44 @@ export async function runGeneratorBench(): Promise<Record<string, unknown>> {
   const result = { peakGflops: { before: peakBefore, after: peakAfter }, generatorCandidates: gen.candidates, generatorShares: gen.shares };
   saveResult('generator', result);
   return result;
+}
+
+/**
+ * How many 8-bit pixel values the sub-pixel form (dcgan-he-v2) changes against ConvTranspose for the same weights:
+ * `node dist/bench/stages.js forms` (Imagenette, every 98th image, MobileNetV2 embeddings; docs/generator-choice.md).
+ */
+export async function runFormsBench(): Promise<Record<string, unknown>> {
+  const ds = await loadDataset(`${dataDir}/imagenette-val`);
+  const images = ds.samples.filter((_, i) => i % 98 === 0).slice(0, 40).map((x) => x.image);
+  const enc = await Encoder.create([await resolveModel('mobilenetv2-12-int8', { modelsDir })]);
+  const emb = await enc.encode(images);
+  await enc.release();
+  const out = [];
+  for (const baseChannels of [DEFAULT_BASE_CHANNELS, PAPER_BASE_CHANNELS]) {
+    const key = createKey({ secret: new Uint8Array(32).fill(21), imageSize: 256, baseChannels, design: 'dcgan-he-v2', embeddingNoise: 0 });
+    const px: Record<string, Uint8Array> = {};
+    for (const form of ['convtranspose', 'hybrid'] as const) {
+      const session = await createSession(buildGeneratorModel(key, enc.dim, { form }), { what: form });
+      const all = new Uint8Array(images.length * 256 * 256 * 3);
+      for (let i = 0; i < images.length; i += 8) {
+        const r = await session.run({ embedding: floatTensor(emb.subarray(i * enc.dim, (i + 8) * enc.dim), [8, enc.dim]) });
+        all.set(r.pixels!.data as Uint8Array, i * 256 * 256 * 3);
+      }
+      px[form] = all;
+      await session.release();
+    }
+    let differing = 0;
+    let maxLevel = 0;
+    for (let j = 0; j < px.hybrid!.length; j++) {
+      const d = Math.abs(px.hybrid![j]! - px.convtranspose![j]!);
+      if (d) differing++;
+      maxLevel = Math.max(maxLevel, d);
+    }
+    out.push({ generator: `256 px/${baseChannels} ch`, images: images.length, values: px.hybrid!.length, differing, perTenThousand: +((1e4 * differing) / px.hybrid!.length).toFixed(2), maxLevel });
+  }
+  printTable(out);
+  saveResult('generator-forms', { forms: out });
+  return { forms: out };
 }
 
 export async function runStagesBench(): Promise<Record<string, unknown>> {
@@ -221,4 +260,4 @@ export async function runStagesBench(): Promise<Record<string, unknown>> {
   return result;
 }
 
-if (isMain(import.meta.url)) await (process.argv[2] === 'generator' ? runGeneratorBench() : runStagesBench());
+if (isMain(import.meta.url)) await (process.argv[2] === 'generator' ? runGeneratorBench() : process.argv[2] === 'forms' ? runFormsBench() : runStagesBench());
