@@ -39,9 +39,8 @@ export const PAPER_BASE_CHANNELS = 1024;
  * network with its channel-heavy first layers written as sub-pixel convolutions (src/scrambler/generator.ts); as a
  * function it equals v1's up to float rounding, but a few pixels in 10^4 round to the neighbouring 8-bit value, so
  * it has its own name: a key file says which one it means, and v1 keys keep producing exactly their old images.
- * The default stays v1 until a quiet machine confirms v2's gain: on the shared 2-core machine (load 14) one bench
- * run had v2 18-43% faster, but an interleaved timing at that load did not reproduce it (docs/generator-choice.md);
- * `node dist/bench/stages.js generator` times both forms side by side.
+ * The default stays v1: on the shared 2-core machine one bench run had v2 18-43% faster and the next had it up to
+ * 28% slower (docs/generator-choice.md); `node dist/bench/stages.js generator` times both forms side by side.
  */
 export const GENERATOR_DESIGNS = ['dcgan-he-v1', 'dcgan-he-v2'] as const;
 export type GeneratorDesignName = (typeof GENERATOR_DESIGNS)[number];
