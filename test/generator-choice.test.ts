@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chooseGeneratorByCost, CLOUD_API_MIN_SIDE, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, generatorFlops, type ExperimentResult, type GeneratorCandidate } from '../src/index.js';
-import { repoRoot } from './helpers.js';
+import { repoRoot, runOwsd, tempDir } from './helpers.js';
 
 /** The study's rows that differ only in the generator: one key, no pool, no blocks, no noise. */
 function generatorRows(r: ExperimentResult, setting = 'imagenette-weak'): GeneratorCandidate[] {
@@ -49,4 +49,15 @@ test('the rule: accuracy first, then the APIs\' minimum side, then FLOPs', () =>
   assert.equal(chooseGeneratorByCost(rows, 80, 0.001).id, 'big');
   assert.throws(() => chooseGeneratorByCost(rows, 512), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /no design is both accurate and at least 512 px/ });
   assert.throws(() => chooseGeneratorByCost([]), { code: 'OWSD_ERR_BAD_ARGUMENT' });
+});
+
+test('the owsd key new command makes the same default generator as createKey', async () => {
+  const dir = tempDir();
+  fs.chmodSync(dir, 0o700);
+  const file = path.join(dir, 'k.key');
+  const made = await runOwsd(['key', 'new', '--out', file, '--json'], { ...process.env, OWSD_STATE: path.join(dir, 'state') });
+  assert.equal(made.code, 0, made.stderr);
+  const g = (JSON.parse(fs.readFileSync(file, 'utf8')) as { generator: { imageSize: number; baseChannels: number; design: string } }).generator;
+  assert.deepEqual([g.imageSize, g.baseChannels, g.design], [DEFAULT_IMAGE_SIZE, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN]);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
