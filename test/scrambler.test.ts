@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng, DEFAULT_EMBEDDING_NOISE, PAPER_BASE_CHANNELS, PAPER_DESIGN } from '../src/index.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
-// The paper's deterministic design (embeddingNoise 0); the noisy default has its own test below.
-const KEY_A = createKey({ secret: new Uint8Array(32).fill(11), embeddingNoise: 0 });
-const KEY_B = createKey({ secret: new Uint8Array(32).fill(12), embeddingNoise: 0 });
+// The paper's deterministic design (1024 channels, dcgan-he-v1, embeddingNoise 0); the noisy default has its own
+// test below, the default generator (256 channels, dcgan-he-v2) test/generator-form.test.ts.
+const PAPER = { baseChannels: PAPER_BASE_CHANNELS, design: PAPER_DESIGN, embeddingNoise: 0 };
+const KEY_A = createKey({ secret: new Uint8Array(32).fill(11), ...PAPER });
+const KEY_B = createKey({ secret: new Uint8Array(32).fill(12), ...PAPER });
 
 const files = imagenetteFiles(4, 'n03888257').map((path) => ({ kind: 'file' as const, path }));
 const encoder = await Encoder.create([await resolveModel('mobilenetv2-12-int8', { modelsDir })]);
@@ -78,7 +80,7 @@ test('a noisy key (the default design): fresh noise per call, so no two submissi
 
 test('same key, same image: byte-identical PNGs; another key: a different image; another image: a different output', async () => {
   const s1 = await Scrambler.create(KEY_A, encoder.dim);
-  const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11), embeddingNoise: 0 }), encoder.dim, { batchSize: 1 });
+  const s2 = await Scrambler.create(createKey({ secret: new Uint8Array(32).fill(11), ...PAPER }), encoder.dim, { batchSize: 1 });
   const sb = await Scrambler.create(KEY_B, encoder.dim);
   const a = (await s1.scramble(embeddings, 4)).map((s) => s.png);
   const a2 = (await s2.scramble(embeddings, 4)).map((s) => s.png);

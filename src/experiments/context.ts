@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { Encoder } from '../encoder/encoder.js';
-import { createKey, DEFAULT_BASE_CHANNELS, type Key } from '../key/keyfile.js';
+import { createKey, PAPER_BASE_CHANNELS, PAPER_DESIGN, type Key } from '../key/keyfile.js';
 import { UsageLedger } from '../key/ledger.js';
 import { Scrambler } from '../scrambler/scrambler.js';
 import { resolveModel } from '../models/registry.js';
@@ -112,9 +112,9 @@ export interface KeyVariant {
 
 /** An experiment key's cache name: `k0@256`, plus `/c256` for another width and `/n2` for noise. */
 export function keyTag(name: string, imageSize: number, v: KeyVariant = {}): string {
-  const c = v.baseChannels ?? DEFAULT_BASE_CHANNELS;
+  const c = v.baseChannels ?? PAPER_BASE_CHANNELS;
   const n = v.embeddingNoise ?? 0;
-  return `${name}@${imageSize}${c === DEFAULT_BASE_CHANNELS ? '' : `/c${c}`}${n === 0 ? '' : `/n${n}`}`;
+  return `${name}@${imageSize}${c === PAPER_BASE_CHANNELS ? '' : `/c${c}`}${n === 0 ? '' : `/n${n}`}`;
 }
 
 const variantOf = (cfg: FeatureConfig): KeyVariant => ({ baseChannels: cfg.baseChannels, embeddingNoise: cfg.embeddingNoise });
@@ -235,7 +235,7 @@ export class ExperimentContext {
     const id = keyTag(name, imageSize, v);
     let k = this.keys.get(id);
     if (!k) {
-      const key = createKey({ secret: experimentSecret(name), imageSize, budget: KEY_BUDGET, baseChannels: v.baseChannels, embeddingNoise: v.embeddingNoise ?? 0 });
+      const key = createKey({ secret: experimentSecret(name), imageSize, budget: KEY_BUDGET, baseChannels: v.baseChannels ?? PAPER_BASE_CHANNELS, design: PAPER_DESIGN, embeddingNoise: v.embeddingNoise ?? 0 });
       k = { key, ledger: UsageLedger.open(key, path.join(this.workDir, `${id.replace(/[@/]/g, '-')}.usage.json`)) };
       this.keys.set(id, k);
     }

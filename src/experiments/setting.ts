@@ -13,7 +13,7 @@
  * shuffle comes from the wider input, not from the cloud.
  */
 import { fail } from '../errors.js';
-import { DEFAULT_BASE_CHANNELS } from '../key/keyfile.js';
+import { PAPER_BASE_CHANNELS, PAPER_DESIGN } from '../key/keyfile.js';
 import { generatorFlops } from '../scrambler/generator.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -210,7 +210,7 @@ export async function runSetting(ctx: ExperimentContext, setting: Setting, seeds
     id: setting.id,
     label: setting.label,
     selection: { ...setting.selection, classes: C, images: samples.length },
-    features: { keys: ['k0'], imageSize: 256, baseChannels: DEFAULT_BASE_CHANNELS, embeddingNoise: 0, keyPool: 1, ...setting.features },
+    features: { keys: ['k0'], imageSize: 256, baseChannels: PAPER_BASE_CHANNELS, embeddingNoise: 0, keyPool: 1, ...setting.features },
     testFraction: setting.testFraction,
     trainPerLabel: setting.trainPerLabel,
     iin: iinConfig,
@@ -228,7 +228,7 @@ export async function runSetting(ctx: ExperimentContext, setting: Setting, seeds
     },
     attack,
     attacks,
-    generatorGflops: setting.features.blocks ? 0 : ((setting.features.keys?.length ?? 1) * generatorFlops(f.embeddingDim, { imageSize: setting.features.imageSize ?? 256, baseChannels: setting.features.baseChannels ?? DEFAULT_BASE_CHANNELS, design: 'dcgan-he-v1' })) / 1e9,
+    generatorGflops: setting.features.blocks ? 0 : ((setting.features.keys?.length ?? 1) * generatorFlops(f.embeddingDim, { imageSize: setting.features.imageSize ?? 256, baseChannels: setting.features.baseChannels ?? PAPER_BASE_CHANNELS, design: PAPER_DESIGN })) / 1e9,
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -22,8 +22,31 @@ export const DEFAULT_BUDGET = 1000;
  * (DEFAULT_BUDGET; the paper says 9,000): a larger budget is a mistake, not a choice.
  */
 export const MAX_BUDGET = 1_000_000_000;
+/**
+ * The generator of `owsd key new`'s keys: the cheapest design of equal accuracy that real cloud vision APIs accept,
+ * by the rule of src/scrambler/choice.ts applied to the design study (reports/paper/results/design.json); see
+ * docs/generator-choice.md, checked by test/generator-choice.test.ts. 256 px (above every API's minimum side)
+ * with 256 base channels: 0.10 GFLOP/image against the paper's 1.40 at the same accuracy. The any-inverter bound
+ * is measured on the generator's input, so it does not depend on this choice. Until this version the default
+ * was the paper's 1024 channels: key files record their width, so those keys keep it.
+ */
 export const DEFAULT_IMAGE_SIZE = 256;
-export const DEFAULT_BASE_CHANNELS = 1024;
+export const DEFAULT_BASE_CHANNELS = 256;
+/** The paper's generator width (1024 base channels for 256 px): the experiments' reference design. */
+export const PAPER_BASE_CHANNELS = 1024;
+/**
+ * The generator graph's version. 'dcgan-he-v1': every upsampling a ConvTranspose node. 'dcgan-he-v2': the same
+ * network with its channel-heavy first layers written as sub-pixel convolutions (src/scrambler/generator.ts); as a
+ * function it equals v1's up to float rounding, but a few pixels in 10^4 round to the neighbouring 8-bit value, so
+ * it has its own name: a key file says which one it means, and v1 keys keep producing exactly their old images.
+ * The default stays v1: on the shared 2-core machine one bench run had v2 18-43% faster and the next had it up to
+ * 28% slower (docs/generator-choice.md); `node dist/bench/stages.js generator` times both forms side by side.
+ */
+export const GENERATOR_DESIGNS = ['dcgan-he-v1', 'dcgan-he-v2'] as const;
+export type GeneratorDesignName = (typeof GENERATOR_DESIGNS)[number];
+export const DEFAULT_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
+/** The design the committed studies ran (src/experiments keep it, so their results stay reproducible). */
+export const PAPER_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
 /**
  * The per-submission noise of `owsd key new`'s keys: the any-inverter bound study's choice by the stated rule of
  * src/experiments/noise-choice.ts (κ ≤ 1/9 at k = 20 on every shared data set with every encoder;
@@ -40,8 +63,8 @@ export interface GeneratorDesign {
   imageSize: number;
   /** Channels of the first 4x4 feature map; halved at each upsampling (paper: 1024). */
   baseChannels: number;
-  /** Name of the architecture, so old keys keep their meaning if the default changes. */
-  design: 'dcgan-he-v1';
+  /** Name of the architecture, so old keys keep their meaning if the default changes (GENERATOR_DESIGNS). */
+  design: GeneratorDesignName;
   /**
    * Fresh Gaussian noise added to the embedding before every submission, with standard deviation this multiple of
    * the embedding's RMS, drawn from the OS CSPRNG (so the cloud cannot predict it). 0 or absent: deterministic
@@ -85,6 +108,8 @@ export interface NewKeyOptions {
   embeddingNoise?: number;
   /** For tests and reproducible experiments only: a fixed secret instead of the CSPRNG. */
   secret?: Uint8Array;
+  /** The generator graph's version (default DEFAULT_DESIGN). */
+  design?: GeneratorDesignName;
 }
 
 export function validateImageSize(size: number, where = 'image size'): number {
@@ -118,11 +143,13 @@ export function createKey(opts: NewKeyOptions = {}): Key {
   const baseChannels = opts.baseChannels ?? DEFAULT_BASE_CHANNELS;
   if (!Number.isInteger(baseChannels) || baseChannels < 8) return fail('OWSD_ERR_BAD_ARGUMENT', `base channels must be an integer >= 8, got ${baseChannels}`);
   const embeddingNoise = validateNoise(opts.embeddingNoise ?? DEFAULT_EMBEDDING_NOISE, 'embedding noise');
+  const design = opts.design ?? DEFAULT_DESIGN;
+  if (!(GENERATOR_DESIGNS as readonly string[]).includes(design)) return fail('OWSD_ERR_BAD_ARGUMENT', `generator design must be one of ${GENERATOR_DESIGNS.join(', ')}, got ${String(design).slice(0, 40)}`);
   const info: KeyInfo = {
     format: KEY_FORMAT,
     id: keyIdOf(secret),
     created: new Date().toISOString(),
-    generator: { imageSize: validateImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE), baseChannels, design: 'dcgan-he-v1', embeddingNoise },
+    generator: { imageSize: validateImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE), baseChannels, design, embeddingNoise },
     budget,
   };
   return withSecret(info, secret);
@@ -179,8 +206,11 @@ export function readKeyFile(file: string): Key {
   const id = keyIdOf(secret);
   if (json.id !== id) return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: its id does not match its secret`);
   const g = json.generator as Partial<GeneratorDesign> | undefined;
-  if (!g || typeof g.imageSize !== 'number' || typeof g.baseChannels !== 'number' || g.design !== 'dcgan-he-v1') {
+  if (!g || typeof g.imageSize !== 'number' || typeof g.baseChannels !== 'number' || typeof g.design !== 'string') {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: "generator" must give imageSize, baseChannels and design`);
+  }
+  if (!(GENERATOR_DESIGNS as readonly string[]).includes(g.design)) {
+    return fail('OWSD_ERR_KEY', `key file ${file}: generator.design must be one of ${GENERATOR_DESIGNS.join(', ')} (a newer owsd's key?), got ${JSON.stringify(g.design.slice(0, 40))}`);
   }
   if (!(IMAGE_SIZES as readonly number[]).includes(g.imageSize)) {
     return fail('OWSD_ERR_KEY', `key file ${file} is corrupt: generator.imageSize must be one of ${IMAGE_SIZES.join(', ')}, got ${g.imageSize}`);

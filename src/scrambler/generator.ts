@@ -88,11 +88,59 @@ export interface GeneratorGraphOptions {
   exposeActivations?: boolean;
   /** Also output the float image in [-1,1] before quantisation. */
   exposeFloat?: boolean;
+  /** How each stride-2 layer is written (default: the key design's form, `generatorForm`). */
+  form?: GeneratorForm;
+}
+
+/**
+ * How the stride-2, 4x4, pad-1 transposed convolutions are written in the graph.
+ * - 'convtranspose': one ConvTranspose node each (design dcgan-he-v1).
+ * - 'subpixel': the same linear map as four 2x2 convolutions, one per output phase, interleaved by DepthToSpace.
+ *   Output pixel 2m+a takes input rows m-1, m (a = 0: taps 3, 1) or m, m+1 (a = 1: taps 2, 0), so phase (a, b) is
+ *   a 2x2 Conv with kernel W[:, :, KY[a], KX[b]] (transposed to [Cout, Cin]) and padding 1 before (a = 0) or after
+ *   (a = 1). The products and sums are the same; only their order differs, so the floats differ in the last bits.
+ * - 'hybrid' (design dcgan-he-v2): 'subpixel' for the layers whose input is at most HYBRID_MAX_SIDE pixels
+ *   wide (many channels, few pixels), ConvTranspose for the rest. On onnxruntime's CPU provider the 2x2 Convs
+ *   run in its blocked (NCHWc) kernels, faster than ConvTranspose's per-image GEMM + single-threaded col2im where
+ *   channels are many and pixels few (profile: the paper's first layer 307 -> 164 ms per 16 images); on the large,
+ *   few-channel layers the Concat, DepthToSpace and layout reorders cost more than they save
+ *   (docs/generator-choice.md).
+ */
+export type GeneratorForm = 'convtranspose' | 'subpixel' | 'hybrid';
+
+/** In the 'hybrid' form, the layers whose input side is at most this many pixels are sub-pixel Convs. */
+export const HYBRID_MAX_SIDE = 8;
+
+/** Kernel taps of phase a (0: even output rows/columns, 1: odd), for window offsets 0 and 1. */
+const PHASE_TAPS = [
+  [3, 1],
+  [2, 0],
+] as const;
+
+/** The phase-(a, b) 2x2 Conv kernel [Cout, Cin, 2, 2] of a ConvTranspose kernel [Cin, Cout, 4, 4]. */
+export function phaseKernel(w: Float32Array, cin: number, cout: number, a: number, b: number): Float32Array {
+  const k = new Float32Array(cout * cin * 4);
+  for (let co = 0; co < cout; co++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let dy = 0; dy < 2; dy++) {
+        for (let dx = 0; dx < 2; dx++) {
+          k[((co * cin + ci) * 2 + dy) * 2 + dx] = w[((ci * cout + co) * 4 + PHASE_TAPS[a]![dy]!) * 4 + PHASE_TAPS[b]![dx]!]!;
+        }
+      }
+    }
+  }
+  return k;
+}
+
+/** The graph form a design is run with. */
+export function generatorForm(g: GeneratorDesign): GeneratorForm {
+  return g.design === 'dcgan-he-v1' ? 'convtranspose' : 'hybrid';
 }
 
 /** The ONNX model bytes of the key's generator for `inputDim`-dimensional embeddings. */
 export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorGraphOptions = {}): Uint8Array {
   const g = key.generator;
+  const form = opts.form ?? generatorForm(g);
   const derived = deriveGeneratorWeights(key, inputDim);
   const nodes = [];
   const inits = [];
@@ -107,9 +155,28 @@ export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorG
   derived.slice(1).forEach((d, i) => {
     nodes.push(makeNode('Relu', [x], [`relu${i}`]));
     relus.push(`relu${i}`);
-    inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
-    nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [`deconv${i + 1}`], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
-    x = `deconv${i + 1}`;
+    const out = `deconv${i + 1}`;
+    const side = 4 << i;
+    if (form === 'convtranspose' || (form === 'hybrid' && side > HYBRID_MAX_SIDE)) {
+      inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
+      nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [out], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
+    } else {
+      const [cin, cout] = d.layer.dims as [number, number];
+      const phases: string[] = [];
+      for (let a = 0; a < 2; a++) {
+        for (let b = 0; b < 2; b++) {
+          const w = `w_${d.layer.name}_p${a}${b}`;
+          inits.push(makeTensor(w, [cout, cin, 2, 2], phaseKernel(d.weights, cin, cout, a, b)));
+          // pads: [top, left, bottom, right]
+          nodes.push(makeNode('Conv', [`relu${i}`, w], [`${out}_p${a}${b}`], { kernel_shape: [2, 2], pads: [1 - a, 1 - b, a, b] }));
+          phases.push(`${out}_p${a}${b}`);
+        }
+      }
+      // Channel (2a + b)·Cout + c of the concatenation goes to pixel (2m + a, 2n + b) of channel c: DCR order.
+      nodes.push(makeNode('Concat', phases, [`${out}_phases`], { axis: 1 }));
+      nodes.push(makeNode('DepthToSpace', [`${out}_phases`], [out], { blocksize: 2, mode: 'DCR' }));
+    }
+    x = out;
   });
   // Per-image standardisation over all pixels and channels, then tanh.
   inits.push(makeTensor('eps', [], [1e-6]));

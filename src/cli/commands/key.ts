@@ -1,6 +1,6 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
 import { action, collect, floatOption, intOption, printJson, usageError, withFlag } from '../run.js';
 import { keyJson } from '../render.js';
 import { validateImageSize } from '../../key/keyfile.js';
@@ -28,9 +28,9 @@ export function registerKey(program: Command): void {
     .command('new')
     .description('write a new key file (mode 0600) holding a 256-bit secret from the OS CSPRNG')
     .requiredOption('--out <file>', 'key file to create (never overwritten)')
-    .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), 256)
+    .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), DEFAULT_IMAGE_SIZE)
     .option('--budget <n>', `submissions allowed before the key must be replaced (1 to ${MAX_BUDGET})`, budgetOption, DEFAULT_BUDGET)
-    .option('--channels <n>', 'channels of the generator\'s first feature map (paper: 1024)', intOption('--channels', 8), 1024)
+    .option('--channels <n>', 'channels of the generator\'s first feature map (default: the cheapest as accurate, docs/generator-choice.md; paper: 1024)', intOption('--channels', 8), DEFAULT_BASE_CHANNELS)
     .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, MAX_EMBEDDING_NOISE), DEFAULT_EMBEDDING_NOISE)
     .option('--json', 'print the key\'s public description as JSON')
     .action(

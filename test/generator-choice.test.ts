@@ -1,0 +1,63 @@
+/**
+ * The default generator is chosen by cost (src/scrambler/choice.ts, docs/generator-choice.md): among the design
+ * study's generator rows as accurate as the best, the cheapest whose images every major cloud vision API accepts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chooseGeneratorByCost, CLOUD_API_MIN_SIDE, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, generatorFlops, type ExperimentResult, type GeneratorCandidate } from '../src/index.js';
+import { repoRoot, runOwsd, tempDir } from './helpers.js';
+
+/** The study's rows that differ only in the generator: one key, no pool, no blocks, no noise. */
+function generatorRows(r: ExperimentResult, setting = 'imagenette-weak'): GeneratorCandidate[] {
+  return r.settings
+    .filter((s) => s.id.startsWith(`${setting}/`))
+    .filter((s) => s.features.keys.length === 1 && s.features.keyPool <= 1 && !s.features.blocks && s.features.embeddingNoise === 0 && s.summary.top1.both)
+    .map((s) => ({ id: s.id, imageSize: s.features.imageSize, baseChannels: s.features.baseChannels, top1: s.summary.top1.both!.mean, gflopPerImage: s.generatorGflops ?? Infinity }));
+}
+
+test('owsd key new makes the cheapest accurate generator that the cloud APIs accept (256 px, 256 channels, dcgan-he-v2)', () => {
+  const r = JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/paper/results/design.json'), 'utf8')) as ExperimentResult;
+  assert.equal(r.quick, false, 'the committed design study is a full run');
+  const rows = generatorRows(r);
+  // The study compares the paper's generator with smaller images and a narrower one.
+  assert.deepEqual(rows.map((x) => x.id).sort(), ['imagenette-weak/paper', 'imagenette-weak/size-32', 'imagenette-weak/size-64', 'imagenette-weak/width-256']);
+  const choice = chooseGeneratorByCost(rows);
+  assert.equal(choice.id, 'imagenette-weak/width-256');
+  assert.deepEqual([DEFAULT_IMAGE_SIZE, DEFAULT_BASE_CHANNELS], [choice.imageSize, choice.baseChannels], `the rule chose ${choice.id}: update DEFAULT_IMAGE_SIZE / DEFAULT_BASE_CHANNELS`);
+  const key = createKey();
+  assert.deepEqual([key.generator.imageSize, key.generator.baseChannels, key.generator.design], [choice.imageSize, choice.baseChannels, DEFAULT_DESIGN]);
+  // 32 and 64 px are as accurate and cheaper, but below Rekognition's 80 px minimum; the paper's costs 14x more.
+  assert.match(choice.rejected.find((x) => x.id.endsWith('size-32'))!.why, /below the APIs' minimum side 80 px/);
+  assert.match(choice.rejected.find((x) => x.id.endsWith('size-64'))!.why, /below the APIs' minimum side 80 px/);
+  assert.ok(rows.find((x) => x.id.endsWith('/paper'))!.gflopPerImage > 10 * choice.gflopPerImage);
+  // The study's FLOPs are the generator's own, for its encoder's 256-d embedding (MobileNet v1 0.25, TensorFlow.js).
+  assert.ok(Math.abs(choice.gflopPerImage - generatorFlops(256, { imageSize: 256, baseChannels: 256, design: DEFAULT_DESIGN }) / 1e9) < 0.01);
+});
+
+test('the rule: accuracy first, then the APIs\' minimum side, then FLOPs', () => {
+  assert.equal(Math.max(...Object.values(CLOUD_API_MIN_SIDE)), 80);
+  const rows: GeneratorCandidate[] = [
+    { id: 'big', imageSize: 256, baseChannels: 1024, top1: 0.9, gflopPerImage: 1.4 },
+    { id: 'narrow', imageSize: 256, baseChannels: 256, top1: 0.895, gflopPerImage: 0.1 },
+    { id: 'small', imageSize: 64, baseChannels: 1024, top1: 0.9, gflopPerImage: 0.8 },
+    { id: 'cheap-bad', imageSize: 256, baseChannels: 64, top1: 0.8, gflopPerImage: 0.01 },
+  ];
+  assert.equal(chooseGeneratorByCost(rows).id, 'narrow');
+  assert.equal(chooseGeneratorByCost(rows, 32).id, 'narrow');
+  assert.equal(chooseGeneratorByCost(rows, 80, 0.001).id, 'big');
+  assert.throws(() => chooseGeneratorByCost(rows, 512), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /no design is both accurate and at least 512 px/ });
+  assert.throws(() => chooseGeneratorByCost([]), { code: 'OWSD_ERR_BAD_ARGUMENT' });
+});
+
+test('the owsd key new command makes the same default generator as createKey', async () => {
+  const dir = tempDir();
+  fs.chmodSync(dir, 0o700);
+  const file = path.join(dir, 'k.key');
+  const made = await runOwsd(['key', 'new', '--out', file, '--json'], { ...process.env, OWSD_STATE: path.join(dir, 'state') });
+  assert.equal(made.code, 0, made.stderr);
+  const g = (JSON.parse(fs.readFileSync(file, 'utf8')) as { generator: { imageSize: number; baseChannels: number; design: string } }).generator;
+  assert.deepEqual([g.imageSize, g.baseChannels, g.design], [DEFAULT_IMAGE_SIZE, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
