@@ -2,7 +2,7 @@
  * The CLI's outer ring: turn thrown errors into one clear line and an exit code (never a stack trace unless
  * OWSD_DEBUG=1), and print results as text or JSON.
  */
-import { Command } from 'commander';
+import { Command, Help, type Option } from 'commander';
 import { fail, isOwsdError, OwsdError, settings, type ErrorCode } from '../index.js';
 
 export function exitCodeFor(e: unknown): number {
@@ -96,16 +96,29 @@ export function needKeys(keys: readonly string[] | undefined, cmd: string): void
   needList(keys, '--key', `${cmd} needs the bundle's key file(s): --key FILE (repeat for several, in the order fit was given them)`);
 }
 
+/** `--quiet`, the same words on every command that shows progress. */
+export const QUIET_OPTION = ['-q, --quiet', 'no progress display on stderr (results and errors are still printed)'] as const;
+
+/** A shell word: as is when safe, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line this process was started with, as `owsd ...` (what to run again to resume). */
+export function resumeCommand(argv: string[] = process.argv): string {
+  return ['owsd', ...argv.slice(2)].map(shellWord).join(' ');
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** The models and data folders from --models / --data-dir or OWSD_MODELS / OWSD_DATA; `who` starts the error ("experiments need"). */
-export function modelsAndData(o: { models?: string; dataDir?: string }, who: string): { modelsDir: string; dataDir: string } {
+/** The models and data folders from --models / --data (or its old name --data-dir) or OWSD_MODELS / OWSD_DATA; `who` starts the error ("experiments need"). */
+export function modelsAndData(o: { models?: string; data?: string; dataDir?: string }, who: string): { modelsDir: string; dataDir: string } {
   const modelsDir = o.models ?? settings.modelsDir;
-  const dataDir = o.dataDir ?? settings.dataDir;
+  const dataDir = o.data ?? o.dataDir ?? settings.dataDir;
   if (!modelsDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the models: set OWSD_MODELS (or --models) to the folder holding models.json`);
-  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the data: set OWSD_DATA (or --data-dir) to the folder holding the datasets`);
+  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', `${who} the data: set OWSD_DATA (or --data) to the folder holding the datasets`);
   return { modelsDir, dataDir };
 }
 
@@ -124,4 +137,45 @@ export function untilSignal(who: string): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+}
+
+/** Help is wrapped to the terminal (or $COLUMNS), at most 100 columns so long descriptions stay readable. */
+function helpWidth(stream: NodeJS.WriteStream): number {
+  const cols = stream.isTTY ? stream.columns : Number(process.env.COLUMNS) || 80;
+  return Math.max(40, Math.min(cols || 80, 100));
+}
+
+/**
+ * The program's error and help settings, which every command added afterwards inherits: errors as `owsd: ...`,
+ * help wrapped to the width, required options first and marked `(required)`, no `(default: [])` on repeatable ones.
+ */
+export function configureProgram(program: Command): Command {
+  return program
+    .showHelpAfterError()
+    .configureOutput({
+      outputError: (str, write) => {
+        // With --json, a usage error (unknown option, missing required option) is also JSON on stdout.
+        if (wantsJson() && str.startsWith('error')) {
+          const message = str.split('\n')[0]!.replace(/^error: /, '');
+          const flag = /'(--[a-z-]+)/.exec(message)?.[1];
+          printJson({ error: message, code: 'OWSD_ERR_BAD_ARGUMENT', ...(flag ? { field: flag } : {}) });
+        }
+        write(str.startsWith('error') ? `owsd: ${str}` : str);
+      },
+      getOutHelpWidth: () => helpWidth(process.stdout),
+      getErrHelpWidth: () => helpWidth(process.stderr),
+    })
+    .configureHelp({
+      // Required options first, marked; then the rest in the order each command declares them (essentials first).
+      visibleOptions(this: Help, cmd: Command): Option[] {
+        const all = Help.prototype.visibleOptions.call(this, cmd);
+        return [...all.filter((o) => o.mandatory), ...all.filter((o) => !o.mandatory)];
+      },
+      optionDescription(this: Help, option: Option): string {
+        // A repeatable option's empty-list default says nothing: leave it out.
+        const shown = Array.isArray(option.defaultValue) && option.defaultValue.length === 0 ? Object.assign(Object.create(Object.getPrototypeOf(option) as object) as Option, option, { defaultValue: undefined }) : option;
+        const text = Help.prototype.optionDescription.call(this, shown);
+        return option.mandatory ? `(required) ${text}` : text;
+      },
+    });
 }

@@ -17,7 +17,7 @@ import { startCloudServer, type RunningCloud } from '../cloud/server/start.js';
 import { fit, type FitResult } from './fit.js';
 import { evaluate, type EvalReport } from './evaluate.js';
 import type { IinEpochRecord } from '../iin/index.js';
-import type { FeatureSet } from './features.js';
+import type { FeatureSet, ProgressFn } from './features.js';
 
 export interface DemoOptions {
   modelsDir?: string;
@@ -33,7 +33,7 @@ export interface DemoOptions {
   workDir?: string;
   /** An embedded cloud already running (hosting `cloudModel`), left running afterwards; default: one started and stopped here. */
   cloud?: RunningCloud;
-  onProgress?: (stage: string, done: number, total: number) => void;
+  onProgress?: ProgressFn;
   onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
 }
 
@@ -56,7 +56,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const modelsDir = opts.modelsDir ?? settings.modelsDir;
   const dataDir = opts.dataDir ?? settings.dataDir;
   if (!modelsDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'the demo needs the models: set OWSD_MODELS (or --models) to the folder holding models.json, e.g. ../shared/models');
-  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'the demo needs the data: set OWSD_DATA (or --data-dir) to the folder holding imagenette-val, e.g. ../shared/data');
+  if (!dataDir) return fail('OWSD_ERR_BAD_ARGUMENT', 'the demo needs the data: set OWSD_DATA (or --data) to the folder holding imagenette-val, e.g. ../shared/data');
   const dataset = path.join(dataDir, 'imagenette-val');
   if (!fs.existsSync(dataset)) return fail('OWSD_ERR_DATASET', `the demo's dataset ${dataset} does not exist`);
   const s = {

@@ -10,7 +10,7 @@ import type { ResolveOptions } from '../models/registry.js';
 import type { Sample } from '../types.js';
 import { buildLabelMap, createPlaintextCloudProbe } from '../cloud/accuracy.js';
 import { pairedGain, plaintextScores, scoreTopK, type PlaintextScores, type TopK } from './score.js';
-import type { FeatureSet } from './features.js';
+import type { FeatureSet, ProgressFn } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { decodePixels, nearestNeighbourAttack, type LeakAttackResult } from '../analysis/label-leak.js';
 import { Predictor } from './predict.js';
@@ -30,7 +30,8 @@ export interface EvalOptions extends ResolveOptions {
   plaintextReference?: boolean;
   /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
   noiseSeed?: string;
-  onProgress?: (stage: string, done: number, total: number) => void;
+  /** Phases encode, scramble, send (see collectFeatures), plaintext (the reference's images sent). */
+  onProgress?: ProgressFn;
 }
 
 export interface EvalReport {
@@ -93,7 +94,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
   const { samples, skipped, skippedImages, selection } = await evalSamples(bundle, opts.data);
   const predictor = await Predictor.open({ ...opts, bundle }, ['both', 'embedding', 'cloud']);
-  const f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES);
+  const f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES, opts.onProgress);
   const C = bundle.classes.length;
   const targets = samples.map((s) => s.label);
   const probs = {
@@ -139,7 +140,11 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     // Dataset label → cloud class.
     const toCloud = cloudIds ? buildLabelMap(bundle.classes, cloudIds, bundle.classNames) : bundle.classes.map(() => -1);
     const vectors: Float32Array[] = [];
-    for await (const part of probe.classifySamples(samples, 64)) vectors.push(...part.vectors);
+    opts.onProgress?.('plaintext', 0, samples.length);
+    for await (const part of probe.classifySamples(samples, 64)) {
+      vectors.push(...part.vectors);
+      opts.onProgress?.('plaintext', vectors.length, samples.length);
+    }
     report.plaintext = plaintextScores(probs.both, C, targets, vectors, toCloud);
   }
   report.seconds = (performance.now() - t0) / 1000;

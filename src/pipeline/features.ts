@@ -49,8 +49,16 @@ export interface CollectOptions {
   batchSize?: number;
   /** Keep the first key's scrambled PNGs in the result (memory: about 200 KB per 256px image). */
   keepScrambled?: boolean;
-  onProgress?: (stage: 'encode' | 'cloud', done: number) => void;
+  /** Running totals: 'encode' (images), 'scramble' and 'send' (submissions this run makes, all keys), 'reuse' (answers taken from the journals, once). */
+  onProgress?: ProgressFn;
 }
+
+/**
+ * Progress of a long step: `done` of `total` so far in a phase (running totals, never increments); `detail` says
+ * more (an IIN's epoch). Phases: encode, scramble, send, reuse (fit, eval, predict), train, check (fit), rotate,
+ * plaintext (eval's reference).
+ */
+export type ProgressFn = (phase: string, done: number, total: number, detail?: string) => void;
 
 /** How many submissions `collect` would send: per key, samples not already in its journal. */
 export function pendingSubmissions(samples: Sample[], channels: KeyChannel[]): number[] {
@@ -78,6 +86,11 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
   if (n > 0) await client.ready?.();
   for (const c of channels) await c.ledger.refresh?.();
   checkBudgets(samples, channels);
+  const pending = pendingSubmissions(samples, channels).reduce((a, b) => a + b, 0);
+  const reused = n * channels.length - pending;
+  if (reused > 0 && channels.some((c) => c.journal)) opts.onProgress?.('reuse', reused, n * channels.length);
+  let scrambledCount = 0;
+  let answeredCount = 0;
   const embeddingDim = encoder.dim;
   const embeddings = new Float32Array(n * embeddingDim);
   const perKey: Float32Array[][] = channels.map(() => new Array<Float32Array>(n));
@@ -88,7 +101,7 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
     const batch = samples.slice(start, start + batchSize);
     const emb = await encoder.encode(batch.map((s) => s.image));
     embeddings.set(emb, start * embeddingDim);
-    opts.onProgress?.('encode', Math.min(n, start + batchSize));
+    opts.onProgress?.('encode', Math.min(n, start + batchSize), n);
     for (const [k, ch] of channels.entries()) {
       const todo: number[] = [];
       batch.forEach((s, i) => {
@@ -111,6 +124,8 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
         pngs = await ch.scrambler.scramble(sub, todo.length);
       }
       if (pngs.length === 0) continue;
+      scrambledCount += pngs.length;
+      opts.onProgress?.('scramble', scrambledCount, pending);
       // Counted durably before anything leaves: a crash can over-count, never under-count. A retry resends images
       // the cloud may already have received, so each resend is counted (and can hit the budget) too.
       await ch.ledger.reserve(pngs.length);
@@ -122,7 +137,8 @@ export async function collectFeatures(opts: CollectOptions): Promise<Features> {
       }).then((vectors) => {
         ch.journal?.append(todo.map((i, j) => ({ id: batch[i]!.id, vector: vectors[j]! })));
         todo.forEach((i, j) => (perKey[k]![start + i] = vectors[j]!));
-        opts.onProgress?.('cloud', todo.length);
+        answeredCount += todo.length;
+        opts.onProgress?.('send', answeredCount, pending);
       });
       // Marked handled here; the failure still surfaces through Promise.all below. Without this, a second failing
       // request after the first error would be an unhandled rejection that kills the process.

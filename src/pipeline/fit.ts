@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { ResolveOptions } from '../models/registry.js';
-import { trainIin, validationCount, type IinConfig, type IinEpochRecord } from '../iin/index.js';
-import { collectFeatures, featureMatrix, type FeatureSet, type Features } from './features.js';
+import { IIN_DEFAULTS, trainIin, validationCount, type IinConfig, type IinEpochRecord } from '../iin/index.js';
+import { collectFeatures, featureMatrix, type FeatureSet, type Features, type ProgressFn } from './features.js';
 import { BUNDLE_FORMAT, writeBundle, type Bundle, type BundleIin } from './bundle.js';
 import { openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
 import { selectData, type DataSelection } from './data.js';
@@ -42,7 +42,8 @@ export interface FitOptions extends ResolveOptions {
   /** Reproducible noise for keys whose design adds it: demonstrations only (see ScramblerOptions.noiseSeed). */
   noiseSeed?: string;
 
-  onProgress?: (stage: string, done: number, total: number) => void;
+  /** Phases encode, scramble, send, reuse (see collectFeatures), train (epochs of the three IINs), check (leak attack, bound). */
+  onProgress?: ProgressFn;
   onEpoch?: (which: FeatureSet, e: IinEpochRecord) => void;
 }
 
@@ -71,12 +72,28 @@ export function labelsOf(samples: Sample[]): Int32Array {
   return Int32Array.from(samples, (s) => s.label);
 }
 
-/** Train the three IINs on collected features. */
-export async function trainIins(f: Features, y: Int32Array, numClasses: number, config: Partial<IinConfig>, onEpoch?: FitOptions['onEpoch']): Promise<Record<FeatureSet, BundleIin>> {
+/**
+ * Train the three IINs on collected features. `onProgress('train', done, total)` counts epochs over the three
+ * (total: 3 x the epoch limit; an IIN that stops early jumps to its share).
+ */
+export async function trainIins(f: Features, y: Int32Array, numClasses: number, config: Partial<IinConfig>, onEpoch?: FitOptions['onEpoch'], onProgress?: ProgressFn): Promise<Record<FeatureSet, BundleIin>> {
   const out = {} as Record<FeatureSet, BundleIin>;
-  for (const which of ['both', 'embedding', 'cloud'] as const) {
+  const sets = ['both', 'embedding', 'cloud'] as const;
+  const epochs = config.epochs ?? IIN_DEFAULTS.epochs;
+  const total = sets.length * epochs;
+  onProgress?.('train', 0, total, 'iin[both]');
+  for (const [i, which] of sets.entries()) {
     const { x, dim } = featureMatrix(f, which);
-    const t = await trainIin(x, y, { inputDim: dim, numClasses, config, onEpoch: (e) => onEpoch?.(which, e) });
+    const t = await trainIin(x, y, {
+      inputDim: dim,
+      numClasses,
+      config,
+      onEpoch: (e) => {
+        onEpoch?.(which, e);
+        if (i * epochs + e.epoch < total) onProgress?.('train', i * epochs + e.epoch, total, `iin[${which}] epoch ${e.epoch}`);
+      },
+    });
+    onProgress?.('train', (i + 1) * epochs, total, i + 1 < sets.length ? `iin[${sets[i + 1]}]` : undefined);
     const best = t.history.find((h) => h.epoch === t.bestEpoch);
     out[which] = { inputs: which, config: t.config, weights: t.weights, history: t.history, bestEpoch: t.bestEpoch, validationAccuracy: best?.valAccuracy ?? null };
   }
@@ -112,13 +129,16 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     channels,
     client,
     batchSize: opts.batchSize,
-    onProgress: (stage, done) => progress?.(stage, done, train.length * (stage === 'cloud' ? channels.length : 1)),
+    onProgress: progress,
   });
   const y = labelsOf(train);
   const iinConfig = { ...opts.iin, seed: opts.iin?.seed ?? opts.data.seed };
-  const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch);
+  const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch, progress);
+  progress?.('check', 0, 2, 'label-leak attack');
   const attack = await trafficLeakAttack(channels[0]!.scrambler, f.embeddings, y, { seed: opts.data.seed });
+  progress?.('check', 1, 2, 'any-inverter bound');
   const bound = await trafficBound(f.embeddings, f.embeddingDim, y, opts.keys[0]!.generator.embeddingNoise ?? 0, { seed: opts.data.seed, checkRule: true });
+  progress?.('check', 2, 2);
   const seconds = (performance.now() - started) / 1000;
   const encoders = await Promise.all(
     encoder.describe().map(async (e, i) => ({ ...e, sha256: specs[i]!.sha256 ?? (await sha256File(specs[i]!.path)) })),

@@ -1,6 +1,6 @@
 export { scrambleImages, type ScrambledBatch } from './scramble.js';
-export { VectorJournal, MemoryJournal, type AnswerJournal } from './journal.js';
-export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type Features, type FeatureSet, type KeyChannel, type CollectOptions, type EmbeddingSource } from './features.js';
+export { VectorJournal, MemoryJournal, journaledAnswers, type AnswerJournal } from './journal.js';
+export { collectFeatures, featureMatrix, checkBudgets, pendingSubmissions, type Features, type FeatureSet, type KeyChannel, type CollectOptions, type EmbeddingSource, type ProgressFn } from './features.js';
 export { readBundle, writeBundle, BUNDLE_FORMAT, type Bundle, type BundleIin } from './bundle.js';
 export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSettings } from './session.js';
 export { selectData, type DataSelection, type SelectedData } from './data.js';

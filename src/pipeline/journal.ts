@@ -37,8 +37,8 @@ export class VectorJournal implements AnswerJournal {
 
   private constructor(readonly file: string) {}
 
+  /** The folder is created by the first answer appended, so a run that fails before any answer leaves none. */
   static open(dir: string, keyId: string, cloudId: string): VectorJournal {
-    fs.mkdirSync(dir, { recursive: true });
     const safe = cloudId.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80);
     const j = new VectorJournal(path.join(dir, `${keyId}--${safe}.jsonl`));
     if (fs.existsSync(j.file)) {
@@ -74,6 +74,7 @@ export class VectorJournal implements AnswerJournal {
     const body = records
       .map((r) => JSON.stringify({ id: r.id, v: float32ToBase64(r.vector) }))
       .join('\n');
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
     // O_NOFOLLOW: a symlink planted at the journal's (predictable) name is refused, never written through.
     const fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0), 0o644);
     try {
@@ -86,3 +87,29 @@ export class VectorJournal implements AnswerJournal {
     for (const r of records) this.vectors.set(r.id, r.vector);
   }
 }
+
+/** Answers journaled in a work folder, all keys and clouds together (0 when it does not exist). */
+export function journaledAnswers(dir: string): number {
+  let n = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const ids = new Set<string>();
+    for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        const rec = JSON.parse(line) as { id?: unknown; v?: unknown };
+        if (typeof rec.id === 'string' && typeof rec.v === 'string') ids.add(rec.id);
+      } catch {
+        /* a torn last line */
+      }
+    }
+    n += ids.size;
+  }
+  return n;
+}
+

@@ -14,7 +14,7 @@ import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { Iin, topK } from '../iin/index.js';
 import { imageName, type ImageInput, type LabelScore, type Sample } from '../types.js';
-import { collectFeatures, featureMatrix, type EmbeddingSource, type FeatureSet, type Features, type KeyChannel } from './features.js';
+import { collectFeatures, featureMatrix, type EmbeddingSource, type FeatureSet, type Features, type KeyChannel, type ProgressFn } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { checkKeysMatch, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
 import type { Encoder } from '../encoder/encoder.js';
@@ -92,9 +92,9 @@ export class Predictor {
   }
 
   /** Encode, scramble, send (counted against each key's budget) and collect features. */
-  async features(images: ImageInput[], ids?: string[], keepScrambled = false): Promise<Features> {
+  async features(images: ImageInput[], ids?: string[], keepScrambled = false, onProgress?: ProgressFn): Promise<Features> {
     const samples: Sample[] = images.map((image, i) => ({ id: ids?.[i] ?? String(i), label: -1, image }));
-    return collectFeatures({ samples, encoder: this.encoder, channels: this.channels, client: this.client, keepScrambled });
+    return collectFeatures({ samples, encoder: this.encoder, channels: this.channels, client: this.client, keepScrambled, onProgress });
   }
 
   /** Class probabilities of an IIN for collected features (n x classes). */
@@ -120,9 +120,11 @@ export class Predictor {
    * the others their labels (only they are sent, and counted). Failures of the whole batch (the cloud, the budget)
    * still throw.
    */
-  async classifySettled(images: ImageInput[], k = 5, opts: { keepScrambled?: boolean } = {}): Promise<ClassifiedSettled> {
+  async classifySettled(images: ImageInput[], k = 5, opts: { keepScrambled?: boolean; onProgress?: ProgressFn } = {}): Promise<ClassifiedSettled> {
     const dim = this.encoder.dim;
+    opts.onProgress?.('encode', 0, images.length);
     const { embeddings, failed } = await this.encoder.encodeSettled(images);
+    opts.onProgress?.('encode', images.length, images.length);
     const errors = images.map((image, i) => (failed.has(i) ? imageError(failed.get(i), image) : undefined));
     const ok = images.map((_, i) => i).filter((i) => !failed.has(i));
     const row = images.map(() => -1);
@@ -140,7 +142,9 @@ export class Predictor {
       },
     };
     const samples: Sample[] = ok.map((i) => ({ id: String(i), label: -1, image: images[i]! }));
-    const f = await collectFeatures({ samples, encoder: source, channels: this.channels, client: this.client, keepScrambled: opts.keepScrambled });
+    // Encoding was reported above; collectFeatures reports scramble and send.
+    const onProgress: ProgressFn | undefined = opts.onProgress && ((phase, done, total, detail) => phase !== 'encode' && opts.onProgress!(phase, done, total, detail));
+    const f = await collectFeatures({ samples, encoder: source, channels: this.channels, client: this.client, keepScrambled: opts.keepScrambled, onProgress });
     const probs = await this.probabilities(f);
     const { classes, classNames } = this.bundle;
     const top = topK(probs, f.n, classes.length, k).map((r) => r.map(({ index, score }) => ({ label: classes[index]!, name: classNames[index]!, index, score })));
@@ -149,8 +153,8 @@ export class Predictor {
   }
 
   /** Every image's top-k labels, or its own error. */
-  async predictSettled(images: ImageInput[], k = 5): Promise<PredictOutcome[]> {
-    const r = await this.classifySettled(images, k);
+  async predictSettled(images: ImageInput[], k = 5, opts: { onProgress?: ProgressFn } = {}): Promise<PredictOutcome[]> {
+    const r = await this.classifySettled(images, k, opts);
     return images.map((_, i) => (r.errors[i] ? { error: r.errors[i]! } : { predictions: r.predictions[i]! }));
   }
 

@@ -13,6 +13,7 @@ import { createKey, readKeyFile, validateBudget, writeKeyFile, type Key } from '
 import type { ResolveOptions } from '../models/registry.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { fit, type FitResult } from './fit.js';
+import type { ProgressFn } from './features.js';
 import { checkKeysMatch, type CloudSettings } from './session.js';
 import { writeFileAtomic } from '../key/files.js';
 
@@ -33,7 +34,8 @@ export interface RotateOptions extends ResolveOptions {
   dataPath?: string;
   /** For tests and reproducible runs only: the new keys' secrets instead of the CSPRNG. */
   secrets?: Uint8Array[];
-  onProgress?: (stage: string, done: number, total: number) => void;
+  /** 'rotate' (0/2: new keys written; 1/2: refitted; 2/2: successor recorded), and fit's phases in between. */
+  onProgress?: ProgressFn;
 }
 
 export interface RotateResult {
@@ -158,6 +160,7 @@ export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
   fresh.forEach((k, i) => writeKeyFile(keyFiles[i]!, k));
   // Read back from the files, so the ledgers live beside them.
   const keys = keyFiles.map((f) => readKeyFile(f));
+  opts.onProgress?.('rotate', 0, 2, `new key(s) ${keys.map((k) => k.id).join(', ')}: refitting`);
   const out = opts.out ?? rotatedBundlePath(opts.bundle, keys.map((k) => k.id));
   const { data } = old;
   const fitted = await fit({
@@ -171,7 +174,9 @@ export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
     iin: old.iins.both.config,
     onProgress: opts.onProgress,
   });
+  opts.onProgress?.('rotate', 1, 2, 'recording the successor');
   writeSuccessor(opts.bundle, { bundle: out, keyFiles, keyIds: keys.map((k) => k.id), rotated: new Date().toISOString() });
+  opts.onProgress?.('rotate', 2, 2);
   const { bundle, ...summary } = fitted;
   return { keys, keyFiles, bundleDir: out, bundle, replaced: old.keyIds, fit: summary };
 }

@@ -1,5 +1,5 @@
 /** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze report */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES } from '../../index.js';
 import { renderSecurityReport } from '../../report/index.js';
 import { fail } from '../../errors.js';
@@ -7,6 +7,7 @@ import { action, collect, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {
   models?: string;
+  data?: string;
   dataDir?: string;
   out: string;
   dataset: string[];
@@ -15,31 +16,56 @@ interface AnalyzeFlags {
   repetitions?: number;
 }
 
+/** Whether the user typed `analyze run` (not only `analyze`, which reaches run as the default subcommand). */
+function typedRun(argv: string[] = process.argv): boolean {
+  const i = argv.indexOf('analyze');
+  return i >= 0 && argv[i + 1] === 'run';
+}
+
+async function runStudy(o: AnalyzeFlags): Promise<void> {
+  const { modelsDir, dataDir } = modelsAndData(o, 'analyze needs');
+  const run = await runSecurityStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, parts: o.part, quick: o.quick, repetitions: o.repetitions, log: (line) => process.stderr.write(`${line}\n`) });
+  const files = await renderSecurityReport(o.out);
+  process.stderr.write(`${run.results.length} dataset(s) in ${(run.seconds / 60).toFixed(1)} min\n`);
+  process.stdout.write(`${files.markdown}\n${files.html}\n`);
+}
+
 export function registerAnalyze(program: Command): void {
-  const analyze = program.command('analyze').description('confidentiality: the paper\'s section 5 and measured attacks (label inference, linkability, inversion, key recovery) and defences; writes JSON and a report');
+  const analyze = program
+    .command('analyze')
+    .description('confidentiality: the paper\'s section 5 and measured attacks (label inference, linkability, inversion, key recovery) and defences; writes JSON and a report');
   analyze
     .command('run', { isDefault: true })
+    .description('the confidentiality study: every part on every data set unless narrowed (hours; --quick: minutes); writes results and the report')
+    .option('--yes', 'start the full study even when `run` was not typed (bare `owsd analyze` only shows what it would run)')
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
-    .option('--data-dir <dir>', 'data directory (default $OWSD_DATA)')
+    .option('--data <dir>', 'data directory (default $OWSD_DATA)')
+    .addOption(new Option('--data-dir <dir>').hideHelp())
     .option('--out <dir>', 'report folder (results in <out>/results/)', 'reports/security')
     .option('--dataset <name>', `dataset (repeat; default all: ${SECURITY_DATASETS.join(', ')})`, collect, [])
     .option('--part <name>', `part (repeat; default all: ${SECURITY_PARTS.join(', ')})`, collect, [])
     .option('--quick', 'a handful of images (minutes; for CI)')
     .option('--repetitions <n>', 'repetitions of the defence settings (default 5, quick 2)', intOption('--repetitions'))
     .action(
-      action(async (o: AnalyzeFlags) => {
-        const { modelsDir, dataDir } = modelsAndData(o, 'analyze needs');
-        const run = await runSecurityStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, parts: o.part, quick: o.quick, repetitions: o.repetitions, log: (line) => process.stderr.write(`${line}\n`) });
-        const files = await renderSecurityReport(o.out);
-        process.stderr.write(`${run.results.length} dataset(s) in ${(run.seconds / 60).toFixed(1)} min\n`);
-        process.stdout.write(`${files.markdown}\n${files.html}\n`);
+      action(async (o: AnalyzeFlags & { yes?: boolean }) => {
+        // Bare `owsd analyze` would start hours of work without a word: it says what it would run and stops.
+        if (!o.yes && !o.quick && !typedRun()) {
+          process.stdout.write(analyze.helpInformation());
+          process.stderr.write(
+            `owsd analyze: give a subcommand. \`owsd analyze run\` runs every part (${(o.part.length ? o.part : SECURITY_PARTS).join(', ')}) on every data set (${(o.dataset.length ? o.dataset : SECURITY_DATASETS).join(', ')}): hours on a laptop (--quick: minutes). Start it with \`owsd analyze run\` or \`owsd analyze --yes\`.\n`,
+          );
+          process.exitCode = 2;
+          return;
+        }
+        await runStudy(o);
       }),
     );
   analyze
     .command('bound')
     .description("the any-inverter bound (issue 17): labels and re-identification from the generator's input, every data set x encoder x noise; writes <out>/results.json and results.md")
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
-    .option('--data-dir <dir>', 'data directory (default $OWSD_DATA)')
+    .option('--data <dir>', 'data directory (default $OWSD_DATA)')
+    .addOption(new Option('--data-dir <dir>').hideHelp())
     .option('--out <dir>', 'results folder (default reports/security/bound; with --quick reports/security/bound-quick)')
     .option('--dataset <name>', `data set (repeat; default all: ${BOUND_DATASETS.join(', ')})`, collect, [])
     .option('--encoder <name>', `encoder (repeat; default all: ${BOUND_ENCODERS.join(', ')})`, collect, [])
@@ -51,7 +77,7 @@ export function registerAnalyze(program: Command): void {
     .option('--fresh', 'ignore the rows already in results.json')
     .option('--seed <n>', 'seed (default 0)', intOption('--seed', 0))
     .action(
-      action(async (o: { models?: string; dataDir?: string; out?: string; dataset: string[]; encoder: string[]; noise: string[]; perClass?: number; quick?: boolean; pixel: boolean; cacheDir?: string; fresh?: boolean; seed?: number }) => {
+      action(async (o: { models?: string; data?: string; dataDir?: string; out?: string; dataset: string[]; encoder: string[]; noise: string[]; perClass?: number; quick?: boolean; pixel: boolean; cacheDir?: string; fresh?: boolean; seed?: number }) => {
         const { modelsDir, dataDir } = modelsAndData(o, 'analyze bound needs');
         const noises = o.noise.map((x) => {
           const v = Number(x);

@@ -3,7 +3,8 @@
  * `owsd cloud accuracy`: top-1/top-5 of such a cloud on PLAINTEXT dataset images (a test of the cloud itself).
  */
 import type { Command } from 'commander';
-import { action, intOption, printJson, collect, untilSignal } from '../run.js';
+import { action, intOption, printJson, collect, untilSignal, QUIET_OPTION } from '../run.js';
+import { createProgress } from '../progress.js';
 import { startCloudServer, type RunningCloud } from '../../cloud/server/index.js';
 import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy, spreadSample } from '../../cloud/accuracy.js';
 import { loadDataset } from '../../data/index.js';
@@ -30,6 +31,7 @@ interface AccuracyOptions extends ModelFlags {
   batch: number;
   concurrency: number;
   threads?: number;
+  quiet?: boolean;
   json?: boolean;
 }
 
@@ -87,14 +89,13 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
     if (knownClasses === 0) {
       fail('OWSD_ERR_BAD_ARGUMENT', `model '${modelName}' knows none of the ${dataset.classes.length} classes of ${dataset.root} (e.g. ${dataset.classes.slice(0, 3).join(', ')})`);
     }
-    const showProgress = !opts.json && process.stderr.isTTY;
+    const bars = createProgress({ command: 'cloud accuracy', quiet: opts.quiet });
     const result = await measurePlaintextCloudAccuracy({
       probe,
       samples,
       labelMap,
-      onProgress: showProgress ? (d, t) => process.stderr.write(`\r${d}/${t} images`) : undefined,
-    });
-    if (showProgress) process.stderr.write('\n');
+      onProgress: (d, t) => bars.on('send', d, t),
+    }).finally(() => bars.stop());
     const report = {
       model: modelName,
       cloud: url,
@@ -121,8 +122,8 @@ async function accuracy(opts: AccuracyOptions): Promise<void> {
 export function registerCloud(program: Command): void {
   const cloud = program.command('cloud').description('the embedded cloud classifier (KServe V2 / Open Inference Protocol) and its checks');
 
-  addModelFlags(cloud
-    .command('serve'))
+  const serveCmd = cloud
+    .command('serve')
     .description('serve ONNX classifiers over the KServe V2 / Open Inference Protocol REST API until SIGTERM/SIGINT')
     .requiredOption('--model <name|path>', 'model name in the models directory or .onnx path (repeat to serve several)', collect, [] as string[])
     .option('--port <port>', 'port (0 picks a free one)', intOption('--port', 0), 8080)
@@ -130,7 +131,9 @@ export function registerCloud(program: Command): void {
     .option('--models <dir>', 'models directory holding models.json (default: $OWSD_MODELS)')
     .option('--max-body <bytes>', 'largest request body accepted (larger: 413)', intOption('--max-body', 1024), 64 * 1024 * 1024)
     .option('--threads <n>', 'onnxruntime threads per model', intOption('--threads', 1))
-    .option('--quiet', 'no request log')
+    .option('--quiet', 'no request log');
+  // The flags for a bare .onnx path come after the essentials.
+  addModelFlags(serveCmd)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 
   addModelFlags(cloud
@@ -144,6 +147,7 @@ export function registerCloud(program: Command): void {
     .option('--batch <n>', 'images per request', intOption('--batch', 1), 16)
     .option('--concurrency <n>', 'requests in flight', intOption('--concurrency', 1), 2)
     .option('--threads <n>', 'onnxruntime threads for the embedded server', intOption('--threads', 1))
+    .option(...QUIET_OPTION)
     .option('--json', 'print the result as JSON')
     .action(action(async (opts: AccuracyOptions) => accuracy(opts)));
 }

@@ -1,11 +1,12 @@
 /** owsd experiment <name...|all> | owsd experiment report */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { experimentNames, runExperiments } from '../../index.js';
 import { renderReport } from '../../report/index.js';
 import { action, intOption, modelsAndData } from '../run.js';
 
 interface ExperimentFlags {
   models?: string;
+  data?: string;
   dataDir?: string;
   out: string;
   quick?: boolean;
@@ -19,9 +20,11 @@ export function registerExperiment(program: Command): void {
     .description(`reproduce the paper's experiments and write a report (experiments: ${experimentNames().join(', ')})`);
   exp
     .command('run', { isDefault: true })
+    .description('run experiments (all by default: hours at paper scale; --quick: minutes) and write the report')
     .argument('[names...]', `all, or experiment names: ${experimentNames().join(', ')}`, ['all'])
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
-    .option('--data-dir <dir>', 'data directory (default $OWSD_DATA)')
+    .option('--data <dir>', 'data directory (default $OWSD_DATA)')
+    .addOption(new Option('--data-dir <dir>').hideHelp())
     .option('--out <dir>', 'report folder (results in <out>/results/)', 'reports/paper')
     .option('--quick', 'every experiment on a few images (minutes; for CI)')
     .option('--repetitions <n>', 'repetitions with seeded splits (default 5, quick 2)', intOption('--repetitions'))

@@ -1,10 +1,11 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
 import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
-import { action, collect, floatOption, intOption, printJson, usageError, withFlag } from '../run.js';
+import { action, collect, floatOption, intOption, printJson, QUIET_OPTION, usageError, withFlag } from '../run.js';
 import { keyJson } from '../render.js';
 import { validateImageSize } from '../../key/keyfile.js';
 import type { OwsdError } from '../../errors.js';
+import { createProgress, progressWith } from '../progress.js';
 import fs from 'node:fs';
 
 /** --budget: an integer from 1 to MAX_BUDGET, the flag named in the error. */
@@ -124,9 +125,10 @@ export function registerKey(program: Command): void {
     .option('--out <dir>', 'offline: the new bundle folder (default <bundle>-<new key id>)')
     .option('--budget <n>', `budget of the new key(s), 1 to ${MAX_BUDGET} (default: the old ones')`, budgetOption)
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
+    .option(...QUIET_OPTION)
     .option('--json', 'JSON output')
     .action(
-      action(async (o: { gateway?: string; bundle?: string; key: string[]; cloud?: string; out?: string; budget?: number; models?: string; json?: boolean }) => {
+      action(async (o: { gateway?: string; bundle?: string; key: string[]; cloud?: string; out?: string; budget?: number; models?: string; quiet?: boolean; json?: boolean }) => {
         let summary: { replaced: string[]; keyIds: string[]; keyFiles: string[]; bundle: string; submissionsSent: number };
         if (o.gateway) {
           if (o.bundle || o.key.length) fail('OWSD_ERR_BAD_ARGUMENT', 'give either --gateway (the service rotates its own key) or --bundle and --key (offline), not both');
@@ -142,7 +144,8 @@ export function registerKey(program: Command): void {
           summary = body as typeof summary;
         } else {
           if (!o.bundle || o.key.length === 0) fail('OWSD_ERR_BAD_ARGUMENT', 'give --gateway URL, or --bundle DIR and --key FILE for an offline rotation');
-          const r = await rotateKeys({ bundle: o.bundle, keys: o.key.map(readKeyFile), cloud: o.cloud ? { url: o.cloud } : undefined, out: o.out, budget: o.budget, modelsDir: o.models });
+          const bars = createProgress({ command: 'key rotate', quiet: o.quiet });
+          const r = await rotateKeys({ bundle: o.bundle, keys: o.key.map(readKeyFile), cloud: o.cloud ? { url: o.cloud } : undefined, out: o.out, budget: o.budget, modelsDir: o.models, onProgress: progressWith(bars) }).finally(() => bars.stop());
           summary = { replaced: r.replaced, keyIds: r.keys.map((k) => k.id), keyFiles: r.keyFiles, bundle: r.bundleDir, submissionsSent: r.fit.submissionsSent };
         }
         if (o.json) return printJson(summary);

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Encoder, readKeyFile, resolveModel, Scrambler, scrambleImages, scrambleStats, type ScrambleStats } from '../../index.js';
-import { action, collect, intOption, needList, printJson } from '../run.js';
-import { progress } from '../progress.js';
+import { action, collect, intOption, needList, printJson, QUIET_OPTION } from '../run.js';
+import { createProgress } from '../progress.js';
 import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 
@@ -15,6 +15,7 @@ interface Opts extends ModelFlags {
   models?: string;
   batch: number;
   stats?: boolean;
+  quiet?: boolean;
   json?: boolean;
 }
 
@@ -29,18 +30,21 @@ function outputNames(files: string[]): string[] {
 }
 
 export function registerScramble(program: Command): void {
-  addModelFlags(program.command('scramble'))
+  const cmd = program
+    .command('scramble')
     .description('encode and scramble images with a key; writes one PNG per input (nothing leaves the machine)')
     .argument(...IMAGES_ARGUMENT)
-    .option(...FROM_OPTION)
     .requiredOption('--key <file>', 'key file')
     .requiredOption('--encoder <name>', 'encoder model name or .onnx path (repeat for several)', collect, [])
     .requiredOption('--out <dir>', 'output folder')
+    .option(...FROM_OPTION)
     .option('--models <dir>', 'models directory holding models.json (default $OWSD_MODELS)')
     .option('--batch <n>', 'images per batch', intOption('--batch'), 32)
     .option('--stats', 'also report zero activations, pixel std and distinct levels')
-    .option('--json', 'print the summary as JSON')
-    .action(
+    .option(...QUIET_OPTION)
+    .option('--json', 'print the summary as JSON');
+  // The flags for a bare .onnx path come after the essentials.
+  addModelFlags(cmd).action(
       action(async (args: string[], opts: Opts) => {
         needList(opts.encoder, '--encoder', 'scramble needs an encoder: --encoder NAME (a model name in models.json, or an .onnx path)');
         needList([opts.key], '--key', 'scramble needs a key file: --key FILE (owsd key new --out FILE makes one)');
@@ -52,7 +56,8 @@ export function registerScramble(program: Command): void {
         const scrambler = await Scrambler.create(key, encoder.dim, { exposeActivations: opts.stats });
         fs.mkdirSync(opts.out, { recursive: true });
         const names = outputNames(images);
-        const bar = progress('scramble', images.length, 32);
+        const bar = createProgress({ command: 'scramble', quiet: opts.quiet });
+        let done = 0;
         const started = performance.now();
         const stats: Array<{ n: number; s: ScrambleStats }> = [];
         for await (const b of scrambleImages(encoder, scrambler, images.map((p) => ({ kind: 'file' as const, path: p })), opts.batch)) {
@@ -61,7 +66,8 @@ export function registerScramble(program: Command): void {
             const n = b.pngs.length;
             stats.push({ n, s: scrambleStats(await scrambler.pixels(b.embeddings, n), n, await scrambler.activations(b.embeddings, n)) });
           }
-          bar.tick(b.pngs.length);
+          done += b.pngs.length;
+          bar.on('scramble', done, images.length);
         }
         bar.stop();
         const seconds = (performance.now() - started) / 1000;
