@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseDesign, chooseNoise, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, type BoundStudyResult, type ExperimentResult } from '../src/index.js';
+import { chooseDesign, chooseNoise, withLargerSamples, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, type BoundStudyResult, type ExperimentResult } from '../src/index.js';
 import { repoRoot } from './helpers.js';
 
 test('owsd key new makes the generator the committed design study chose', () => {
@@ -28,8 +28,9 @@ test('owsd key new makes the generator the committed design study chose', () => 
 
 test('owsd key new adds the noise the committed any-inverter bound study chose by the noise rule', () => {
   const r = JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/security/bound/results.json'), 'utf8')) as BoundStudyResult;
+  const large = JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/security/bound-large/results.json'), 'utf8')) as BoundStudyResult;
   assert.equal(r.quick, false, 'the committed bound study is a full run');
-  const choice = chooseNoise(r);
+  const choice = chooseNoise(withLargerSamples(r, large));
   assert.ok(choice.noise !== null, 'the rule picks a noise of the grid');
   assert.equal(DEFAULT_EMBEDDING_NOISE, choice.noise, `the rule picks ${choice.noise}x: update DEFAULT_EMBEDDING_NOISE`);
   assert.equal(createKey().generator.embeddingNoise, choice.noise);

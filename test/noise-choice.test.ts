@@ -7,14 +7,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseNoise, noiseRuleLimit, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, type BoundRow, type BoundStudyResult } from '../src/index.js';
+import { chooseNoise, withLargerSamples, preferLargerSamples, noiseRuleLimit, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, type BoundRow, type BoundStudyResult } from '../src/index.js';
 import { repoRoot } from './helpers.js';
 
 /** What the rules pick on the committed results (update with the results, and say why in the commit). */
-const PINNED = { kappa: 8, 'twice-chance': null } as const;
+const PINNED = { kappa: 8, 'twice-chance': 12 } as const;
 
 function committed(): BoundStudyResult {
   return JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/security/bound/results.json'), 'utf8')) as BoundStudyResult;
+}
+
+/** The committed study with the many-class rows of the larger-sample run (reports/security/bound-large). */
+function merged(): BoundStudyResult {
+  const large = JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/security/bound-large/results.json'), 'utf8')) as BoundStudyResult;
+  assert.equal(large.quick, false);
+  return withLargerSamples(committed(), large);
 }
 
 test('the committed bound study is a full run over every shared data set, encoder and noise', () => {
@@ -32,7 +39,7 @@ test('the committed bound study is a full run over every shared data set, encode
 });
 
 test('the rule picks the pinned noise: the smallest of the grid whose k=20 bound meets it everywhere', () => {
-  const r = committed();
+  const r = merged();
   for (const rule of ['kappa', 'twice-chance'] as const) {
     const c = chooseNoise(r, rule);
     assert.equal(c.noise, PINNED[rule], `${rule}: picks ${c.noise}; closest ${c.closest.dataset} x ${c.closest.encoder} ${c.closest.accuracy} (limit ${c.closest.limit})`);
@@ -72,4 +79,22 @@ test('chooseNoise on a synthetic study: the smallest qualifying noise, null when
   const worse = { rows: base.rows.map((x) => (x.dataset === 'b' && x.noise === 8 ? { ...x, label: [{ ...x.label[0]!, accuracy: 0.05 }] } : x)) } as BoundStudyResult;
   assert.equal(chooseNoise(worse, 'kappa').noise, 8);
   assert.equal(chooseNoise(worse, 'twice-chance').noise, null);
+});
+
+test('the larger-sample rows replace the study\'s where they scored more queries, and resolve the Tiny-ImageNet tie', () => {
+  const base = committed();
+  const r = merged();
+  // On the study's own rows the literal rule picks nothing: one Tiny-ImageNet row labels exactly 10 of 1,010 queries at 12x.
+  assert.equal(chooseNoise(base, 'twice-chance').noise, null);
+  const tiny = r.rows.find((x) => x.dataset === 'tiny-imagenet-val' && x.encoder === 'mobilenetv2-12-int8' && x.noise === 12)!;
+  const old = base.rows.find((x) => x.dataset === 'tiny-imagenet-val' && x.encoder === 'mobilenetv2-12-int8' && x.noise === 12)!;
+  const q = (row: typeof tiny) => row.label.find((l) => l.k === 20)!;
+  assert.equal(q(old).queries, 1010);
+  assert.ok(q(tiny).queries >= 6000, `${q(tiny).queries} queries`);
+  assert.ok(q(tiny).accuracy < 2 * tiny.chance);
+  // Rows the larger run did not measure (the 10- and 43-class sets, the smaller noises) are the study's own.
+  assert.equal(r.rows.length, base.rows.length);
+  assert.deepEqual(preferLargerSamples(base.rows, undefined), base.rows);
+  const c = chooseNoise(r, 'twice-chance');
+  assert.ok(c.checks.every((x) => x.queries >= 1000 && x.accuracy < 2 * x.chance));
 });

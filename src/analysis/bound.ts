@@ -142,7 +142,7 @@ export const BOUND_COMPONENTS = [16, 64];
  */
 export const NOISE_RULES = ['kappa', 'twice-chance'] as const;
 export type NoiseRule = (typeof NOISE_RULES)[number];
-export const DEFAULT_NOISE_RULE: NoiseRule = 'kappa';
+export const DEFAULT_NOISE_RULE: NoiseRule = 'twice-chance';
 /** The number of leaked labels per class the rule is stated at. */
 export const NOISE_RULE_K = 20;
 /** κ limit of the `kappa` rule: 1/9 is "twice chance" on ten classes. */

@@ -98,4 +98,4 @@ export {
   type CurveCrossing,
 } from './inversion.js';
 export { deriveBudget, BUDGET_RULE, deriveLeakBudgets, leakBudgetFor, leakBudgetSentences, LEAK_BUDGETS, type BudgetRule, type BudgetEvidence, type DerivedBudget, type BoundEvidenceRow, type LeakBudget, type LeakFigure, type KeyLeakBudget } from './budget.js';
-export { addSubmissionNoise, noiseSource, trafficComponents, labelBound, publicSplit, publicMeansBound, reidentificationBound, pixelWhitenedMeanAttack, ledoitWolf, inverterSentence, boundPercent, knnNeighbours, BOUND_CLASSIFIERS, BOUND_DEFAULTS, type BoundClassifier, type BoundOptions, type LabelBound, type TrafficComponents, type PublicMeansBound, type ReidentificationBound, type Shrunk } from './bound.js';
+export { addSubmissionNoise, noiseSource, trafficComponents, labelBound, publicSplit, publicMeansBound, reidentificationBound, pixelWhitenedMeanAttack, ledoitWolf, inverterSentence, boundPercent, preferLargerSamples, knnNeighbours, BOUND_CLASSIFIERS, BOUND_DEFAULTS, type BoundClassifier, type BoundOptions, type LabelBound, type TrafficComponents, type PublicMeansBound, type ReidentificationBound, type Shrunk } from './bound.js';

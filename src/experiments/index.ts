@@ -36,4 +36,4 @@ export { chooseDesign, DESIGN_CHOICE_SETTING, type DesignChoice } from './design
 export { bestAttack } from './setting.js';
 export { DESIGNS } from './catalog.js';
 export { runBoundStudy, renderBoundTable, boundRow, boundResultPath, BOUND_FORMAT, BOUND_NOISES, BOUND_KS, BOUND_COMPONENTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_CAPS, BOUND_PIXEL, type BoundStudyOptions, type BoundStudyResult, type BoundRow, type BoundLabelPoint, type PixelRow, type Embedded } from './bound.js';
-export { chooseNoise, noiseRuleLimit, NOISE_RULES, DEFAULT_NOISE_RULE, NOISE_RULE_K, NOISE_RULE_KAPPA, type NoiseRule, type NoiseChoice, type NoiseCheck } from './noise-choice.js';
+export { chooseNoise, withLargerSamples, noiseRuleLimit, NOISE_RULES, DEFAULT_NOISE_RULE, NOISE_RULE_K, NOISE_RULE_KAPPA, type NoiseRule, type NoiseChoice, type NoiseCheck } from './noise-choice.js';

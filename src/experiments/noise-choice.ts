@@ -21,7 +21,7 @@
  * noise of the grid brings near chance on the strong encoders: stated, not hidden.
  */
 import { fail } from '../errors.js';
-import { DEFAULT_NOISE_RULE, NOISE_RULE_K, noiseRuleLimit, type NoiseRule } from '../analysis/bound.js';
+import { DEFAULT_NOISE_RULE, NOISE_RULE_K, noiseRuleLimit, preferLargerSamples, type NoiseRule } from '../analysis/bound.js';
 import type { BoundRow, BoundStudyResult } from './bound.js';
 
 export { NOISE_RULES, DEFAULT_NOISE_RULE, NOISE_RULE_K, NOISE_RULE_KAPPA, noiseRuleLimit, type NoiseRule } from '../analysis/bound.js';
@@ -74,6 +74,11 @@ function check(rule: NoiseRule, row: BoundRow, k: number): NoiseCheck | null {
     publicMeans: row.publicMeans.accuracy,
     reidentification: row.reidentification.top1,
   };
+}
+
+/** The study with the rows a larger-sample run measured instead of its own (`preferLargerSamples`). */
+export function withLargerSamples(base: BoundStudyResult, larger: BoundStudyResult | undefined): BoundStudyResult {
+  return { ...base, rows: preferLargerSamples(base.rows, larger?.rows) };
 }
 
 export function chooseNoise(r: BoundStudyResult, rule: NoiseRule = DEFAULT_NOISE_RULE, k = NOISE_RULE_K): NoiseChoice {
