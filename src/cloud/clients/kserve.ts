@@ -1,6 +1,6 @@
 /** KServe V2 / Open Inference Protocol REST client (the default; owsd's embedded cloud speaks it). */
 import { describe, fail, isOwsdError } from '../../errors.js';
-import type { CloudHealth, KServeClientOptions } from '../client.js';
+import type { CloudHealth, KServeClientOptions } from './types.js';
 import { buildImageInferenceRequest, parseProbabilitiesResponse, type ModelMetadataResponse } from '../protocol.js';
 import { BatchingClient, isNotFound, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
