@@ -11,7 +11,9 @@
  * Encoder FLOPs are the models' published multiply-adds x2 (MobileNetV2 1.0: 300M MACs; ShuffleNetV2 1.0x: 146M);
  * both run int8 kernels, so their share of the float32 matmul rate can exceed what float32 would allow.
  */
-import { createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, loadDataset, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS } from '../src/index.js';
+import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
+import { encodePngBatch } from '../src/scrambler/png.js';
 import { createRng } from '../src/internal/random.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { settings } from '../src/settings.js';

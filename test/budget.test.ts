@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_BUDGET, deriveBudget, BUDGET_RULE, readSecurityResults } from '../src/index.js';
+import { DEFAULT_BUDGET } from '../src/index.js';
+import { deriveBudget, BUDGET_RULE, readSecurityResults } from '../src/research.js';
 import { repoRoot } from './helpers.js';
 
 const crossing = (n: number | null, lastSafe: number | null) => ({ n, lastSafe, estimate: null, crossedAtSmallest: n !== null && lastSafe === null });

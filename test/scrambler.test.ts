@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, countWeights, generatorLayers, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
+import { isPng } from '../src/scrambler/scrambled.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
 // The paper's deterministic design (embeddingNoise 0); the noisy default has its own test below.

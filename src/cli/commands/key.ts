@@ -1,6 +1,7 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, validateBudget } from '../../index.js';
+import { connectRedis, redisError, redisUsed, ledgerKey } from '../../scale/index.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import fs from 'node:fs';
 

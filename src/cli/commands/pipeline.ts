@@ -1,6 +1,7 @@
 /** owsd fit | predict | eval | demo */
 import type { Command } from 'commander';
-import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, type OwsdError, runDemo, settings, startCloudServer, startGateway, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, openCurrentBundle, Predictor, readKeyFile, type OwsdError, settings, type IinEpochRecord } from '../../index.js';
+import { runDemo, startCloudServer, startGateway } from '../../server/index.js';
 import { serveUntilSignal } from './serve.js';
 import { action, collect, floatOption, intOption, printJson } from '../run.js';
 import { progress, type Progress } from '../progress.js';
