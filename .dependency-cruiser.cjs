@@ -131,6 +131,7 @@ module.exports = {
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       mainFields: ['module', 'main', 'types', 'typings'],
     },
-    reporterOptions: { text: { highlightFocused: true } },
+    // follow node_modules as it is linked (a worktree or a test copy may link it): its paths stay node_modules/...
+    preserveSymlinks: true,
   },
 };
