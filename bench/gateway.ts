@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createKey, fit, readKeyFile, startCloudServer, startGateway, writeKeyFile } from '../src/index.js';
+import { createKey, fit, readKeyFile, writeKeyFile } from '../src/index.js';
+import { startCloudServer, startGateway } from '../src/server/index.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 
 const { values: args } = parseArgs({

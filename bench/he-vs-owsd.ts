@@ -22,24 +22,9 @@ import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEAD
 import { argmaxOf } from '../src/analysis/cloud-outputs.js';
 import { openCloud } from '../src/pipeline/session.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
-import {
-  createKey,
-  readKeyFile,
-  writeKeyFile,
-  demoSecret,
-  fit,
-  selectData,
-  Predictor,
-  Encoder,
-  resolveModel,
-  fitLinearHead,
-  plainScores,
-  createCkksSetting,
-  CkksClient,
-  CkksHeadServer,
-  CKKS_PARAMS,
-  type CkksParamName,
-} from '../src/index.js';
+import { createKey, readKeyFile, writeKeyFile, fit, selectData, Predictor, Encoder, resolveModel } from '../src/index.js';
+import { demoSecret } from '../src/server/index.js';
+import { fitLinearHead, plainScores, createCkksSetting, CkksClient, CkksHeadServer, CKKS_PARAMS, type CkksParamName } from '../src/research.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { isMain, printTable, saveResult, startCloudProcess, time } from './lib.js';
 

@@ -13,7 +13,10 @@
  * Encoder FLOPs are the models' published multiply-adds x2 (MobileNetV2 1.0: 300M MACs; ShuffleNetV2 1.0x: 146M);
  * both run int8 kernels, so their share of the float32 matmul rate can exceed what float32 would allow.
  */
-import { buildGeneratorModel, createKey, Encoder, resolveModel, Scrambler, encodePngBatch, loadDataset, deriveGeneratorWeights, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, PAPER_BASE_CHANNELS, PAPER_DESIGN, type GeneratorDesignName } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, loadDataset, countWeights, generatorLayers, preprocessBatch, trainIin, Iin, IIN_DEFAULTS } from '../src/index.js';
+import { buildGeneratorModel, deriveGeneratorWeights } from '../src/scrambler/generator.js';
+import { encodePngBatch } from '../src/scrambler/png.js';
+import { DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, PAPER_BASE_CHANNELS, PAPER_DESIGN, type GeneratorDesignName } from '../src/key/keyfile.js';
 import { createRng } from '../src/internal/random.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { dataDir, modelsDir } from '../test/helpers.js';

@@ -10,7 +10,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import type { SecurityResult } from '../src/experiments/index.js';
-import { DEFAULT_EMBEDDING_NOISE, leakBudgetFor, leakBudgetSentences } from '../src/index.js';
+import { DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { leakBudgetFor, leakBudgetSentences } from '../src/research.js';
 import { BoundLookup, boundBeside, readResults, readSecurityResults, renderMarkdown, renderReport, renderSecurityMarkdown, renderSecurityReport } from '../src/report/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir, OWSD_DATA: dataDir };

@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
-import { createKey, decodeRgb, loadDataset, readKeyFile, startCloudServer, UsageLedger, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, decodeRgb, loadDataset, readKeyFile, UsageLedger, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { imagenetteFiles, modelsDir, noisePngBytes, runOwsd, tempDir } from './helpers.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher } from '../src/index.js';
+import { Batcher } from '../src/server/index.js';
 
 test('concurrent submissions are run together, each gets its own results in order', async () => {
   const seen: number[][] = [];

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import fs from 'node:fs';
-import { DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, deriveBudget, deriveLeakBudgets, leakBudgetFor, leakBudgetSentences, LEAK_BUDGETS, BUDGET_RULE, preferLargerSamples, readSecurityResults, type BoundEvidenceRow } from '../src/index.js';
+import { DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { deriveBudget, deriveLeakBudgets, leakBudgetFor, leakBudgetSentences, LEAK_BUDGETS, BUDGET_RULE, preferLargerSamples, readSecurityResults, type BoundEvidenceRow } from '../src/research.js';
 import { repoRoot, runOwsd, tempDir } from './helpers.js';
 
 const crossing = (n: number | null, lastSafe: number | null) => ({ n, lastSafe, estimate: null, crossedAtSmallest: n !== null && lastSafe === null });

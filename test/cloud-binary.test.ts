@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { KServeClient, isOwsdError, startCloudServer, type RunningCloud, type ScrambledImage } from '../src/index.js';
+import { KServeClient, isOwsdError, type ScrambledImage } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { BINARY_EXTENSION, buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
 import { modelsDir, noisePng } from './helpers.js';
 import { startRecordingProxy } from './proxy.js';

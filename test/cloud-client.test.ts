@@ -8,17 +8,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import {
-  assertScrambled,
-  createCloudClient,
-  evalJsonPath,
-  isScrambled,
-  markScrambled,
-  parseJsonLenient,
-  parseJsonPath,
-  parseRetryAfter,
-  type ScrambledImage,
-} from '../src/index.js';
+import { assertScrambled, createCloudClient, isScrambled, type ScrambledImage } from '../src/index.js';
+import { evalJsonPath, parseJsonPath } from '../src/cloud/clients/generic.js';
+import { parseJsonLenient, parseRetryAfter } from '../src/cloud/clients/http.js';
+import { markScrambled } from '../src/scrambler/scrambled.js';
 import { isOwsdError } from '../src/errors.js';
 import { noisePng as noise } from './helpers.js';
 

@@ -8,17 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import {
-  buildCloudApp,
-  buildLabelMap,
-  measurePlaintextCloudAccuracy,
-  spreadSample,
-  createCloudClient,
-  createPlaintextCloudProbe,
-  encodeForSending,
-  startCloudServer,
-  type RunningCloud,
-} from '../src/index.js';
+import { createCloudClient } from '../src/index.js';
+import { buildCloudApp, startCloudServer, type RunningCloud } from '../src/server/index.js';
+import { buildLabelMap, measurePlaintextCloudAccuracy, spreadSample, createPlaintextCloudProbe, encodeForSending } from '../src/research.js';
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
 import { dataDir, modelsDir, noisePng, repoRoot } from './helpers.js';

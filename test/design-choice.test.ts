@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseDesign, chooseNoise, withLargerSamples, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, type BoundStudyResult, type ExperimentResult } from '../src/index.js';
+import { createKey, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE } from '../src/index.js';
+import { chooseDesign, chooseNoise, withLargerSamples, type BoundStudyResult, type ExperimentResult } from '../src/research.js';
+import { DEFAULT_BASE_CHANNELS } from '../src/key/keyfile.js';
 import { repoRoot } from './helpers.js';
 
 test('owsd key new makes the generator the committed design study chose', () => {

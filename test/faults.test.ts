@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKey, fit, readKeyFile, startCloudServer, UsageLedger, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, fit, readKeyFile, UsageLedger, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { VectorJournal } from '../src/pipeline/journal.js';
 import { dataDir, modelsDir, tempDir } from './helpers.js';
 import { startRecordingProxy, type Fault, type Recorded } from './proxy.js';
@@ -144,7 +145,8 @@ test('EXPECTED FAILURE - partial batches and NaN stop fit with a clear error; th
 
 test('EXPECTED FAILURE - a cloud answering without end (or declaring a huge answer) is cut off at maxResponseBytes', async () => {
   const http = await import('node:http');
-  const { createCloudClient, markScrambled } = await import('../src/index.js');
+  const { createCloudClient } = await import('../src/index.js');
+  const { markScrambled } = await import('../src/scrambler/scrambled.js');
   const { noisePngBytes } = await import('./helpers.js');
   let streamed = 0;
   const server = http.createServer((req, res) => {

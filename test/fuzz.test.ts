@@ -11,18 +11,11 @@ import fs from 'node:fs';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
-import {
-  buildCloudApp,
-  createCloudClient,
-  markScrambled,
-  decodeRgb,
-  evalJsonPath,
-  parseInferenceRequest,
-  parseJsonLenient,
-  parseJsonPath,
-  parseRetryAfter,
-  tensorToImageBatch,
-} from '../src/index.js';
+import { createCloudClient, decodeRgb } from '../src/index.js';
+import { buildCloudApp, parseInferenceRequest, tensorToImageBatch } from '../src/server/index.js';
+import { evalJsonPath, parseJsonPath } from '../src/cloud/clients/generic.js';
+import { parseJsonLenient, parseRetryAfter } from '../src/cloud/clients/http.js';
+import { markScrambled } from '../src/scrambler/scrambled.js';
 import { loadHostedModels } from '../src/cloud/server/start.js';
 import { parseProbabilitiesResponse } from '../src/cloud/protocol.js';
 import { decodeNetpbm } from '../src/image/netpbm.js';

@@ -8,7 +8,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { boundSentences, createKey, fit, readBundle, readKeyFile, startCloudServer, startGateway, writeKeyFile, type RunningCloud, type TrafficBound } from '../src/index.js';
+import { boundSentences, createKey, fit, readBundle, readKeyFile, writeKeyFile, type TrafficBound } from '../src/index.js';
+import { startCloudServer, startGateway, type RunningCloud } from '../src/server/index.js';
 import { boundLines } from '../src/cli/render.js';
 import { dataDir, modelsDir, tempDir } from './helpers.js';
 

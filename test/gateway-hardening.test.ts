@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { buildGatewayApp, createKey, fit, readKeyFile, selectData, startCloudServer, startGateway, UsageLedger, writeKeyFile, type RunningCloud, type RunningGateway } from '../src/index.js';
+import { createKey, fit, readKeyFile, selectData, UsageLedger, writeKeyFile } from '../src/index.js';
+import { buildGatewayApp, startCloudServer, startGateway, type RunningCloud, type RunningGateway } from '../src/server/index.js';
 import { SUPPORTED_FORMATS_TEXT } from '../src/image/decode.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 

@@ -13,24 +13,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import {
-  createKey,
-  decodeRgb,
-  Encoder,
-  evaluate,
-  Iin,
-  readBundle,
-  readKeyFile,
-  resolveModel,
-  selectData,
-  startCloudServer,
-  startGateway,
-  SUCCESSOR_FILE,
-  topK,
-  UsageLedger,
-  writeKeyFile,
-  type RunningCloud,
-} from '../src/index.js';
+import { createKey, decodeRgb, Encoder, evaluate, Iin, readBundle, readKeyFile, resolveModel, selectData, topK, UsageLedger, writeKeyFile } from '../src/index.js';
+import { startCloudServer, startGateway, type RunningCloud } from '../src/server/index.js';
+import { SUCCESSOR_FILE } from '../src/pipeline/rotate.js';
 import { arrivalResize } from '../src/server/request.js';
 import { fitLocalAdvice, localServeCommand, renderEval, renderFit } from '../src/cli/render.js';
 import { dataDir, modelsDir, runOwsd, startServeProcess, tempDir } from './helpers.js';

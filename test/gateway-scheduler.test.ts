@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher } from '../src/index.js';
+import { Batcher } from '../src/server/index.js';
 import { FairQueue } from '../src/server/scheduler.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

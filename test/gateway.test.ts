@@ -3,21 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import {
-  createKey,
-  fit,
-  Gateway,
-  readBundle,
-  readKeyFile,
-  selectData,
-  startCloudServer,
-  startGateway,
-  SUCCESSOR_FILE,
-  UsageLedger,
-  writeKeyFile,
-  type RunningCloud,
-  type RunningGateway,
-} from '../src/index.js';
+import { createKey, fit, readBundle, readKeyFile, selectData, UsageLedger, writeKeyFile } from '../src/index.js';
+import { Gateway, startCloudServer, startGateway, type RunningCloud, type RunningGateway } from '../src/server/index.js';
+import { SUCCESSOR_FILE } from '../src/pipeline/rotate.js';
 import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 
 // A small real fit (4 Imagenette labels, 12 images each, 75/25 split; CIFAR-10 ResNet-20 as the cloud on

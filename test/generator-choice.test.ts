@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseGeneratorByCost, CLOUD_API_MIN_SIDE, createKey, DEFAULT_BASE_CHANNELS, DEFAULT_DESIGN, DEFAULT_IMAGE_SIZE, generatorFlops, type ExperimentResult, type GeneratorCandidate } from '../src/index.js';
+import { createKey, DEFAULT_BASE_CHANNELS, DEFAULT_IMAGE_SIZE, generatorFlops } from '../src/index.js';
+import { chooseGeneratorByCost, CLOUD_API_MIN_SIDE, type GeneratorCandidate } from '../src/scrambler/choice.js';
+import { DEFAULT_DESIGN } from '../src/key/keyfile.js';
+import { type ExperimentResult } from '../src/research.js';
 import { repoRoot, runOwsd, tempDir } from './helpers.js';
 
 /** The study's rows that differ only in the generator: one key, no pool, no blocks, no noise. */

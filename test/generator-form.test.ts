@@ -9,21 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  buildGeneratorModel,
-  createKey,
-  DEFAULT_BASE_CHANNELS,
-  DEFAULT_DESIGN,
-  DEFAULT_IMAGE_SIZE,
-  Encoder,
-  generatorForm,
-  readKeyFile,
-  resolveModel,
-  Scrambler,
-  writeKeyFile,
-  type GeneratorForm,
-  type Key,
-} from '../src/index.js';
+import { createKey, DEFAULT_BASE_CHANNELS, DEFAULT_IMAGE_SIZE, Encoder, readKeyFile, resolveModel, Scrambler, writeKeyFile, type Key } from '../src/index.js';
+import { buildGeneratorModel, generatorForm, type GeneratorForm } from '../src/scrambler/generator.js';
+import { DEFAULT_DESIGN } from '../src/key/keyfile.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { decodeModel } from '../src/internal/onnx-graph.js';
 import { imagenetteFiles, modelsDir, tempDir } from './helpers.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Encoder, resolveModel, createCkksSetting, CkksClient, CkksHeadServer, fitLinearHead, plainScores } from '../src/index.js';
+import { Encoder, resolveModel } from '../src/index.js';
+import { createCkksSetting, CkksClient, CkksHeadServer, fitLinearHead, plainScores } from '../src/research.js';
 import { argmaxOf } from '../src/analysis/cloud-outputs.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 

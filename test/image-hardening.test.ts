@@ -11,17 +11,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import {
-  decodeRgb,
-  sniffImageFormat,
-  loadForModel,
-  resolveModel,
-  startCloudServer,
-  MAX_ASPECT_RATIO,
-  DEFAULT_DECODE_DEADLINE_MS,
-  SUPPORTED_FORMATS,
-  type RunningCloud,
-} from '../src/index.js';
+import { decodeRgb, sniffImageFormat, loadForModel, resolveModel, SUPPORTED_FORMATS } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
+import { MAX_ASPECT_RATIO, DEFAULT_DECODE_DEADLINE_MS } from '../src/image/decode.js';
 import { decodeNetpbm } from '../src/image/netpbm.js';
 import { craftedCorpus, CRAFTED_ACCEPTED, cmykTiff, ftypFile, xincludeSvg, blurSvg, type CraftedImage } from './crafted-images.js';
 import { dataDir, imagenetteFiles, modelsDir, runOwsd, tempDir } from './helpers.js';

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKey, journaledAnswers, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, journaledAnswers, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, repoRoot, runOwsd, tempDir } from './helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 

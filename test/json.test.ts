@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createKey, loadDataset, startCloudServer, startGateway, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, loadDataset, writeKeyFile } from '../src/index.js';
+import { startCloudServer, startGateway, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 const cifar10 = path.join(dataDir, 'cifar-10');

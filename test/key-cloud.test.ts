@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKey, fit, Predictor, readKeyFile, rotateKeys, startCloudServer, startGateway, UsageLedger, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, fit, Predictor, readKeyFile, rotateKeys, UsageLedger, writeKeyFile } from '../src/index.js';
+import { startCloudServer, startGateway, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 const CLOUD_MODEL = 'cifar10-resnet20';

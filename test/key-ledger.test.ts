@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connectRedis, createKey, ledgerKey, readKeyFile, RedisLedger, rotateKeys, UsageLedger, writeKeyFile } from '../src/index.js';
+import { createKey, readKeyFile, rotateKeys, UsageLedger, writeKeyFile } from '../src/index.js';
+import { connectRedis, ledgerKey, RedisLedger } from '../src/scale/index.js';
 import { modelsDir, runOwsd, tempDir } from './helpers.js';
 import { redisSkipReason, startRedis } from './redis.js';
 

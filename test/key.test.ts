@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKey, keyIdOf, readKeyFile, UsageLedger, writeKeyFile, deriveNormals, ledgerPath } from '../src/index.js';
+import { createKey, keyIdOf, readKeyFile, UsageLedger, writeKeyFile } from '../src/index.js';
+import { deriveNormals } from '../src/key/keystream.js';
+import { ledgerPath } from '../src/key/ledger.js';
 import { tempDir } from './helpers.js';
 
 // Fixed secrets, recorded here, so every run derives the same keys.

@@ -11,7 +11,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeRgb, deriveNormals, Encoder, generatorLayers, readKeyFile, resolveModel, streamKey } from '../src/index.js';
+import { decodeRgb, Encoder, generatorLayers, readKeyFile, resolveModel } from '../src/index.js';
+import { deriveNormals, streamKey } from '../src/key/keystream.js';
 import type { RecordingProxy } from './proxy.js';
 
 export const WINDOW = 32;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createKey, fit, loadDataset, readKeyFile, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, fit, loadDataset, readKeyFile, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { dataDir, freePort, modelsDir, runOwsd, startServeProcess, tempDir } from './helpers.js';
 
 const cifar10 = path.join(dataDir, 'cifar-10');

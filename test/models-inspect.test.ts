@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { modelsDir, runOwsd, tempDir } from './helpers.js';
-import { parseModelEntry, resolveModel } from '../src/index.js';
+import { resolveModel } from '../src/index.js';
+import { parseModelEntry } from '../src/models/manifest.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };
 

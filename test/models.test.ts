@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { listModels, pullModel, resolveModel, sha256File } from '../src/index.js';
+import { listModels, pullModel, resolveModel } from '../src/index.js';
+import { sha256File } from '../src/models/checksum.js';
 import { modelsDir, tempDir } from './helpers.js';
 
 test('the shared manifest resolves every model by name, with labels and preprocessing', async () => {

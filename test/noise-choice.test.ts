@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseNoise, withLargerSamples, preferLargerSamples, noiseRuleLimit, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, type BoundRow, type BoundStudyResult } from '../src/index.js';
+import { chooseNoise, withLargerSamples, preferLargerSamples, noiseRuleLimit, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, type BoundRow, type BoundStudyResult } from '../src/research.js';
 import { repoRoot } from './helpers.js';
 
 /** What the rules pick on the committed results (update with the results, and say why in the commit). */

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createKey, evaluate, fit, Predictor, readKeyFile, startCloudServer, UsageLedger, writeKeyFile, readBundle, type RunningCloud } from '../src/index.js';
+import { createKey, evaluate, fit, Predictor, readKeyFile, UsageLedger, writeKeyFile, readBundle } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, tempDir } from './helpers.js';
 
 // A small but real run: 4 Imagenette labels, 12 images each, 75/25 split, seed 7; CIFAR-10 ResNet-20 as the cloud

@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { createKey, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { createKey, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { createProgress, progressWith } from '../src/cli/progress.js';
 import { dataDir, imagenetteFiles, modelsDir, runOwsd, tempDir } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { barChart, lineChart, scatterChart, svgToPng, type LineChartOptions } from '../src/report/charts.js';
+import { barChart, lineChart, scatterChart, svgToPng, type LineChartOptions } from '../src/analysis/charts.js';
 import { OwsdError } from '../src/errors.js';
 
 interface Box {

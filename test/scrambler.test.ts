@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, deriveGeneratorWeights, countWeights, generatorLayers, isPng, DEFAULT_EMBEDDING_NOISE, PAPER_BASE_CHANNELS, PAPER_DESIGN } from '../src/index.js';
+import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, countWeights, generatorLayers, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
+import { isPng } from '../src/scrambler/scrambled.js';
+import { PAPER_BASE_CHANNELS, PAPER_DESIGN } from '../src/key/keyfile.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
 // The paper's deterministic design (1024 channels, dcgan-he-v1, embeddingNoise 0); the noisy default has its own

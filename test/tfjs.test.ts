@@ -9,19 +9,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  convertTfjs,
-  createPlaintextCloudProbe,
-  Encoder,
-  OnnxClassifier,
-  readTfjsSource,
-  resolveModel,
-  settings,
-  startCloudServer,
-  TFJS_EMBEDDING,
-  type ModelSpec,
-  type RunningCloud,
-} from '../src/index.js';
+import { Encoder, OnnxClassifier, resolveModel, settings, type ModelSpec } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
+import { createPlaintextCloudProbe } from '../src/research.js';
+import { convertTfjs, readTfjsSource, TFJS_EMBEDDING } from '../src/models/tfjs.js';
 import { tapEmbedding } from '../src/encoder/tap.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { createRng } from '../src/internal/random.js';

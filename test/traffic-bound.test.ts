@@ -6,16 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import {
-  BOUND_NOISES,
-  DEFAULT_EMBEDDING_NOISE,
-  NOISE_RULE_K,
-  noiseRuleLimit,
-  startCloudServer,
-  trafficBound,
-  type RunningCloud,
-  type TrafficBound,
-} from '../src/index.js';
+import { DEFAULT_EMBEDDING_NOISE, trafficBound, type TrafficBound } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
+import { BOUND_NOISES, NOISE_RULE_K, noiseRuleLimit } from '../src/research.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };

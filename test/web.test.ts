@@ -15,7 +15,8 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { boundSentences, createKey, fit, readBundle, readKeyFile, selectData, startCloudServer, writeKeyFile, type RunningCloud } from '../src/index.js';
+import { boundSentences, createKey, fit, readBundle, readKeyFile, selectData, writeKeyFile } from '../src/index.js';
+import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
 
 const executablePath = process.env.OWSD_CHROMIUM ?? '/usr/bin/chromium';

@@ -15,8 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, fail } from '../errors.js';
-import { byCodePoint, IMAGE_EXTENSIONS, isImageFile } from '../data/common.js';
+import { describe, fail, byCodePoint, IMAGE_EXTENSIONS, isImageFile } from '../index.js';
 import { collect } from './run.js';
 
 export interface InputFlags {

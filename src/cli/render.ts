@@ -1,6 +1,8 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
-import type { EvalReport, FitResult, DemoReport, ImageInput, LeakAttackResult, PredictOutcome, TrafficBound } from '../index.js';
-import { boundSentences } from '../pipeline/bound.js';
+import type { EvalReport, FitResult, ImageInput, PredictOutcome, TrafficBound } from '../index.js';
+import type { DemoReport } from '../server/index.js';
+import type { LeakAttackResult } from '../research.js';
+import { boundSentences } from '../index.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;

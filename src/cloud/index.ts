@@ -1,4 +1,8 @@
-/** The cloud side of owsd: the embedded KServe V2 server, the protocol, and the clients that send scrambled images. */
+/**
+ * The cloud side of owsd: the clients that send scrambled images, the KServe V2 protocol they speak, and the plaintext
+ * accuracy probe. The embedded KServe V2 server is ./server/index.ts, re-exported by the `owsd/server` entry
+ * (src/server/index.ts), so that loading the clients loads no fastify.
+ */
 export * from './protocol.js';
 export {
   createCloudClient,
@@ -8,6 +12,8 @@ export {
   type ClassifyOptions,
   type CommonClientOptions,
   type KServeClientOptions,
+  type KServeWire,
+  type KServeWireOptions,
   type TfServingClientOptions,
   type GenericClientOptions,
   type CreateCloudClientOptions,
@@ -28,4 +34,3 @@ export {
   type PlaintextAccuracy,
   type PlaintextAccuracyOptions,
 } from './accuracy.js';
-export * from './server/index.js';

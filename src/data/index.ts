@@ -4,7 +4,7 @@ export { loadFolders, listImages, classFolders } from './folders.js';
 export { loadCifar10, loadCifar100, planarToInterleaved, CIFAR_SIDE } from './cifar.js';
 export { loadTinyImagenet } from './tiny-imagenet.js';
 export { loadGtsrb, GTSRB_CLASSES } from './gtsrb.js';
-export { IMAGE_EXTENSIONS, isImageFile } from './common.js';
+export { IMAGE_EXTENSIONS, isImageFile, byCodePoint } from './common.js';
 export {
   selectLabels,
   samplePerLabel,

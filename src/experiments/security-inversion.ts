@@ -51,7 +51,7 @@ import {
   type ImageSetMetrics,
   type ReidResult,
 } from '../analysis/inversion.js';
-import { lineChart, svgToPng, type Series } from '../report/charts.js';
+import { lineChart, svgToPng, type Series } from '../analysis/charts.js';
 import type { ImageInput, Sample } from '../types.js';
 import type { ExperimentContext } from './context.js';
 

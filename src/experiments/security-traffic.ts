@@ -36,7 +36,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { describe, fail } from '../errors.js';
 import { decodeRgb } from '../image/decode.js';
 import { Scrambler } from '../scrambler/scrambler.js';
-import { scatterChart } from '../report/charts.js';
+import { scatterChart } from '../analysis/charts.js';
 import {
   analyseCloudOutputs,
   generatorZeroFraction,

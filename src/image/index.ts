@@ -12,4 +12,4 @@ export {
   type ImageFormat,
   type SniffResult,
 } from './decode.js';
-export { preprocessBatch, preprocessBatchSettled, normalizeInto, loadForModel, outputSize, type Layout } from './preprocess.js';
+export { preprocessBatch, preprocessBatchSettled, normalizeInto, loadForModel, outputSize, type Layout, type PreprocessSpec } from './preprocess.js';

@@ -1,12 +1,22 @@
 /**
- * Model preprocessing as data (models/spec.ts PreprocessSpec): resize, centre crop, scale to [0,1], normalise
+ * Model preprocessing as data (PreprocessSpec, defined here; models/spec.ts re-exports it): resize, centre crop, scale to [0,1], normalise
  * per channel, lay out as NCHW or NHWC float32.
  */
-import type { PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
 import { decodeRgb, type DecodeOptions, type RgbImage } from './decode.js';
 
 export type Layout = 'NCHW' | 'NHWC';
+
+/** How images are preprocessed for a model (the `preprocess` of a models.json entry, normalised; see models/spec.ts). */
+export interface PreprocessSpec {
+  /** Shorter side is resized to this; without `centerCrop` the image is resized to exactly resize x resize. */
+  resize: number;
+  centerCrop?: number;
+  /** Per-channel mean and std applied after scaling pixels to [0,1]. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  kernel: 'linear' | 'cubic' | 'lanczos3' | 'nearest';
+}
 
 export function outputSize(spec: PreprocessSpec): number {
   return spec.centerCrop ?? spec.resize;

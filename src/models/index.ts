@@ -1,4 +1,4 @@
-export type { ModelSpec, PreprocessSpec, EmbeddingSpec } from './spec.js';
+export type { ModelSpec, EmbeddingSpec } from './spec.js';
 export { inputSize } from './spec.js';
 export { readManifest, parseModelEntry, type Manifest, type ManifestProblem } from './manifest.js';
 export { resolveModel, listModels, manifestProblems, modelsDirOf, manifestPath, pullCacheDir, type ResolveOptions } from './registry.js';

@@ -31,15 +31,10 @@
  * order. `"scale": "x/127.5 - 1"` is mean 0.5, std 0.5 on [0,1] pixels.
  */
 
-export interface PreprocessSpec {
-  /** Shorter side is resized to this; without `centerCrop` the image is resized to exactly resize x resize. */
-  resize: number;
-  centerCrop?: number;
-  /** Per-channel mean and std applied after scaling pixels to [0,1]. */
-  mean: [number, number, number];
-  std: [number, number, number];
-  kernel: 'linear' | 'cubic' | 'lanczos3' | 'nearest';
-}
+import type { PreprocessSpec } from '../image/preprocess.js';
+
+/** How images are preprocessed for a model; defined beside the preprocessing in image/preprocess.ts. */
+export type { PreprocessSpec };
 
 export interface EmbeddingSpec {
   tensor?: string;

@@ -1,5 +1,5 @@
 export { renderReport, renderMarkdown, readResults } from './render.js';
-export { lineChart, scatterChart, barChart, svgToPng, type Series, type Point, type BarSeries, type ScatterGroup } from './charts.js';
+export { lineChart, scatterChart, barChart, svgToPng, type Series, type Point, type BarSeries, type ScatterGroup } from '../analysis/charts.js';
 export { PAPER, type PaperFigure } from './paper.js';
 export { renderSecurityReport, renderSecurityMarkdown, readSecurityResults } from './security.js';
 export { writeReport, type Figure } from './page.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { marked } from 'marked';
-import { svgToPng } from './charts.js';
+import { svgToPng } from '../analysis/charts.js';
 import { fail } from '../errors.js';
 
 export interface Figure {

@@ -9,7 +9,7 @@
 import type { ExperimentResult } from '../experiments/run.js';
 import { RESULT_FORMAT } from '../experiments/run.js';
 import type { InputSet, SettingResult, Summary } from '../experiments/setting.js';
-import { barChart, lineChart, scatterChart } from './charts.js';
+import { barChart, lineChart, scatterChart } from '../analysis/charts.js';
 import { bestAttack } from '../experiments/setting.js';
 import { chooseDesign } from '../experiments/design-choice.js';
 import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';

@@ -5,7 +5,7 @@
  */
 import { SECURITY_FORMAT, securityResultSeconds, type SecurityResult } from '../experiments/security.js';
 import type { SettingResult, Summary } from '../experiments/setting.js';
-import { barChart, lineChart } from './charts.js';
+import { barChart, lineChart } from '../analysis/charts.js';
 import { deriveBudget, BUDGET_RULE } from '../analysis/budget.js';
 import { DEFAULT_BUDGET } from '../key/keyfile.js';
 import { markdownTable, readResultFolder, writeReport, type Figure } from './page.js';

@@ -1,8 +1,7 @@
 /** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze report */
 import { Option, type Command } from 'commander';
-import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES } from '../../index.js';
-import { renderSecurityReport } from '../../report/index.js';
-import { fail } from '../../errors.js';
+import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, renderSecurityReport } from '../../research.js';
+import { fail } from '../../index.js';
 import { action, collect, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { fail, iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, readKeyFile, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../index.js';
+import { fail, readKeyFile } from '../../index.js';
+import { iterateResults, batchStatus, connectRedis, redisError, DEFAULT_QUEUE, startWorker, submitBatch, waitForBatch, type BatchStatus } from '../../scale/index.js';
 import { action, collect, intOption, needKeys, printJson, untilSignal } from '../run.js';
 import { FROM_OPTION, imageInputs, IMAGES_ARGUMENT } from '../inputs.js';
 

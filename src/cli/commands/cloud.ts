@@ -5,11 +5,9 @@
 import type { Command } from 'commander';
 import { action, intOption, printJson, collect, untilSignal, QUIET_OPTION } from '../run.js';
 import { createProgress } from '../progress.js';
-import { startCloudServer, type RunningCloud } from '../../cloud/server/index.js';
-import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy, spreadSample } from '../../cloud/accuracy.js';
-import { loadDataset } from '../../data/index.js';
-import { resolveModel } from '../../models/registry.js';
-import { fail } from '../../errors.js';
+import { startCloudServer, type RunningCloud } from '../../server/index.js';
+import { buildLabelMap, createPlaintextCloudProbe, measurePlaintextCloudAccuracy, spreadSample } from '../../research.js';
+import { loadDataset, resolveModel, fail } from '../../index.js';
 import { addModelFlags, modelEntry, type ModelFlags } from '../model-flags.js';
 
 interface ServeOptions extends ModelFlags {

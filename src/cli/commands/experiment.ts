@@ -1,7 +1,6 @@
 /** owsd experiment <name...|all> | owsd experiment report */
 import { Option, type Command } from 'commander';
-import { experimentNames, runExperiments } from '../../index.js';
-import { renderReport } from '../../report/index.js';
+import { experimentNames, runExperiments, renderReport } from '../../research.js';
 import { action, intOption, modelsAndData } from '../run.js';
 
 interface ExperimentFlags {

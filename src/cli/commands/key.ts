@@ -1,10 +1,10 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, connectRedis, redisError, redisUsed, ledgerKey, validateBudget, leakBudgetFor, leakBudgetSentences } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, validateBudget, validateImageSize, type OwsdError } from '../../index.js';
+import { connectRedis, redisError, redisUsed, ledgerKey } from '../../scale/index.js';
+import { leakBudgetFor, leakBudgetSentences } from '../../research.js';
 import { action, collect, floatOption, intOption, printJson, QUIET_OPTION, usageError, withFlag } from '../run.js';
 import { keyJson } from '../render.js';
-import { validateImageSize } from '../../key/keyfile.js';
-import type { OwsdError } from '../../errors.js';
 import { createProgress, progressWith } from '../progress.js';
 import fs from 'node:fs';
 

@@ -1,6 +1,7 @@
 /** `owsd serve`: the organization's gateway (HTTP API + web page) holding the key and a fitted bundle. */
 import type { Command } from 'commander';
-import { connectRedis, DEFAULT_REQUEST_TIMEOUT_MS, RedisLedger, startGateway, type RunningGateway } from '../../index.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, startGateway, type RunningGateway } from '../../server/index.js';
+import { connectRedis, RedisLedger } from '../../scale/index.js';
 import { action, collect, intOption, untilSignal, usageError } from '../run.js';
 
 export interface ServeFlags {

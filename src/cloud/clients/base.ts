@@ -1,7 +1,7 @@
 /** What every cloud client shares: the leak guard, batching, the concurrency limit and answer checks. */
 import { fail, isOwsdError, OwsdError } from '../../errors.js';
 import { assertScrambled, type ScrambledImage } from '../../scrambler/scrambled.js';
-import type { ClassifyOptions, CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from '../client.js';
+import type { ClassifyOptions, CloudClient, CloudHealth, CloudProtocol, CommonClientOptions } from './types.js';
 import type { HttpOptions } from './http.js';
 
 /** How long a successful `ready()` check is trusted before the next send checks again. */

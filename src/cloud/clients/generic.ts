@@ -22,7 +22,7 @@
  * ```
  */
 import { describe, fail, isOwsdError } from '../../errors.js';
-import type { CloudHealth, GenericClientOptions } from '../client.js';
+import type { CloudHealth, GenericClientOptions } from './types.js';
 import { BatchingClient, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
 

@@ -9,7 +9,8 @@
  * wants pixels instead, which owsd does not send (the scrambled image leaves as the PNG it was made as).
  */
 import { describe, fail, isOwsdError, OwsdError } from '../../errors.js';
-import type { CloudHealth, KServeClientOptions } from '../client.js';
+import type { CloudHealth, KServeClientOptions, KServeWire } from './types.js';
+export type { KServeWire, KServeWireOptions } from './types.js';
 import {
   BINARY_EXTENSION,
   buildBinaryImageRequest,
@@ -24,20 +25,6 @@ import { BatchingClient, isNotFound, notReady } from './base.js';
 import { requestBytes, requestJson, type HttpOptions } from './http.js';
 
 /** How a KServe client sends images (see the module doc). */
-export type KServeWire = 'json' | 'binary' | 'auto';
-
-export interface KServeWireOptions {
-  /**
-   * 'json' (the default): base64 PNGs in JSON. 'binary': the binary tensor data extension (raw PNGs after the
-   * JSON header). 'auto': binary when the server lists `binary_tensor_data` in its metadata (GET /v2, asked once),
-   * JSON otherwise. With 'binary' or 'auto', a binary request the server refuses (HTTP 415 or 501, or 400 saying
-   * the body is not JSON) is sent again as JSON (a resend: counted through beforeResend) and the client stays on
-   * JSON from then on.
-   */
-  wire?: KServeWire;
-  /** With the binary wire, ask for the probabilities in binary too (default true). */
-  binaryOutput?: boolean;
-}
 
 /** `{url}/v2/models/{model}[/versions/{v}]` */
 export function kserveModelUrl(url: string, modelName: string, modelVersion?: string): string {
@@ -87,7 +74,7 @@ export class KServeClient extends BatchingClient {
   private wireNow: KServeWire;
   private serverMetadataCache: Promise<KServeWire> | undefined;
 
-  constructor(private readonly opts: KServeClientOptions & KServeWireOptions) {
+  constructor(private readonly opts: KServeClientOptions) {
     super(opts, 16);
     this.modelName = opts.modelName;
     this.modelUrl = kserveModelUrl(this.url, opts.modelName, opts.modelVersion);

@@ -5,7 +5,7 @@
  * Health: `GET {url}/v1/models/{model}` → `model_version_status[].state == "AVAILABLE"`.
  */
 import { describe, fail, isOwsdError } from '../../errors.js';
-import type { CloudHealth, TfServingClientOptions } from '../client.js';
+import type { CloudHealth, TfServingClientOptions } from './types.js';
 import { splitVectors } from '../protocol.js';
 import { BatchingClient, isNotFound, notReady } from './base.js';
 import { requestJson, type HttpOptions } from './http.js';
