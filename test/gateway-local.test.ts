@@ -66,7 +66,9 @@ const fitRun = await runOwsd(
   env,
 );
 assert.equal(fitRun.code, 0, fitRun.stderr);
-const fitted = JSON.parse(fitRun.stdout) as Parameters<typeof renderFit>[0] & ReturnType<typeof fitLocalAdvice>;
+// fit --json writes each validation accuracy as {top1} (docs/json.md); renderFit takes the library's numbers.
+const fitJsonOut = JSON.parse(fitRun.stdout) as Omit<Parameters<typeof renderFit>[0], 'validation'> & ReturnType<typeof fitLocalAdvice> & { validation: { both: { top1: number | null }; embedding: { top1: number | null }; cloud: { top1: number | null }; cloudGain: number | null } };
+const fitted = { ...fitJsonOut, validation: { both: fitJsonOut.validation.both.top1, embedding: fitJsonOut.validation.embedding.top1, cloud: fitJsonOut.validation.cloud.top1, cloudGain: fitJsonOut.validation.cloudGain } };
 const bundle = readBundle(bundleDir);
 const held = (await selectData(data)).test; // 9 images the IINs never saw
 const report = await evaluate({ bundle: bundleDir, keys: [key], modelsDir }); // the held-out split, with the cloud

@@ -56,6 +56,9 @@ test('the rule picks the pinned noise: the smallest of the grid whose k=20 bound
 test('the κ rule is "under twice chance" on ten classes and chance-corrected elsewhere', () => {
   assert.ok(Math.abs(noiseRuleLimit('kappa', 0.1) - 0.2) < 1e-12);
   assert.equal(noiseRuleLimit('twice-chance', 0.01), 0.02);
+  // On fewer than ten classes twice chance is a loose limit (100% on two): the κ limit, smaller there, applies.
+  assert.equal(noiseRuleLimit('twice-chance', 0.5), noiseRuleLimit('kappa', 0.5));
+  assert.ok(Math.abs(noiseRuleLimit('twice-chance', 0.1) - 0.2) < 1e-12);
   assert.ok(Math.abs(noiseRuleLimit('kappa', 0.01) - (0.01 + 0.99 / 9)) < 1e-12);
 });
 

@@ -102,6 +102,7 @@ test('owsd fit and eval print the bound (text and --json); fit warns with no noi
     // Two Imagenette labels, clean MobileNetV2 embeddings: the observer labels nearly everything.
     assert.ok(b.k['20']! > 0.9, JSON.stringify(b));
     assert.equal(b.rule!.ok, false);
+    assert.equal(b.rule!.limit, noiseRuleLimit('twice-chance', 0.5)); // on two classes, the κ limit (55.6%)
     assert.equal(b.rule!.limit, noiseRuleLimit('kappa', 0.5));
     // The resumed run sends nothing again and prints the same figures in words.
     const ft = await owsd(fitArgs);

@@ -163,9 +163,14 @@ export function preferLargerSamples<R extends { dataset: string; encoder: string
   });
 }
 
-/** The accuracy a k = NOISE_RULE_K bound must stay under. */
+/**
+ * The accuracy a k = NOISE_RULE_K bound must stay under. `twice-chance` is twice chance on ten classes or more; on
+ * fewer, where twice chance is a loose limit (100% on two classes), it is the κ limit, which is smaller there and
+ * equal at ten classes: the observer labels at most one in nine of the submissions it could not have guessed.
+ */
 export function noiseRuleLimit(rule: NoiseRule, chance: number): number {
-  return rule === 'twice-chance' ? 2 * chance : chance + NOISE_RULE_KAPPA * (1 - chance);
+  const kappa = chance + NOISE_RULE_KAPPA * (1 - chance);
+  return rule === 'twice-chance' ? Math.min(2 * chance, kappa) : kappa;
 }
 
 export const BOUND_CLASSIFIERS = ['lda', 'nearest-mean', 'whitened-mean', 'logreg', 'knn', 'self-training'] as const;
