@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { boundSentences, createKey, fit, readBundle, readKeyFile, selectData, writeKeyFile } from '../src/index.js';
 import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { dataDir, modelsDir, repoRoot, tempDir } from './helpers.js';
@@ -42,6 +42,29 @@ function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stde
   });
 }
 
+/** The gateway API's top label for one image file: what the page must show for it. */
+async function apiTopLabel(url: string, image: string): Promise<string> {
+  const api = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [fs.readFileSync(image).toString('base64')] }) });
+  return ((await api.json()) as { results: Array<{ predictions: Array<{ name: string }> }> }).results[0]!.predictions[0]!.name;
+}
+
+/** A page in `ctx` whose requests to any host but loopback are aborted and recorded, and whose script errors are kept. */
+async function openPage(ctx: BrowserContext): Promise<{ page: Page; outside: string[]; pageErrors: string[] }> {
+  const outside: string[] = [];
+  await ctx.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.protocol === 'http:' && u.hostname !== '127.0.0.1') {
+      outside.push(u.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return { page, outside, pageErrors };
+}
+
 test('the web page in chromium: upload a real image, see the original, the scrambled image as sent, the cloud\'s answer and our label; the key page warns near the limit', { skip, timeout: 300_000 }, async () => {
   assert.ok(haveBrowser, `OWSD_REQUIRE_BROWSER=1 but there is no browser at ${executablePath}: apt-get install -y chromium`);
   const dir = tempDir('owsd-web-');
@@ -63,22 +86,10 @@ test('the web page in chromium: upload a real image, see the original, the scram
     child = served.child;
 
     // What the API says about the same image, for comparison with the page.
-    const api = await fetch(`${served.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [fs.readFileSync(image).toString('base64')] }) });
-    const expected = ((await api.json()) as { results: Array<{ predictions: Array<{ name: string }> }> }).results[0]!.predictions[0]!.name;
+    const expected = await apiTopLabel(served.url, image);
 
     ctx = await chromium.launchPersistentContext(tempDir('owsd-chromium-'), { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
-    const outside: string[] = [];
-    await ctx.route('**/*', (route) => {
-      const u = new URL(route.request().url());
-      if (u.protocol === 'http:' && u.hostname !== '127.0.0.1') {
-        outside.push(u.href);
-        return route.abort();
-      }
-      return route.continue();
-    });
-    const page = ctx.pages()[0] ?? (await ctx.newPage());
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, outside, pageErrors } = await openPage(ctx);
     await page.goto(`${served.url}/`);
     await page.setInputFiles('#files', image);
     const card = page.locator('#results .card').first();
@@ -261,22 +272,10 @@ test('the web page in local mode (owsd serve --local): it says nothing leaves th
     // No --key: local serving needs none.
     const served = await serve(['--local', '--bundle', bundleDir, '--port', '0', '--models', modelsDir]);
     child = served.child;
-    const api = await fetch(`${served.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [fs.readFileSync(image).toString('base64')] }) });
-    const expected = ((await api.json()) as { results: Array<{ predictions: Array<{ name: string }> }> }).results[0]!.predictions[0]!.name;
+    const expected = await apiTopLabel(served.url, image);
 
     ctx = await chromium.launchPersistentContext(tempDir('owsd-chromium-'), { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
-    const outside: string[] = [];
-    await ctx.route('**/*', (route) => {
-      const u = new URL(route.request().url());
-      if (u.protocol === 'http:' && u.hostname !== '127.0.0.1') {
-        outside.push(u.href);
-        return route.abort();
-      }
-      return route.continue();
-    });
-    const page = ctx.pages()[0] ?? (await ctx.newPage());
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, outside, pageErrors } = await openPage(ctx);
     await page.goto(`${served.url}/`);
     const mode = page.locator('#mode');
     await mode.filter({ hasText: /\S/ }).waitFor({ timeout: 20_000 });
