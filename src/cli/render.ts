@@ -59,23 +59,24 @@ function attackLines(a: LeakAttackResult | null | undefined): string[] {
 /** The any-inverter bound in plain words, and the warning when it exceeds the noise rule (src/pipeline/bound.ts, shared with the gateway). */
 export const boundLines = (b: TrafficBound | null | undefined): string[] => (b ? boundSentences(b) : []);
 
-export function renderFit(r: Omit<FitResult, 'bundle'>): string {
+/** `offerLocal: false` leaves out the `owsd serve --local` line (the demo's bundle is a temporary folder, gone when it ends). */
+export function renderFit(r: Omit<FitResult, 'bundle'>, opts: { offerLocal?: boolean } = {}): string {
   const v = r.validation;
   return [
     `fitted on ${r.trainSamples} images; ${r.submissionsSent} submissions sent; ${r.seconds.toFixed(1)} s; bundle: ${r.out}`,
     `validation top-1: with cloud ${pct(v.both)} | embedding alone ${pct(v.embedding)} | cloud vector alone ${pct(v.cloud)} | cloud gain ${v.cloudGain === null ? 'n/a' : pts(v.cloudGain)}`,
     ...attackLines(r.attack),
     ...boundLines(r.bound),
-    ...fitVerdictLines(r),
+    ...fitVerdictLines(r, opts.offerLocal ?? true),
     ...skippedLines(r.skippedImages),
   ].join('\n');
 }
 
 /** fit's cloud-gain verdict and, when the gain is within noise, the offer to serve locally. */
-function fitVerdictLines(r: Omit<FitResult, 'bundle'>): string[] {
+function fitVerdictLines(r: Omit<FitResult, 'bundle'>, offerLocal: boolean): string[] {
   if (fitGainStdErr(r.validation, r.validationSamples) === null) return [];
   const a = fitLocalAdvice(r);
-  return [a.suggestLocalReason, ...(a.suggestLocal ? [localServeLine(r.out)] : [])];
+  return [a.suggestLocalReason, ...(a.suggestLocal && offerLocal ? [localServeLine(r.out)] : [])];
 }
 
 /** The images left out as unreadable (--skip-bad-images), counted and the first few named. */
@@ -113,7 +114,7 @@ export function renderDemo(d: DemoReport): string {
   return [
     `OWSD demo: Imagenette, ${s.labels} labels, ${s.perLabel} images per label, ${Math.round(100 * (1 - s.testFraction))}/${Math.round(100 * s.testFraction)} split, seed ${s.seed}`,
     `encoder ${s.encoders.join(' + ')}; cloud ${s.cloudModel} (embedded KServe V2 server at ${s.cloudUrl}); key ${s.keyId} (${s.imageSize}x${s.imageSize}, demo key derived from the seed)`,
-    renderFit(d.fit),
+    renderFit(d.fit, { offerLocal: false }),
     renderEval(d.eval),
     `paper (10-label subset, ResNet50 encoder): 95.5% top-1, 99.9% top-5. total ${d.seconds.toFixed(0)} s`,
   ].join('\n');
