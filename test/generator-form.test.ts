@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createKey, DEFAULT_BASE_CHANNELS, DEFAULT_IMAGE_SIZE, Encoder, readKeyFile, resolveModel, Scrambler, writeKeyFile, type Key } from '../src/index.js';
-import { buildGeneratorModel, generatorForm, type GeneratorForm } from '../src/scrambler/generator.js';
+import { buildGeneratorModel, generatorForm, startSide, type GeneratorForm } from '../src/scrambler/generator.js';
 import { DEFAULT_DESIGN } from '../src/key/keyfile.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { decodeModel } from '../src/internal/onnx-graph.js';
@@ -60,6 +60,9 @@ test('the sub-pixel forms compute ConvTranspose\'s function on several keys, siz
     [64, 32, 2],
     [128, 16, 3],
     [32, 256, 4],
+    // starts other than 4 px (startSide): 96 = 3 x 2^5, 80 = 5 x 2^4
+    [96, 32, 5],
+    [80, 16, 6],
   ];
   const dim = 48;
   const n = 3;
@@ -70,9 +73,12 @@ test('the sub-pixel forms compute ConvTranspose\'s function on several keys, siz
     assert.ok(ct.ops.includes('ConvTranspose') && !ct.ops.includes('DepthToSpace'));
     for (const form of ['subpixel', 'hybrid'] as const) {
       const sp = await run(key, dim, form, x, n);
-      // hybrid: sub-pixel for the layers from 4 and 8 px, ConvTranspose from 16 px on.
-      assert.equal(sp.ops.filter((o) => o === 'ConvTranspose').length, form === 'subpixel' ? 0 : Math.log2(imageSize / 4) - 2, `${form}: ConvTranspose nodes`);
-      assert.equal(sp.ops.filter((o) => o === 'DepthToSpace').length, form === 'subpixel' ? Math.log2(imageSize / 4) : 2, `${form}: DepthToSpace nodes`);
+      // hybrid: sub-pixel for the layers whose input is at most 8 px, ConvTranspose from 16 px on.
+      const s0 = startSide(imageSize);
+      const sides = Array.from({ length: Math.log2(imageSize / s0) }, (_, i) => s0 << i);
+      const small = sides.filter((side) => side <= 8).length;
+      assert.equal(sp.ops.filter((o) => o === 'ConvTranspose').length, form === 'subpixel' ? 0 : sides.length - small, `${form}: ConvTranspose nodes`);
+      assert.equal(sp.ops.filter((o) => o === 'DepthToSpace').length, form === 'subpixel' ? sides.length : small, `${form}: DepthToSpace nodes`);
       const c = compare(ct, sp);
       const where = `${form}, ${imageSize} px, ${baseChannels} channels`;
       assert.ok(c.maxFloat < 1e-4, `${where}: float images differ by ${c.maxFloat}`);

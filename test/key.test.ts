@@ -67,7 +67,7 @@ test('EXPECTED FAILURE - an existing key file is never overwritten', () => {
 });
 
 test('BAD CALL - image sizes other than powers of two from 32 to 512 are refused', () => {
-  assert.throws(() => createKey({ imageSize: 100 }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /image size must be one of 32, 64, 128, 256, 512/ });
+  assert.throws(() => createKey({ imageSize: 100 }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /image size must be one of 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512/ });
   assert.throws(() => createKey({ budget: 0 }), { message: /budget/ });
 });
 

@@ -118,10 +118,10 @@ test('key new --image-size 100 names the flag and the sizes allowed', async () =
   const dir = tempDir();
   const t = await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '100']);
   assert.equal(t.code, 2);
-  assert.equal(t.stderr, 'owsd: --image-size must be one of 32, 64, 128, 256, 512 (a power of two), got 100\n');
+  assert.equal(t.stderr, 'owsd: --image-size must be one of 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512 (pixels per side), got 100\n');
   assert.ok(!fs.existsSync(path.join(dir, 'k.key')));
   const j = await owsd(['key', 'new', '--out', path.join(dir, 'k.key'), '--image-size', '100', '--json']);
-  assert.deepEqual(JSON.parse(j.stdout), { error: '--image-size must be one of 32, 64, 128, 256, 512 (a power of two), got 100', code: 'OWSD_ERR_BAD_ARGUMENT', field: '--image-size' });
+  assert.deepEqual(JSON.parse(j.stdout), { error: '--image-size must be one of 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512 (pixels per side), got 100', code: 'OWSD_ERR_BAD_ARGUMENT', field: '--image-size' });
 });
 
 test('predict without --key names --key (not "fitted with key(s) ..., but got :")', async () => {

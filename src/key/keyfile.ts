@@ -58,10 +58,14 @@ export const PAPER_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
 export const DEFAULT_EMBEDDING_NOISE = 12;
 /** The largest per-submission noise a key may ask for (a multiple of the embedding's RMS). */
 export const MAX_EMBEDDING_NOISE = 100;
-export const IMAGE_SIZES = [32, 64, 128, 256, 512] as const;
+/**
+ * The generator's output sides: a start of 3 to 7 px doubled (src/scrambler/generator.ts, startSide). 96 px starts
+ * at 3 and is the cheapest at or above 80 px, the largest documented minimum of cloud vision APIs.
+ */
+export const IMAGE_SIZES = [32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512] as const;
 
 export interface GeneratorDesign {
-  /** Output image side in pixels (a power of two, 32 to 512). */
+  /** Output image side in pixels (one of IMAGE_SIZES). */
   imageSize: number;
   /** Channels of the first 4x4 feature map; halved at each upsampling (paper: 1024). */
   baseChannels: number;
@@ -116,7 +120,7 @@ export interface NewKeyOptions {
 
 export function validateImageSize(size: number, where = 'image size'): number {
   if (!(IMAGE_SIZES as readonly number[]).includes(size)) {
-    return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be one of ${IMAGE_SIZES.join(', ')} (a power of two), got ${size}`);
+    return fail('OWSD_ERR_BAD_ARGUMENT', `${where} must be one of ${IMAGE_SIZES.join(', ')} (pixels per side), got ${size}`);
   }
   return size;
 }

@@ -2,7 +2,7 @@
  * The secret generator as an ONNX graph: the paper's DCGAN-style deconvolutional network with random weights
  * derived from the key.
  *
- *   embedding [N,D] ─MatMul─▶ [N,16·C] ─Reshape─▶ [N,C,4,4] ─ReLU─▶ ConvT(4,s2,p1) ─ReLU─▶ … ─ConvT─▶ [N,3,S,S]
+ *   embedding [N,D] ─MatMul─▶ [N,s²·C] ─Reshape─▶ [N,C,s,s] ─ReLU─▶ ConvT(4,s2,p1) ─ReLU─▶ … ─ConvT─▶ [N,3,S,S]
  *     ─per-image standardise─▶ tanh ─▶ ×127.5+127.5, round ─▶ uint8 [N,S,S,3] (what becomes the PNG)
  *
  * Channels start at C (paper: 1024 for 256x256, about 45M weights) and halve at each upsampling; the last layer
@@ -22,10 +22,23 @@ export interface LayerShape {
   fanIn: number;
 }
 
+/**
+ * The side of the first feature map: the image side halved while it stays even and at least 3 (32 to 512 px
+ * powers of two: 4, as in DCGAN; 96 px: 3, five upsamplings; 80 px: 5, four). Each layer costs about
+ * start² · C² / 2 multiply-adds whatever its depth (channels halve as the side doubles), so the smallest start
+ * is the cheapest generator for a size.
+ */
+export function startSide(imageSize: number): number {
+  let s = imageSize;
+  while (s % 2 === 0 && s / 2 >= 3) s /= 2;
+  return s;
+}
+
 /** The generator's layer shapes for an input dimension and design. */
 export function generatorLayers(inputDim: number, g: GeneratorDesign): LayerShape[] {
-  const ups = Math.log2(g.imageSize / 4);
-  const layers: LayerShape[] = [{ name: 'dense', dims: [inputDim, 16 * g.baseChannels], fanIn: inputDim }];
+  const s0 = startSide(g.imageSize);
+  const ups = Math.log2(g.imageSize / s0);
+  const layers: LayerShape[] = [{ name: 'dense', dims: [inputDim, s0 * s0 * g.baseChannels], fanIn: inputDim }];
   let c = g.baseChannels;
   for (let i = 0; i < ups; i++) {
     const out = i === ups - 1 ? 3 : Math.max(1, c >> 1);
@@ -42,8 +55,8 @@ export function countWeights(layers: LayerShape[]): number {
 
 /** Multiply-adds x2 per image. */
 export function generatorFlops(inputDim: number, g: GeneratorDesign): number {
-  let flops = 2 * inputDim * 16 * g.baseChannels;
-  let side = 4;
+  let side = startSide(g.imageSize);
+  let flops = 2 * inputDim * side * side * g.baseChannels;
   for (const l of generatorLayers(inputDim, g).slice(1)) {
     const [cin, cout] = l.dims as [number, number];
     flops += 2 * side * side * cin * cout * 16;
@@ -58,8 +71,8 @@ export function generatorFlops(inputDim: number, g: GeneratorDesign): number {
  * buffers, so the measured growth is about half of it (bench figures in Scrambler.create's comment).
  */
 export function generatorActivationBytes(g: GeneratorDesign): number {
-  let floats = 16 * g.baseChannels;
-  let side = 4;
+  let side = startSide(g.imageSize);
+  let floats = side * side * g.baseChannels;
   for (const l of generatorLayers(1, g).slice(1)) {
     const cout = l.dims[1]!;
     floats += (2 * side) ** 2 * cout + cout * 16 * side * side;
@@ -148,15 +161,17 @@ export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorG
   const relus: string[] = [];
   const dense = derived[0]!;
   inits.push(makeTensor('w_dense', dense.layer.dims, dense.weights));
-  inits.push(int64Tensor('shape_4x4', [4], [-1, g.baseChannels, 4, 4]));
+  const s0 = startSide(g.imageSize);
+  // Named shape_4x4 for every 4-px start, so the keys made before other starts existed build the same bytes.
+  inits.push(int64Tensor(`shape_${s0}x${s0}`, [4], [-1, g.baseChannels, s0, s0]));
   nodes.push(makeNode('MatMul', ['embedding', 'w_dense'], ['dense_out']));
-  nodes.push(makeNode('Reshape', ['dense_out', 'shape_4x4'], ['fmap0']));
+  nodes.push(makeNode('Reshape', ['dense_out', `shape_${s0}x${s0}`], ['fmap0']));
   let x = 'fmap0';
   derived.slice(1).forEach((d, i) => {
     nodes.push(makeNode('Relu', [x], [`relu${i}`]));
     relus.push(`relu${i}`);
     const out = `deconv${i + 1}`;
-    const side = 4 << i;
+    const side = s0 << i;
     if (form === 'convtranspose' || (form === 'hybrid' && side > HYBRID_MAX_SIDE)) {
       inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
       nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [out], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
