@@ -2,12 +2,19 @@
  * The cloud transport side by side, in one run: owsd's (`requestJson` in src/cloud/clients/http.ts, over Node's
  * built-in fetch) and the npm `undici` package as a port would use it (`request()` through a `RetryAgent` over an
  * `Agent` with `maxResponseSize`, `headersTimeout` and `bodyTimeout`, plus a whole-request `AbortSignal.timeout`,
- * which undici has no option for). Each sends one KServe V2 JSON inference request of one noise PNG, reads the
- * answer, checks its nesting, parses it and reads the probabilities; a third row is Node's fetch with none of
- * owsd's wrapper. The three take turns request by request (the first one rotating) at concurrency 1, against:
- *   1. `echo`: a loopback server in this process answering a fixed 1000-class vector at once (the transport alone);
- *   2. `cloud`: the embedded cloud with a real model in a child process (`owsd cloud serve`), the batch-1 HTTP figure.
- * Prints median, p90 and mean latency per transport and its p50 over owsd's, then one JSON line.
+ * which undici has no option for).
+ *
+ * 1. Faults: the misbehaving clouds of test/cloud-client.test.ts and test/faults.test.ts (503 with a message, 429
+ *    with Retry-After: 3600, a declared 1 TiB answer, an answer without end, an answer trickled a byte at a time),
+ *    each sent once through owsd (timeoutMs 300, retries 2, maxResponseBytes 1 MiB) and once through undici set up
+ *    the same way (headersTimeout and bodyTimeout 300 ms, maxRetries 2, maxResponseSize 1 MiB, POST and owsd's
+ *    statuses retried); prints what each gives, how many requests the cloud saw and how long it took.
+ * 2. Speed: one KServe V2 JSON inference request of one noise PNG, the answer read, its nesting checked, parsed and
+ *    its probabilities read; a third row is Node's fetch with none of owsd's wrapper. The three take turns request
+ *    by request (the first one rotating) at concurrency 1, against `echo`, a loopback server in this process
+ *    answering a fixed 1000-class vector at once (the transport alone), and `cloud`, the embedded cloud with a real
+ *    model in a child process (`owsd cloud serve`), the batch-1 HTTP figure. Prints median, p90 and mean latency
+ *    per transport and its p50 over owsd's, then one JSON line.
  *
  * undici is not a dependency of owsd (docs/architecture.md, "The cloud transport", says why); install it outside
  * the repo and pass its entry file:
@@ -23,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { requestJson, DEFAULT_MAX_RESPONSE_BYTES, parseJsonLenient } from '../src/cloud/clients/http.js';
+import { describe, isOwsdError } from '../src/errors.js';
 import { buildImageInferenceRequest, parseProbabilitiesResponse } from '../src/cloud/protocol.js';
 import { nestsDeeperThan } from '../src/internal/json-depth.js';
 import { noisePngBytes } from '../test/helpers.js';
@@ -51,8 +59,9 @@ async function loadUndici(): Promise<any> {
 }
 const undici = await loadUndici();
 const undiciVersion: string = (() => {
+  if (!args.undici) return 'unknown';
   try {
-    return (JSON.parse(fs.readFileSync(path.join(path.dirname(path.resolve(args.undici ?? '.')), 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(path.dirname(path.resolve(args.undici)), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -120,7 +129,82 @@ async function compare(target: string, url: string): Promise<Array<Record<string
   ];
 }
 
-// 1. The transport alone: a fixed 1000-class answer, at once.
+// 1. Faults.
+async function faults(): Promise<Array<Record<string, unknown>>> {
+  let seen = 0;
+  const cloud = http.createServer((req, res) => {
+    seen++;
+    req.resume();
+    req.on('end', () => {
+      const kind = req.url!.slice(1);
+      if (kind === 'ok') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (kind === '503') return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"overloaded"}');
+      if (kind === '429') return void res.writeHead(429, { 'retry-after': '3600' }).end('{"error":"slow down"}');
+      if (kind === 'declared') return void res.writeHead(200, { 'content-length': String(2 ** 40) }).write('{"outputs":');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"outputs":');
+      if (kind === 'endless') {
+        const chunk = Buffer.alloc(1 << 16, 0x20);
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        return pump();
+      }
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 20); // trickle
+      res.on('close', () => clearInterval(t));
+    });
+  });
+  await new Promise<void>((ok) => cloud.listen(0, '127.0.0.1', ok));
+  const base = `http://127.0.0.1:${(cloud.address() as AddressInfo).port}`;
+  const small = new undici.Agent({ maxResponseSize: 1 << 20, headersTimeout: 300, bodyTimeout: 300 });
+  const retrying = new undici.RetryAgent(small, { maxRetries: 2, minTimeout: 5, maxTimeout: 50, methods: ['GET', 'POST'], statusCodes: [408, 429, 500, 502, 503, 504] });
+  const giveUpMs = 5000;
+  const rows: Array<Record<string, unknown>> = [];
+  const run = async (fault: string, transport: string, fn: () => Promise<unknown>): Promise<void> => {
+    seen = 0;
+    const t0 = performance.now();
+    let outcome: string;
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([fn(), new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error(`still reading after ${giveUpMs} ms (given up by the bench)`)), giveUpMs)))]);
+      outcome = 'answered';
+    } catch (e) {
+      const code = isOwsdError(e) ? e.code : (e as { code?: string }).code;
+      const status = (e as { statusCode?: number }).statusCode;
+      outcome = `${code ? `${code}: ` : ''}${describe(e).replace(base, '').slice(0, 110)}${status ? ` (status ${status})` : ''}`;
+    } finally {
+      clearTimeout(deadline);
+    }
+    rows.push({ fault, transport, outcome, requests: seen, ms: Math.round(performance.now() - t0) });
+  };
+  // Warm both up (Node loads its built-in fetch on first use), then the faults.
+  await requestJson(`${base}/ok`, { method: 'POST', body: '{}' });
+  await (await undici.request(`${base}/ok`, { method: 'POST', body: '{}', dispatcher: retrying })).body.arrayBuffer();
+  for (const [kind, fault] of [
+    ['503', '503 {"error":"overloaded"}, always'],
+    ['429', '429 Retry-After: 3600'],
+    ['declared', 'Content-Length 1 TiB, then silence'],
+    ['endless', 'an answer without end'],
+    ['trickle', 'a byte every 20 ms, without end'],
+  ] as const) {
+    await run(fault, 'owsd', () => requestJson(`${base}/${kind}`, { method: 'POST', body: '{}' }, { timeoutMs: 300, retries: 2, backoffMs: 5, maxBackoffMs: 50, maxResponseBytes: 1 << 20 }));
+    await run(fault, 'undici', async () => {
+      const res = await undici.request(`${base}/${kind}`, { method: 'POST', body: '{}', dispatcher: retrying });
+      await res.body.arrayBuffer();
+    });
+  }
+  await run('503, RetryAgent default methods', 'undici', () => undici.request(`${base}/503`, { method: 'POST', body: '{}', dispatcher: new undici.RetryAgent(small, { minTimeout: 5 }) }));
+  await small.destroy();
+  cloud.closeAllConnections();
+  cloud.close();
+  return rows;
+}
+const faultRows = await faults();
+console.log(`faults: owsd (timeoutMs 300, retries 2, maxResponseBytes 1 MiB) and undici ${undiciVersion} (RetryAgent maxRetries 2 over an Agent with headersTimeout/bodyTimeout 300 ms, maxResponseSize 1 MiB)`);
+printTable(faultRows, ['fault', 'transport', 'requests', 'ms', 'outcome']);
+
+// 2. Speed. The transport alone: a fixed 1000-class answer, at once.
 const answer = JSON.stringify({ model_name: 'm', outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [1, 1000], data: Array.from({ length: 1000 }, (_, i) => (i + 1) / 500500) }] });
 const echo = http.createServer((req, res) => {
   req.resume();
@@ -131,12 +215,12 @@ const rows = await compare('echo', `http://127.0.0.1:${(echo.address() as Addres
 echo.closeAllConnections();
 echo.close();
 
-// 2. The embedded cloud with a real model.
+// The embedded cloud with a real model.
 const server = await startCloudProcess(args.model!);
 rows.push(...(await compare(`cloud ${args.model}`, `${server.url}/v2/models/${encodeURIComponent(args.model!)}/infer`)));
 await server.stop();
 await agent.close();
 
-console.log(`cloud transport, batch 1 KServe JSON, ${size}x${size} noise PNG (${Math.round(png.length / 1024)} KiB), ${requests} requests per transport, taking turns; undici ${undiciVersion}, Node ${process.version} (built-in fetch: undici ${process.versions.undici}); latency ms, ratio = p50 / owsd's p50`);
+console.log(`speed: batch 1 KServe JSON, ${size}x${size} noise PNG (${Math.round(png.length / 1024)} KiB), ${requests} requests per transport, taking turns; undici ${undiciVersion}, Node ${process.version} (built-in fetch: undici ${process.versions.undici}); latency ms, ratio = p50 / owsd's p50`);
 printTable(rows, ['target', 'transport', 'p50', 'p90', 'mean', 'ratio']);
-saveResult('transport', { requests, imageSize: size, pngBytes: png.length, model: args.model, undici: undiciVersion, builtinUndici: process.versions.undici, rows });
+saveResult('transport', { requests, imageSize: size, pngBytes: png.length, model: args.model, undici: undiciVersion, builtinUndici: process.versions.undici, faults: faultRows, rows });
