@@ -207,6 +207,31 @@ describe('KServe client', () => {
     assert.equal(fake.requests.length, 2);
   });
 
+  test('the timeout covers reading the whole answer: a cloud trickling its answer a byte at a time is cut off', async () => {
+    // Headers at once, then one byte every 20 ms without end: no gap is long enough for an idle (between-chunks)
+    // timeout, so only a deadline on the whole attempt stops it.
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"outputs":');
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 20);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const client = createCloudClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, modelName: 'm', timeoutMs: 300, retries: 1, ...fast });
+      const t0 = Date.now();
+      await rejectsWith(client.classify([await noisePng(1)]), 'OWSD_ERR_CLOUD_TIMEOUT', /\/v2\/models\/m\/infer: no answer within 300 ms \(gave up after 2 attempts\)/);
+      assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+      assert.equal(requests, 2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('network errors are retried, then reported', async () => {
     const fake = await fakeServer(() => ({}));
     const url = fake.url;
