@@ -109,7 +109,8 @@ export interface GatewayStatus {
     encoders: string[];
     imageSize: number;
     trainImages: number;
-    validation: { both: number | null; embedding: number | null; cloud: number | null; cloudGain: number | null };
+    /** Validation top-1 as `owsd fit --json` gives it: `{top1}` per IIN (null when not measured), and the cloud gain. */
+    validation: { both: { top1: number | null }; embedding: { top1: number | null }; cloud: { top1: number | null }; cloudGain: number | null };
     rotatable: boolean;
   };
   /** The cloud and its health; null in local mode (no cloud is contacted, not even for its health). */
@@ -325,7 +326,7 @@ export class Gateway {
         encoders: s.bundle.encoders.map((e) => e.name),
         imageSize: s.bundle.imageSize,
         trainImages: s.bundle.data.train,
-        validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
+        validation: { both: { top1: both }, embedding: { top1: emb }, cloud: { top1: v('cloud') }, cloudGain: both !== null && emb !== null ? both - emb : null },
         rotatable: p instanceof Predictor && Boolean(s.bundle.training),
       },
       // Local mode: no cloud client exists, so nothing is asked of any cloud, not even its health.
