@@ -71,6 +71,8 @@ async function classify(files) {
     state.className = 'state error';
     state.textContent = failed === n ? `Could not classify: none of the ${plural(n)} could be read (see each below).` : `Done: ${n - failed} of ${plural(n)} classified, ${how}; ${failed} could not be read (see below).`;
   }
+  // Each result is the per-image result of predict --json and batch results (src/types.ts ImageResult, docs/json.md):
+  // {name, predictions} (here with cloud, keyId, scrambled) or {name, error, code, field}.
   const cards = body.results.map((r, i) => {
     if (r.error) {
       const card = document.createElement('article');
