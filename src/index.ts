@@ -8,7 +8,7 @@
  */
 export { OwsdError, isOwsdError, ERRORS, fail, describe, type ErrorCode } from './errors.js';
 export { settings, readSettings, type Settings } from './settings.js';
-export { imageName, type ImageInput, type Sample, type Dataset, type LabelScore } from './types.js';
+export { imageName, type ImageInput, type Sample, type Dataset, type LabelScore, type ImagePredictions, type ImageFailure, type ImageResult } from './types.js';
 
 // models: the manifest, the registry, ONNX runners
 export {
@@ -145,6 +145,7 @@ export {
   evaluate,
   Predictor,
   LocalPredictor,
+  imageResult,
   journaledAnswers,
   scrambleImages,
   readBundle,

@@ -1,4 +1,5 @@
 /** Plain, serializable data that flows between the stages. */
+import type { ErrorCode } from './errors.js';
 
 /**
  * An image before decoding. Files are read lazily, so a dataset of paths costs no memory;
@@ -41,3 +42,28 @@ export interface LabelScore {
   index: number;
   score: number;
 }
+
+/**
+ * One image's labels, as every output names them: `owsd predict --json`, the gateway's `POST /v1/classify`, batch
+ * results (`owsd batch results`) and the web page. Each adds its own fields beside these (the gateway `cloud`,
+ * `keyId`, `scrambled`; predict from a dataset `truth`; a batch `index`, `worker`). docs/json.md.
+ */
+export interface ImagePredictions {
+  /** The file name or path as given, the request field (`image[0]`), or a dataset sample's id. */
+  name: string;
+  /** Our true labels, best first. */
+  predictions: LabelScore[];
+}
+
+/** One image's own error, in its place among the others' results (they are unaffected). */
+export interface ImageFailure {
+  name: string;
+  /** Why this image has no labels, naming it. */
+  error: string;
+  code: ErrorCode;
+  /** The request field or input the error is about (`image[1]`, `images[0].data`, `file`, `image`). */
+  field?: string;
+}
+
+/** One image's outcome: its labels or its own error (`'error' in r` tells them apart). */
+export type ImageResult = ImagePredictions | ImageFailure;

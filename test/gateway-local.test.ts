@@ -157,7 +157,7 @@ test('local status: mode local, no keys (no submissions spent), cloud null (no h
     assert.equal(s.warning, null);
     assert.equal(s.cloud, null);
     assert.equal(s.bundle.rotatable, false);
-    assert.equal(s.bundle.validation.embedding, bundle.iins.embedding.validationAccuracy);
+    assert.deepEqual(s.bundle.validation.embedding, { top1: bundle.iins.embedding.validationAccuracy }, 'accuracies are {top1} objects, as fit --json gives them');
     assert.equal(s.rotation.state, 'idle');
 
     const rot = await fetch(`${gw.url}/v1/keys/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -169,7 +169,7 @@ test('local status: mode local, no keys (no submissions spent), cloud null (no h
 
     const api = (await (await fetch(`${gw.url}/v1/openapi.json`)).json()) as Record<string, any>;
     assert.deepEqual(api.components.schemas.Status.properties.mode.enum, ['local', 'cloud']);
-    assert.match(api.components.schemas.ClassifyResponse.properties.results.items.properties.cloud.description, /empty in local mode/);
+    assert.match(api.components.schemas.ClassifiedImage.properties.cloud.description, /empty in local mode/);
     assertNothingSent('library gateway with --key given, after status and a refused rotation');
   } finally {
     await gw.close();

@@ -2,15 +2,19 @@
  * Every command's --json uses the same names for the same things (docs/json.md): `keyId` / `keyIds` for key ids,
  * `{top1, top5}` for accuracies, the gateway's classify names for predictions (`name`, `predictions`, per-image
  * `{name, error, code}`), and errors as `{error, code, field?}` on stdout. Real CLI runs on a real fit: the built
- * CLI, cifar10-resnet20 as encoder and as the cloud (our own KServe server over loopback), CIFAR-10 images.
+ * CLI, cifar10-resnet20 as encoder and as the cloud (our own KServe server over loopback), CIFAR-10 images. One
+ * per-image result (src/types.ts `ImageResult`) is compared across predict --json, the gateway and batch results
+ * (a real redis-server on loopback, test/redis.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createKey, loadDataset, writeKeyFile } from '../src/index.js';
+import { createKey, loadDataset, readKeyFile, writeKeyFile } from '../src/index.js';
 import { startCloudServer, startGateway, type RunningCloud } from '../src/server/index.js';
+import { connectRedis, startWorker, submitBatch, waitForBatch } from '../src/scale/index.js';
+import { redisSkipReason, startRedis } from './redis.js';
 import { dataDir, modelsDir, runOwsd, tempDir } from './helpers.js';
 
 const cifar10 = path.join(dataDir, 'cifar-10');
@@ -22,6 +26,10 @@ const bundle = path.join(dir, 'b');
 let cloud: RunningCloud;
 let keyId: string;
 const pngs: string[] = [];
+/** predict --json's answer for [png 0, a HEIC, png 1] (the fit test), compared with batch results below. */
+let predicted: { results: Array<Record<string, any>> } | undefined;
+let heicFile = '';
+const redisSkip = redisSkipReason();
 
 before(async () => {
   cloud = await startCloudServer({ model: 'cifar10-resnet20', modelsDir, logger: false });
@@ -79,6 +87,8 @@ test('fit / eval / predict / cloud accuracy --json: keyIds, {top1, top5}, the ga
   assert.deepEqual(Object.keys(pr.results[0]), ['name', 'predictions']);
   assert.deepEqual(Object.keys(pr.results[1]), ['name', 'error', 'code']);
   assert.equal(pr.results[1].code, 'OWSD_ERR_IMAGE');
+  predicted = pr;
+  heicFile = heic;
   const g = await startGateway({ bundle, keyFiles: [keyFile], cloud: { url: cloud.url }, modelsDir, port: 0, log: false });
   try {
     const form = new FormData();
@@ -91,6 +101,11 @@ test('fit / eval / predict / cloud accuracy --json: keyIds, {top1, top5}, the ga
     for (const k of Object.keys(pr.results[1])) assert.ok(k in api.results[1]!, k);
     assert.deepEqual(Object.keys(pr.results[0].predictions[0]), Object.keys(api.results[0]!.predictions[0]));
     assert.deepEqual(pr.results[0].predictions.map((x: { label: string }) => x.label), api.results[0]!.predictions.map((x: { label: string }) => x.label));
+    assert.deepEqual(Object.keys(api.results[1]!), ['name', 'error', 'code', 'field']);
+    assert.equal(api.results[1]!.field, 'image[1]');
+    // The status gives the bundle's validation accuracies as fit --json does: {top1} objects.
+    const st = (await (await fetch(`${g.url}/v1/status`)).json()) as { bundle: { validation: Record<string, unknown> } };
+    assert.deepEqual(st.bundle.validation, fitted.validation);
   } finally {
     await g.close();
   }
@@ -116,6 +131,38 @@ test('fit / eval / predict / cloud accuracy --json: keyIds, {top1, top5}, the ga
   const acc = JSON.parse(a.stdout);
   for (const k of ['accuracy', 'correct', 'ties', 'accuracyTiesAsHits']) assert.deepEqual(Object.keys(acc[k]), ['top1', 'top5'], k);
   assert.equal(acc.top1, undefined);
+});
+
+test('batch results give each image the same result as predict --json and the gateway: {name, predictions} or {name, error, code, field}', { skip: redisSkip, timeout: 120_000 }, async () => {
+  assert.ok(predicted, 'the fit / predict test ran first');
+  const redis = await startRedis();
+  const r = connectRedis(redis.url);
+  try {
+    const info = await submitBatch({ redis: r, queue: 'json-names', images: [pngs[0]!, heicFile, pngs[1]!], chunk: 2 });
+    const w = await startWorker({ redis: r, queue: 'json-names', bundle, keys: [readKeyFile(keyFile)], modelsDir, cloud: { url: cloud.url }, top: 2 });
+    try {
+      await waitForBatch(r, info.id, { timeoutMs: 60_000 });
+    } finally {
+      await w.close();
+    }
+    const out = await owsd(['batch', 'results', info.id, '--redis', redis.url]);
+    assert.equal(out.code, 10, 'one image failed');
+    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    assert.deepEqual(lines.map((l) => l.name), predicted!.results.map((x) => x.name), 'name: the path as given, as predict names it');
+    // The batch adds its own index and worker, as the gateway adds cloud and keyId; the rest is predict's result.
+    assert.deepEqual(Object.keys(lines[0]!), ['index', 'name', 'predictions', 'worker']);
+    assert.deepEqual(Object.keys(lines[1]!), ['index', 'name', 'error', 'code', 'field', 'worker']);
+    assert.equal(lines[1]!.code, predicted!.results[1]!.code);
+    assert.equal(lines[1]!.field, 'image');
+    for (const i of [0, 2]) {
+      for (const k of Object.keys(predicted!.results[i]!)) assert.ok(k in lines[i]!, `${i}: ${k}`);
+      assert.deepEqual(lines[i]!.predictions.map((x: { label: string }) => x.label), predicted!.results[i]!.predictions.map((x: { label: string }) => x.label));
+      assert.deepEqual(Object.keys(lines[i]!.predictions[0]), Object.keys(predicted!.results[i]!.predictions[0]));
+    }
+  } finally {
+    r.disconnect();
+    await redis.stop();
+  }
 });
 
 test('with --json every error is {error, code, field?} on stdout as well as one line on stderr', async () => {

@@ -178,7 +178,8 @@ test('3 workers, one SIGKILLed mid-run: every image gets exactly one result, equ
   const single = await p.predict(ds.samples.map((s) => s.image), 5);
   await p.close();
   results.forEach((x, i) => {
-    assert.equal(x.id, ds.samples[i]!.id);
+    assert.equal(x.name, ds.samples[i]!.id);
+    assert.ok('predictions' in x, `image ${i}: ${JSON.stringify(x)}`);
     assert.deepEqual(x.predictions.map((l) => l.label), single[i]!.map((l) => l.label), `image ${i}: same labels`);
     x.predictions.forEach((l, j) => assert.ok(Math.abs(l.score - single[i]![j]!.score) < 1e-4, `image ${i}: same scores`));
   });
@@ -248,8 +249,8 @@ test('a batch over a CIFAR-10 binary (images by sample id), worked by an in-proc
   const results = await batchResults(r, info.id);
   assert.equal(results.length, 10);
   for (const x of results) {
-    assert.match(x.id, /^test_batch\.bin#\d+$/);
-    assert.equal(x.predictions.length, 2);
+    assert.match(x.name, /^test_batch\.bin#\d+$/);
+    assert.ok('predictions' in x && x.predictions.length === 2, JSON.stringify(x));
   }
   assert.equal(await r.get(ledgerKey(key.id)), '10');
 });

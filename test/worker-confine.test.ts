@@ -105,11 +105,12 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   const out = await runOwsd(['batch', 'results', info.id, '--redis', redis!.url], process.env);
   assert.equal(out.code, 10, 'batch results exits non-zero when an image failed');
   assert.match(out.stderr, /4 of 6 images failed/);
-  const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; predictions: unknown[]; error?: { error: string; code: string; field: string } });
+  // Each line is the one per-image result (src/types.ts ImageResult) with its index: {index, name, predictions, worker} or {index, name, error, code, field, worker}.
+  const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; name: string; predictions?: unknown[]; error?: string; code?: string; field?: string });
   assert.deepEqual(lines.map((l) => l.index), [0, 1, 2, 3, 4, 5]);
   for (const l of [lines[2]!, lines[5]!]) {
     assert.equal(l.error, undefined);
-    assert.ok(l.predictions.length > 0, 'the honest images of the same jobs have their labels');
+    assert.ok(l.predictions!.length > 0, 'the honest images of the same jobs have their labels');
   }
   const reasons: Record<number, RegExp> = {
     0: /image reference "\.\.\/outside\/secret\.jpg" climbs out with "\.\.", outside the data root .*: refused, nothing was read/,
@@ -119,10 +120,10 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   };
   for (const [i, re] of Object.entries(reasons)) {
     const l = lines[Number(i)]!;
-    assert.deepEqual(l.predictions, [], `image ${i}: no labels`);
-    assert.equal(l.error?.code, 'OWSD_ERR_FORBIDDEN');
-    assert.equal(l.error?.field, 'file');
-    assert.match(l.error!.error, re);
+    assert.equal(l.predictions, undefined, `image ${i}: no labels`);
+    assert.equal(l.code, 'OWSD_ERR_FORBIDDEN');
+    assert.equal(l.field, 'file');
+    assert.match(l.error!, re);
   }
   const st = await runOwsd(['batch', 'status', info.id, '--redis', redis!.url], process.env);
   assert.match(st.stdout, /6 of 6 images done .*4 of them failed/);
@@ -148,9 +149,10 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
     await w.close();
   }
   const r2 = await batchResults(client, second.id);
-  assert.equal(r2[0]!.error?.code, 'OWSD_ERR_FILE', 'secret.jpg is looked for under --data-root, where it is not');
-  assert.match(r2[0]!.error!.error, /image reference "secret\.jpg": cannot read .*\/data\/secret\.jpg/);
-  assert.deepEqual(r2.slice(1).map((x) => x.error?.error ?? x.predictions.length), [2, 2, 2, 2, 2], 'the other images are read from --data-root (2 labels each: the bundle knows 2)');
+  const r20 = r2[0]!;
+  assert.ok('error' in r20 && r20.code === 'OWSD_ERR_FILE', 'secret.jpg is looked for under --data-root, where it is not');
+  assert.match(r20.error, /image reference "secret\.jpg": cannot read .*\/data\/secret\.jpg/);
+  assert.deepEqual(r2.slice(1).map((x) => ('error' in x ? x.error : x.predictions.length)), [2, 2, 2, 2, 2], 'the other images are read from --data-root (2 labels each: the bundle knows 2)');
   assert.equal(proxy.imagesForwarded() - before2, 5, 'the outside photo was not sent');
 
   // An image inside the root that cannot be decoded (a truncated JPEG, an SVG) is that image's outcome: the job's
@@ -170,15 +172,15 @@ test('a worker reads nothing outside the data root, whatever a job in Redis says
   assert.deepEqual(s3.failedJobs, [], 'no job was given up for an undecodable image');
   const r3 = await batchResults(client, third.id);
   assert.equal(r3.length, 8);
-  const bad = r3.filter((x) => x.error);
-  assert.deepEqual(bad.map((x) => x.id).sort(), ['a/truncated.jpg', 'b/drawing.jpg']);
+  const bad = r3.flatMap((x) => ('error' in x ? [x] : []));
+  assert.deepEqual(bad.map((x) => x.name).sort(), ['a/truncated.jpg', 'b/drawing.jpg']);
   for (const x of bad) {
-    assert.equal(x.error!.code, 'OWSD_ERR_IMAGE');
-    assert.equal(x.error!.field, 'image');
-    assert.match(x.error!.error, new RegExp(x.id.replace('.', '\\.')));
+    assert.equal(x.code, 'OWSD_ERR_IMAGE');
+    assert.equal(x.field, 'image');
+    assert.match(x.error, new RegExp(x.name.replace('.', '\\.')));
   }
-  assert.match(bad.find((x) => x.id === 'b/drawing.jpg')!.error!.error, /SVG/);
-  assert.ok(r3.filter((x) => !x.error).every((x) => x.predictions.length === 2), 'the six readable photos have their labels');
+  assert.match(bad.find((x) => x.name === 'b/drawing.jpg')!.error, /SVG/);
+  assert.ok(r3.every((x) => 'error' in x || x.predictions.length === 2), 'the six readable photos have their labels');
   assert.equal(proxy.imagesForwarded() - before3, 6, 'only the six readable photos were sent');
   console.log(`# worker confinement: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });

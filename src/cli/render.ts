@@ -1,8 +1,8 @@
 /** Plain-text rendering of fit / eval / demo results (the same objects --json prints). */
-import type { EvalReport, FitResult, ImageInput, PredictOutcome, TrafficBound } from '../index.js';
+import type { EvalReport, FitResult, ImageInput, ImageResult, PredictOutcome, TrafficBound } from '../index.js';
 import type { DemoReport } from '../server/index.js';
 import type { LeakAttackResult } from '../research.js';
-import { boundSentences } from '../index.js';
+import { boundSentences, imageResult } from '../index.js';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
@@ -157,16 +157,15 @@ export interface PredictInput {
   truth?: { label: string; name: string };
 }
 
-/** predict --json: the gateway's classify answer (`keyIds`, `failed` when some failed, `results`), per image `{name, predictions}` or `{name, error, code, field?}`. */
-export function predictJson(inputs: PredictInput[], outcomes: PredictOutcome[], keyIds: string[]): Record<string, unknown> {
+/**
+ * predict --json: the gateway's classify answer (`keyIds`, `failed` when some failed, `results`), per image the one
+ * result type (`ImageResult`: `{name, predictions}` or `{name, error, code, field?}`), from a dataset with `truth`.
+ */
+export function predictJson(inputs: PredictInput[], outcomes: PredictOutcome[], keyIds: string[]): { keyIds: string[]; failed?: number; results: Array<ImageResult & { truth?: PredictInput['truth'] }> } {
   const results = outcomes.map((r, i) => {
     const { name, truth } = inputs[i]!;
-    const t = truth ? { truth } : {};
-    if ('error' in r) {
-      const field = (r.error as { field?: string }).field;
-      return { name, ...t, error: r.error.message, code: r.error.code, ...(field ? { field } : {}) };
-    }
-    return { name, ...t, predictions: r.predictions };
+    const { name: _n, ...rest } = imageResult(name, r);
+    return { name, ...(truth ? { truth } : {}), ...rest };
   });
   const failed = results.filter((r) => 'error' in r).length;
   return { keyIds, ...(failed ? { failed } : {}), results };

@@ -7,7 +7,7 @@ export { openEncoder, openChannels, openCloud, checkKeysMatch, type CloudSetting
 export { selectData, type DataSelection, type SelectedData } from './data.js';
 export { screenImages, type BadImagePolicy, type SkippedImage } from './screen.js';
 export { fit, trainIins, labelsOf, type FitOptions, type FitResult } from './fit.js';
-export { Predictor, imageError, type PredictorOptions, type Classified, type ClassifiedSettled, type PredictOutcome, type KeyUsage } from './predict.js';
+export { Predictor, imageError, imageResult, type PredictorOptions, type Classified, type ClassifiedSettled, type PredictOutcome, type KeyUsage } from './predict.js';
 export { LocalPredictor, type ClassifiedLocal } from './predict.js';
 export { rotateKeys, rotatedBundlePath, currentBundle, openCurrentBundle, SUCCESSOR_FILE, type CurrentBundle, type RotateOptions, type RotateResult, type Successor } from './rotate.js';
 export { evaluate, type EvalOptions, type EvalReport, type TopK } from './evaluate.js';

@@ -13,7 +13,7 @@ import type { Key } from '../key/keyfile.js';
 import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
 import { Iin, topK } from '../iin/index.js';
-import { imageName, type ImageInput, type LabelScore, type Sample } from '../types.js';
+import { imageName, type ImageFailure, type ImageInput, type ImagePredictions, type ImageResult, type LabelScore, type Sample } from '../types.js';
 import { collectFeatures, featureMatrix, type EmbeddingSource, type FeatureSet, type Features, type KeyChannel, type ProgressFn } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
 import { checkKeysMatch, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
@@ -55,6 +55,21 @@ export interface ClassifiedSettled {
 
 /** One image's outcome from `predictSettled`. */
 export type PredictOutcome = { predictions: LabelScore[] } | { error: OwsdError };
+
+/**
+ * One image's outcome as the JSON every output gives (`ImageResult`: `{name, predictions}` or
+ * `{name, error, code, field?}`): `field` is the one the error names (the gateway's request field), else `field`.
+ */
+export function imageResult(name: string, outcome: { predictions: LabelScore[] }): ImagePredictions;
+export function imageResult(name: string, outcome: { error: OwsdError }, field?: string): ImageFailure;
+export function imageResult(name: string, outcome: PredictOutcome, field?: string): ImageResult;
+export function imageResult(name: string, outcome: PredictOutcome, field?: string): ImageResult {
+  if ('error' in outcome) {
+    const f = (outcome.error as OwsdError & { field?: string }).field ?? field;
+    return { name, error: outcome.error.message, code: outcome.error.code, ...(f ? { field: f } : {}) };
+  }
+  return { name, predictions: outcome.predictions };
+}
 
 /** An image's failure as an OwsdError naming the image (foreign errors wrapped). */
 export function imageError(e: unknown, image: ImageInput): OwsdError {

@@ -6,7 +6,7 @@
  *
  * - `bull:<queue>:*`: BullMQ's own keys (jobs, locks, retries);
  * - `owsd:batch:<id>`: the batch's description (data root, total, chunk, created);
- * - `owsd:batch:<id>:results`: index -> JSON result (its predictions, or its error); `owsd:batch:<id>:failed`: job
+ * - `owsd:batch:<id>:results`: index -> JSON `BatchResult` (its predictions, or its error); `owsd:batch:<id>:failed`: job
  *   id -> reason (given up); `owsd:batch:<id>:image-errors`: index -> reason, for images refused on their own (a
  *   reference outside the data root, a missing file) while the rest of their job went on;
  * - `owsd:ledger:<keyId>`: the key's shared usage counter (redis-ledger.ts).
@@ -16,10 +16,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { describe, fail, OwsdError, type ErrorCode } from '../errors.js';
+import { describe, fail, OwsdError } from '../errors.js';
 import { loadDataset } from '../data/detect.js';
 import { prepareDataset } from '../data/split.js';
-import type { LabelScore } from '../types.js';
+import type { ImageResult } from '../types.js';
 
 export const DEFAULT_QUEUE = 'owsd-batch';
 
@@ -49,23 +49,14 @@ export interface BatchInfo {
   created: string;
 }
 
-/** Why one image has no predictions (its job's other images went on). */
-export interface ImageError {
-  error: string;
-  code: ErrorCode;
-  field: string;
-}
-
-export interface ImageResult {
-  index: number;
-  id: string;
-  /** Empty when `error` is set. */
-  predictions: LabelScore[];
-  /** Set when this image was refused or could not be read; it still counts as done. */
-  error?: ImageError;
-  /** The worker that stored it (host:pid). */
-  worker: string;
-}
+/**
+ * One image's result in a batch: the one per-image result type (`ImageResult` of src/types.ts, as predict --json and
+ * the gateway give it: `{name, predictions}` or `{name, error, code, field}`) with its place in the batch (`index`)
+ * and the worker that stored it (host:pid). `name` is the sample's id (a file's path as given at submission). An
+ * image refused or unreadable on its own (a reference outside the data root, a missing or undecodable file) has its
+ * error in place and still counts as done.
+ */
+export type BatchResult = ImageResult & { index: number; worker: string };
 
 export interface BatchStatus extends BatchInfo {
   /** Images with an outcome: predictions, or an error of their own (counted in failedImages). */
@@ -225,7 +216,7 @@ export async function waitForBatch(redis: Redis, id: string, o: { timeoutMs?: nu
  * Stored results in input order, read in slices of 1000 (a batch of millions is never held at once). Throws naming
  * the first missing image unless `partial` (then missing ones are left out).
  */
-export async function* iterateResults(redis: Redis, id: string, o: { partial?: boolean } = {}): AsyncGenerator<ImageResult> {
+export async function* iterateResults(redis: Redis, id: string, o: { partial?: boolean } = {}): AsyncGenerator<BatchResult> {
   const info = await batchInfo(redis, id);
   if (!o.partial) {
     const done = await redis.hlen(resultsKey(id));
@@ -242,13 +233,13 @@ export async function* iterateResults(redis: Redis, id: string, o: { partial?: b
   }
   for (let s = 0; s < info.total; s += 1000) {
     const fields = Array.from({ length: Math.min(1000, info.total - s) }, (_, i) => String(s + i));
-    for (const raw of await redis.hmget(resultsKey(id), ...fields)) if (raw !== null) yield JSON.parse(raw) as ImageResult;
+    for (const raw of await redis.hmget(resultsKey(id), ...fields)) if (raw !== null) yield JSON.parse(raw) as BatchResult;
   }
 }
 
 /** Every stored result in input order, as an array (see iterateResults). */
-export async function batchResults(redis: Redis, id: string, o: { partial?: boolean } = {}): Promise<ImageResult[]> {
-  const out: ImageResult[] = [];
+export async function batchResults(redis: Redis, id: string, o: { partial?: boolean } = {}): Promise<BatchResult[]> {
+  const out: BatchResult[] = [];
   for await (const r of iterateResults(redis, id, o)) out.push(r);
   return out;
 }

@@ -17,10 +17,10 @@ import type { Redis } from 'ioredis';
 import { describe, OwsdError } from '../errors.js';
 import { loadDataset } from '../data/detect.js';
 import type { Key } from '../key/keyfile.js';
-import { Predictor } from '../pipeline/predict.js';
+import { imageResult, Predictor } from '../pipeline/predict.js';
 import type { CloudSettings } from '../pipeline/session.js';
-import type { ImageInput } from '../types.js';
-import { batchInfo, DEFAULT_QUEUE, failedKey, imageErrorsKey, resultsKey, type BatchJob, type ImageError, type ImageResult, type JobItem } from './jobs.js';
+import type { ImageFailure, ImageInput } from '../types.js';
+import { batchInfo, DEFAULT_QUEUE, failedKey, imageErrorsKey, resultsKey, type BatchJob, type BatchResult, type JobItem } from './jobs.js';
 import { RedisLedger } from './redis-ledger.js';
 
 export interface WorkerOptions {
@@ -150,14 +150,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // Each image is read (confined to the data root) on its own: a refused or missing file becomes that image's
     // outcome, stored like a result, and the job's other images are still sent.
     const ok: Array<{ it: JobItem; image: ImageInput }> = [];
-    const refused: Array<{ it: JobItem; error: ImageError }> = [];
+    const refused: Array<{ it: JobItem; error: ImageFailure }> = [];
     await Promise.all(
       todo.map(async (it) => {
         try {
           ok.push({ it, image: await imageOf(root, it) });
         } catch (e) {
           if (!(e instanceof ImageRefused)) throw e;
-          refused.push({ it, error: { error: e.message, code: e.code, field: 'file' } });
+          refused.push({ it, error: { name: it.id, error: e.message, code: e.code, field: 'file' } });
         }
       }),
     );
@@ -177,7 +177,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const sent: JobItem[] = [];
     ok.forEach(({ it }, j) => {
       const out = outcomes[j]!;
-      if ('error' in out) refused.push({ it, error: { error: out.error.message, code: out.error.code, field: 'image' } });
+      if ('error' in out) refused.push({ it, error: { name: it.id, error: out.error.message, code: out.error.code, field: 'image' } });
       else sent.push(it);
     });
     refused.sort((a, b) => a.it.index - b.it.index);
@@ -185,10 +185,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const m = o.redis.multi();
       ok.forEach(({ it }, j) => {
         const out = outcomes[j]!;
-        if (!('error' in out)) m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, id: it.id, predictions: out.predictions, worker: id } satisfies ImageResult));
+        if (!('error' in out)) m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, ...imageResult(it.id, out), worker: id } satisfies BatchResult));
       });
       for (const { it, error } of refused) {
-        m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, id: it.id, predictions: [], error, worker: id } satisfies ImageResult));
+        m.hsetnx(resultsKey(batchId), String(it.index), JSON.stringify({ index: it.index, ...error, worker: id } satisfies BatchResult));
         m.hsetnx(imageErrorsKey(batchId), String(it.index), error.error);
       }
       await m.exec();

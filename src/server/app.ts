@@ -9,6 +9,12 @@
  *   (`Content-Type: application/json`), which a browser cannot send cross-site without a CORS preflight.
  * - `GET /v1/openapi.json`; `GET /` (classify page) and `GET /keys` (key page), plain HTML+JS from ./web.
  *
+ * Each API route is registered with its schema from ./schemas.ts (TypeBox): fastify validates the query and JSON
+ * bodies with it (validation errors answered in the gateway's words by `requestError`), the handlers' types come
+ * from it, and /v1/openapi.json is made from the routes as registered. Multipart bodies are checked by hand
+ * (./request.ts). Responses are sent as JSON.stringify makes them (the response schemas document, they do not
+ * filter).
+ *
  * Every failure answers `{"error", "code", "field"?}` with a 4xx status naming the field, or a 5xx saying what
  * failed; never a stack trace. One log line per request (method, path, status, time): no bodies, no secret.
  *
@@ -28,15 +34,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifySchemaValidationError } from 'fastify';
 import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { describe, fail, isOwsdError, OwsdError } from '../errors.js';
 import { DEFAULT_DECODE_DEADLINE_MS, MAX_INPUT_PIXELS, SUPPORTED_FORMATS_TEXT } from '../image/decode.js';
-import { validateBudget } from '../key/keyfile.js';
 import { LOCAL_NO_ROTATION, type Gateway } from './gateway.js';
 import { addDeferredJsonParser, addServerHooks, requestTimeoutOptions } from '../internal/http-server.js';
 import { gatewayOpenApi } from './openapi.js';
 import { decodeImagesSettled, fieldOf, jsonImages, multipartImages, parseBool, parseTop, withField, type RequestLimits } from './request.js';
+import { gatewayRoutes, requestError, type ClassifyJsonBody, type GatewayRoute } from './schemas.js';
+import { imageResult } from '../pipeline/predict.js';
 import { FairQueue } from './scheduler.js';
 import type { ClassifyOutcome } from './gateway.js';
 
@@ -123,7 +131,23 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   const page = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8').replaceAll('{{formats}}', SUPPORTED_FORMATS_TEXT);
   const web = new Map(Object.entries(WEB_FILES).map(([route, f]) => [route, { body: page(f.file), type: f.type }]));
 
-  const app = Fastify({ logger: false, bodyLimit: maxBody, return503OnClosing: true, forceCloseConnections: 'idle', ...requestTimeoutOptions(opts.requestTimeoutMs) });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBody,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // The schemas say exactly what is accepted: nothing coerced, removed or defaulted behind the handler's back.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ...requestTimeoutOptions(opts.requestTimeoutMs),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // Response schemas describe (OpenAPI, types); the bodies are sent whole, as JSON.stringify writes them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // The routes as registered, with their schemas: what GET /v1/openapi.json describes.
+  const registered: GatewayRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    const schema = r.schema as GatewayRoute['schema'] | undefined;
+    if (schema?.summary && (r.method === 'GET' || r.method === 'POST')) registered.push({ method: r.method as GatewayRoute['method'], url: r.url, schema });
+  });
   app.removeContentTypeParser(['text/plain', 'application/json']); // JSON or multipart only: anything else is a clear 415
   addDeferredJsonParser(app, 'application/json', maxBody);
   void app.register(multipart, { limits: { fileSize: maxBody, files: limits.maxImages, fields: 10, parts: limits.maxImages + 10 } });
@@ -158,9 +182,15 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((err: unknown, _req, reply) => {
+  app.setErrorHandler((err: unknown, req, reply) => {
     if (isOwsdError(err)) return sendError(reply, err.status, err.code, err.message, fieldOf(err));
-    const e = err as { statusCode?: number; code?: string; message?: string };
+    const e = err as { statusCode?: number; code?: string; message?: string; validation?: FastifySchemaValidationError[]; validationContext?: string };
+    if (e.validation && e.validation.length > 0) {
+      // A request that does not match its route's schema: named in the gateway's words.
+      const part = e.validationContext ?? 'body';
+      const r = requestError(req.routeOptions.url ?? '', part, e.validation, part === 'querystring' ? req.query : part === 'body' ? req.body : undefined);
+      return sendError(reply, r.status, r.code, r.message, fieldOf(r));
+    }
     if (e.statusCode === 413 || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.code === 'FST_REQ_FILE_TOO_LARGE') {
       return sendError(reply, 413, 'OWSD_ERR_TOO_LARGE', `request too large: at most ${limits.maxImages} images and ${maxBody} bytes per body or file; send fewer or smaller images`);
     }
@@ -178,90 +208,83 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     sendError(reply, 404, 'OWSD_ERR_REQUEST', `no such endpoint: ${req.method} ${req.url.split('?')[0]} (see GET /v1/openapi.json)`),
   );
 
+  const routes = gatewayRoutes(limits.maxImages);
   for (const [route, f] of web) {
+    if (route === routes.page.url) continue;
     app.get(route, async (_req, reply) => reply.type(f.type).header('cache-control', 'no-cache').send(f.body));
   }
+  const home = web.get(routes.page.url)!;
+  app.route({ ...routes.page, handler: async (_req, reply) => reply.type(home.type).header('cache-control', 'no-cache').send(home.body) });
 
-  app.get('/v1/openapi.json', async () => gatewayOpenApi(GATEWAY_VERSION));
+  app.route({ ...routes.openapi, handler: async () => gatewayOpenApi(GATEWAY_VERSION, registered) });
   // Arrival decoding: how many run at once, wait, and were skipped because their client had gone.
-  app.get('/v1/status', async () => ({ ...(await gateway.status()), decode: { concurrency: decodeQueue.concurrency, waiting: decodeQueue.waiting, started: decodeQueue.started, skipped: decodeQueue.skipped } }));
+  app.route({ ...routes.status, handler: async () => ({ ...(await gateway.status()), decode: { concurrency: decodeQueue.concurrency, waiting: decodeQueue.waiting, started: decodeQueue.started, skipped: decodeQueue.skipped } }) });
 
-  app.post('/v1/classify', async (req: FastifyRequest, reply: FastifyReply) => {
-    // Gone clients: their queued decodes and their place in the batch queue are given up.
-    const gone = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) gone.abort();
-    };
-    // The response closes when the client's connection does (or after the answer is sent: nothing to abort then);
-    // the request closes early when the client goes mid-upload.
-    reply.raw.once('close', onClose);
-    req.raw.once('close', () => {
-      if (!req.raw.complete) gone.abort();
-    });
-    const q = req.query as Record<string, unknown>;
-    for (const [k, v] of Object.entries(q)) {
-      const bad = (message: string): never => {
-        throw withField(new OwsdError('OWSD_ERR_REQUEST', `${k} (query): ${message}`), k);
+  app.route({
+    ...routes.classify,
+    handler: async (req, reply) => {
+      // Gone clients: their queued decodes and their place in the batch queue are given up.
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) gone.abort();
       };
-      if (k !== 'top' && k !== 'details') bad('unknown parameter (expected top, details)');
-      if (typeof v !== 'string') bad('given more than once');
-    }
-    // Messages say "top (query): ...", the field is "top".
-    const inQuery = <T>(name: string, parse: (v: unknown, label: string) => T): T => {
-      try {
-        return parse(q[name], `${name} (query)`);
-      } catch (e) {
-        throw e instanceof OwsdError ? withField(e, name) : e;
+      // The response closes when the client's connection does (or after the answer is sent: nothing to abort then);
+      // the request closes early when the client goes mid-upload.
+      reply.raw.once('close', onClose);
+      req.raw.once('close', () => {
+        if (!req.raw.complete) gone.abort();
+      });
+      // The query's form was checked by its schema (digits only for top, true/false/1/0 for details).
+      const topQ = parseTop(req.query.top, 'top');
+      const detailsQ = parseBool(req.query.details, 'details');
+      const parsed = req.isMultipart() ? await multipartImages(req, limits) : jsonImages(req.body as ClassifyJsonBody);
+      const top = parsed.top ?? topQ ?? 5;
+      const details = parsed.details ?? detailsQ ?? false;
+      const client = `${req.raw.socket?.remoteAddress ?? req.ip}:${req.raw.socket?.remotePort ?? ''}`;
+      const decoded = await decodeImagesSettled(parsed.raw, limits, { queue: decodeQueue, client, signal: gone.signal, preprocess: gateway.preprocess, deadlineMs: decodeDeadlineMs });
+      const ready = decoded.flatMap((d, i) => (d instanceof OwsdError ? [] : [{ i, image: d }]));
+      const classified = ready.length > 0 ? await gateway.classify(ready.map(({ image }) => ({ image, top, details })), gone.signal) : [];
+      const outcomes: ClassifyOutcome[] = decoded.map((d) => (d instanceof OwsdError ? { error: d } : (undefined as unknown as ClassifyOutcome)));
+      ready.forEach(({ i }, j) => (outcomes[i] = classified[j]!));
+      // Each image's result is the one per-image type (src/types.ts ImageResult), with the cloud's answer beside it.
+      const results = outcomes.map((r, i) => {
+        const { name, field } = parsed.raw[i]!;
+        if ('error' in r) return imageResult(name, r, field);
+        return {
+          ...imageResult(name, r),
+          cloud: r.cloud,
+          keyId: r.keyId,
+          ...(r.scrambled ? { scrambled: `data:image/png;base64,${Buffer.from(r.scrambled).toString('base64')}` } : {}),
+        };
+      });
+      const firstOk = outcomes.find((r): r is Exclude<ClassifyOutcome, { error: OwsdError }> => !('error' in r));
+      if (!firstOk) {
+        // Every image failed: the first one's 4xx, with every image's own error beside it.
+        const first = (outcomes[0] as { error: OwsdError }).error;
+        return reply.code(first.status as 400).send({ error: first.message, code: first.code, field: (results[0] as { field?: string }).field, results });
       }
-    };
-    const topQ = inQuery('top', parseTop);
-    const detailsQ = inQuery('details', parseBool);
-    const parsed = req.isMultipart() ? await multipartImages(req, limits) : jsonImages(req.body, limits);
-    const top = parsed.top ?? topQ ?? 5;
-    const details = parsed.details ?? detailsQ ?? false;
-    const client = `${req.raw.socket?.remoteAddress ?? req.ip}:${req.raw.socket?.remotePort ?? ''}`;
-    const decoded = await decodeImagesSettled(parsed.raw, limits, { queue: decodeQueue, client, signal: gone.signal, preprocess: gateway.preprocess, deadlineMs: decodeDeadlineMs });
-    const ready = decoded.flatMap((d, i) => (d instanceof OwsdError ? [] : [{ i, image: d }]));
-    const classified = ready.length > 0 ? await gateway.classify(ready.map(({ image }) => ({ image, top, details })), gone.signal) : [];
-    const outcomes: ClassifyOutcome[] = decoded.map((d) => (d instanceof OwsdError ? { error: d } : (undefined as unknown as ClassifyOutcome)));
-    ready.forEach(({ i }, j) => (outcomes[i] = classified[j]!));
-    const results = outcomes.map((r, i) => {
-      const name = parsed.raw[i]!.name;
-      if ('error' in r) return { name, error: r.error.message, code: r.error.code, field: fieldOf(r.error) ?? parsed.raw[i]!.field };
-      return {
-        name,
-        predictions: r.predictions,
-        cloud: r.cloud,
-        keyId: r.keyId,
-        ...(r.scrambled ? { scrambled: `data:image/png;base64,${Buffer.from(r.scrambled).toString('base64')}` } : {}),
-      };
-    });
-    const firstOk = outcomes.find((r): r is Exclude<ClassifyOutcome, { error: OwsdError }> => !('error' in r));
-    if (!firstOk) {
-      // Every image failed: the first one's 4xx, with every image's own error beside it.
-      const first = (outcomes[0] as { error: OwsdError }).error;
-      return reply.code(first.status).send({ error: first.message, code: first.code, field: results[0]!.field, results });
-    }
-    // The keys of the bundle that answered (during a rotation: the old or the new one, never a mix).
-    return { keyIds: firstOk.keyIds, ...(results.length > ready.length ? { failed: results.length - ready.length } : {}), results };
+      // The keys of the bundle that answered (during a rotation: the old or the new one, never a mix).
+      return { keyIds: firstOk.keyIds, ...(results.length > ready.length ? { failed: results.length - ready.length } : {}), results };
+    },
   });
 
-  app.post('/v1/keys/rotate', async (req: FastifyRequest) => {
-    if (gateway.mode === 'local') fail('OWSD_ERR_FORBIDDEN', LOCAL_NO_ROTATION); // no key is in use
-    if (!isLoopback(req.ip)) fail('OWSD_ERR_FORBIDDEN', `key rotation is accepted only from this machine (127.0.0.1), not from ${req.ip}: run owsd key rotate on the gateway's host`);
-    // A browser can send an empty or form POST cross-site without asking; a JSON one needs a CORS preflight, which
-    // this gateway never grants.
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') {
-      throw withField(new OwsdError('OWSD_ERR_CROSS_SITE', `key rotation must be a JSON request (Content-Type: application/json, body {} or {"budget": N}), got ${type ? `Content-Type ${JSON.stringify(type)}` : 'no Content-Type'}: owsd key rotate --gateway and the key page send one`), 'Content-Type');
-    }
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) fail('OWSD_ERR_REQUEST', 'body: expected a JSON object, e.g. {} or {"budget": 9000}');
-    for (const k of Object.keys(body)) if (k !== 'budget') fail('OWSD_ERR_REQUEST', `${k}: unknown field (expected budget)`);
-    const budget = body.budget;
-    // Checked here, before the gateway logs or records a rotation: an integer from 1 to MAX_BUDGET.
-    return gateway.rotate({ budget: budget === undefined ? undefined : validateBudget(budget, 'budget', 'OWSD_ERR_REQUEST') });
+  app.route({
+    ...routes.rotate,
+    // Who may rotate, and how, is decided before the body is looked at.
+    preValidation: async (req) => {
+      if (gateway.mode === 'local') fail('OWSD_ERR_FORBIDDEN', LOCAL_NO_ROTATION); // no key is in use
+      if (!isLoopback(req.ip)) fail('OWSD_ERR_FORBIDDEN', `key rotation is accepted only from this machine (127.0.0.1), not from ${req.ip}: run owsd key rotate on the gateway's host`);
+      // A browser can send an empty or form POST cross-site without asking; a JSON one needs a CORS preflight, which
+      // this gateway never grants.
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') {
+        throw withField(new OwsdError('OWSD_ERR_CROSS_SITE', `key rotation must be a JSON request (Content-Type: application/json, body {} or {"budget": N}), got ${type ? `Content-Type ${JSON.stringify(type)}` : 'no Content-Type'}: owsd key rotate --gateway and the key page send one`), 'Content-Type');
+      }
+      req.body ??= {}; // an empty body is {}
+    },
+    // The body was checked by its schema (budget an integer from 1 to MAX_BUDGET) before the gateway logs or records a rotation.
+    handler: async (req) => gateway.rotate({ budget: req.body.budget }),
   });
 
-  return app;
+  return app as unknown as FastifyInstance;
 }

@@ -26,7 +26,7 @@ import { readBundle, type Bundle } from '../pipeline/bundle.js';
 import { boundText, type TrafficBound } from '../pipeline/bound.js';
 import { currentBundle, rotateKeys } from '../pipeline/rotate.js';
 import type { CloudSettings } from '../pipeline/session.js';
-import type { ImageInput, LabelScore } from '../types.js';
+import type { ImageInput, ImagePredictions } from '../types.js';
 import { Batcher } from './batcher.js';
 
 export interface GatewayOptions extends ResolveOptions {
@@ -66,8 +66,12 @@ export interface CloudLabel {
   score: number;
 }
 
-export interface ClassifyResult {
-  predictions: LabelScore[];
+/**
+ * One image's outcome in the process (`Gateway.classify`): the per-image result of src/types.ts without its name
+ * (the request knows it), with the cloud's answer, the keys and the scrambled bytes. POST /v1/classify sends it as
+ * `ImagePredictions` with `cloud`, `keyId` and `scrambled` as a data: URL (./schemas.ts `ClassifiedImage`).
+ */
+export interface ClassifyResult extends Omit<ImagePredictions, 'name'> {
   /** The cloud's own top-5 for the scrambled image (first key): what it "sees". Empty in local mode (nothing was sent). */
   cloud: CloudLabel[];
   /** The key that scrambled the image sent (the first key of the bundle); absent in local mode (no key is used). */
@@ -109,7 +113,8 @@ export interface GatewayStatus {
     encoders: string[];
     imageSize: number;
     trainImages: number;
-    validation: { both: number | null; embedding: number | null; cloud: number | null; cloudGain: number | null };
+    /** Validation top-1 as `owsd fit --json` gives it: `{top1}` per IIN (null when not measured), and the cloud gain. */
+    validation: { both: { top1: number | null }; embedding: { top1: number | null }; cloud: { top1: number | null }; cloudGain: number | null };
     rotatable: boolean;
   };
   /** The cloud and its health; null in local mode (no cloud is contacted, not even for its health). */
@@ -325,7 +330,7 @@ export class Gateway {
         encoders: s.bundle.encoders.map((e) => e.name),
         imageSize: s.bundle.imageSize,
         trainImages: s.bundle.data.train,
-        validation: { both, embedding: emb, cloud: v('cloud'), cloudGain: both !== null && emb !== null ? both - emb : null },
+        validation: { both: { top1: both }, embedding: { top1: emb }, cloud: { top1: v('cloud') }, cloudGain: both !== null && emb !== null ? both - emb : null },
         rotatable: p instanceof Predictor && Boolean(s.bundle.training),
       },
       // Local mode: no cloud client exists, so nothing is asked of any cloud, not even its health.

@@ -12,6 +12,7 @@ import { decodeRgb, type DecodeOptions } from '../image/decode.js';
 import type { PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
 import type { FairQueue } from './scheduler.js';
+import type { ClassifyJsonBody } from './schemas.js';
 
 export interface RequestLimits {
   maxImages: number;
@@ -70,25 +71,18 @@ function decodeBase64(s: string, field: string): Uint8Array {
   return new Uint8Array(Buffer.from(body, 'base64'));
 }
 
-export function jsonImages(body: unknown, limits: RequestLimits): { raw: RawImage[]; top?: number; details?: boolean } {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    return fieldError('body', 'expected a JSON object {"images": [...]} (or multipart/form-data with image files)');
-  }
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['images', 'top', 'details'].includes(k)) fieldError(k, 'unknown field (expected images, top, details)');
-  if (!Array.isArray(b.images)) return fieldError('images', `expected an array of base64 images, got ${b.images === undefined ? 'nothing' : typeof b.images}`);
-  if (b.images.length === 0) return fieldError('images', 'expected at least one image');
-  if (b.images.length > limits.maxImages) return fieldError('images', `at most ${limits.maxImages} images per request, got ${b.images.length}`);
-  const raw = b.images.map((item: unknown, i): RawImage => {
+/**
+ * The images of a JSON classify request, whose form fastify has already checked against its schema
+ * (./schemas.ts `classifyJsonBody`: an object with 1 to maxImages images, known fields only); here each image's
+ * base64 is decoded (its own error naming `images[i]` or `images[i].data`).
+ */
+export function jsonImages(body: ClassifyJsonBody): { raw: RawImage[]; top?: number; details?: boolean } {
+  const raw = body.images.map((item, i): RawImage => {
     const field = `images[${i}]`;
     if (typeof item === 'string') return { field, name: field, bytes: decodeBase64(item, field) };
-    if (item && typeof item === 'object' && typeof (item as { data?: unknown }).data === 'string') {
-      const { data, name } = item as { data: string; name?: unknown };
-      return { field, name: typeof name === 'string' && name ? name : field, bytes: decodeBase64(data, `${field}.data`) };
-    }
-    return fieldError(field, 'expected a base64 string or {"data": "<base64>", "name": "..."}');
+    return { field, name: item.name || field, bytes: decodeBase64(item.data, `${field}.data`) };
   });
-  return { raw, top: parseTop(b.top, 'top'), details: parseBool(b.details, 'details') };
+  return { raw, top: parseTop(body.top, 'top'), details: parseBool(body.details, 'details') };
 }
 
 /** RFC 2046: a boundary is 1 to 70 characters from a small set, not ending in a space. */

@@ -100,7 +100,7 @@ export function registerBatch(program: Command): void {
           let firstError = '';
           for (let r = first; !r.done; r = await rows.next()) {
             total++;
-            if (r.value.error && failed++ === 0) firstError = r.value.error.error;
+            if ('error' in r.value && failed++ === 0) firstError = r.value.error;
             if (!out.write(`${JSON.stringify(r.value)}\n`)) await once(out, 'drain');
           }
           if (out !== process.stdout) await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));

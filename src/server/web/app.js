@@ -28,14 +28,15 @@ async function showWarning() {
     const w = $('#warning');
     w.hidden = !s.warning;
     w.textContent = s.warning ? `⚠ ${s.warning}` : '';
-    const v = s.bundle.validation;
+    const v = s.bundle.validation; // {both, embedding, cloud}: {top1} each, as owsd fit --json gives them
+    const top1 = (a) => (a.top1 === null ? '-' : pct(a.top1));
     const local = s.mode === 'local';
     $('#mode').hidden = !local;
     $('#mode').textContent = local ? LOCAL_TEXT : '';
     if (local) $('.intro').textContent = 'Drop images to classify them. This gateway serves locally: each image is classified here, from its embedding alone, and nothing is sent to any cloud.';
     $('#model').textContent = local
-      ? `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · local: no cloud, no key, no submissions spent · validation top-1 (embedding alone) ${v.embedding === null ? '-' : pct(v.embedding)}`
-      : `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${v.both === null ? '-' : pct(v.both)}`;
+      ? `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · local: no cloud, no key, no submissions spent · validation top-1 (embedding alone) ${top1(v.embedding)}`
+      : `${s.bundle.classes.length} labels · encoder ${s.bundle.encoders.join(' + ')} · cloud ${s.cloud.model} (${s.cloud.health.ok ? 'ready' : 'unreachable'}) · key ${s.keys.map((k) => k.keyId).join(', ')} · validation top-1 ${top1(v.both)}`;
     return s.mode;
   } catch {
     return undefined; /* the status is a nicety here */
@@ -70,6 +71,8 @@ async function classify(files) {
     state.className = 'state error';
     state.textContent = failed === n ? `Could not classify: none of the ${plural(n)} could be read (see each below).` : `Done: ${n - failed} of ${plural(n)} classified, ${how}; ${failed} could not be read (see below).`;
   }
+  // Each result is the per-image result of predict --json and batch results (src/types.ts ImageResult, docs/json.md):
+  // {name, predictions} (here with cloud, keyId, scrambled) or {name, error, code, field}.
   const cards = body.results.map((r, i) => {
     if (r.error) {
       const card = document.createElement('article');

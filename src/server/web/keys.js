@@ -60,7 +60,8 @@ async function refresh() {
   );
   const dl = $('#service');
   dl.replaceChildren();
-  const v = s.bundle.validation;
+  const v = s.bundle.validation; // {both, embedding, cloud}: {top1} each, as owsd fit --json gives them
+  const top1 = (a) => (a.top1 === null ? '-' : pct(a.top1));
   fact(dl, 'bundle', `created ${s.bundle.created}`);
   fact(dl, 'labels', s.bundle.classes.map((c) => c.name).join(', '));
   fact(dl, 'encoder', s.bundle.encoders.join(' + '));
@@ -68,8 +69,8 @@ async function refresh() {
   fact(dl, 'cloud', local ? 'none contacted (local mode)' : `${s.cloud.model} at ${s.cloud.url}: ${s.cloud.health.detail}`);
   const gain = `cloud gain ${v.cloudGain === null ? '-' : `${(100 * v.cloudGain).toFixed(1)} points`}`;
   fact(dl, 'validation top-1', local
-    ? `${v.embedding === null ? '-' : pct(v.embedding)} embedding alone, served here (with the cloud ${v.both === null ? '-' : pct(v.both)}; ${gain})`
-    : `${v.both === null ? '-' : pct(v.both)} (embedding alone ${v.embedding === null ? '-' : pct(v.embedding)}; ${gain})`);
+    ? `${top1(v.embedding)} embedding alone, served here (with the cloud ${top1(v.both)}; ${gain})`
+    : `${top1(v.both)} (embedding alone ${top1(v.embedding)}; ${gain})`);
   // What an observer who could invert the scrambler would learn, as fit measured it (the words owsd fit prints).
   fact(dl, 'any-inverter bound', s.bound.text).id = 'bound';
   fact(dl, 'served', `${plural(s.served.images, 'image')} in ${plural(s.served.batches, 'batch', 'batches')}`);
