@@ -105,7 +105,7 @@ export interface GeneratorGraphOptions {
   form?: GeneratorForm;
   /** Experiments (bench, tests): each layer's form, overriding `form`'s. */
   layerForms?: LayerForm[];
-  /** Experiments: the tail ('separate': v1's twelve nodes; 'fused': the 'fused' form's four). Default: the form's. */
+  /** Experiments: the tail ('separate': v1's fourteen nodes; 'fused': the 'fused' form's four). Default: the form's. */
   tail?: 'separate' | 'fused';
 }
 
@@ -133,8 +133,9 @@ export type LayerForm = 'convtranspose' | 'subpixel' | 'conv3x3';
  * - 'fused' (design dcgan-he-v3): 'hybrid''s layers and a four-node tail (`tail: 'fused'`): LayerNormalization
  *   over each image (scale 2), Sigmoid, QuantizeLinear to uint8, and the NHWC Transpose on the 8-bit values.
  *   255·σ(2z) = 127.5·tanh(z) + 127.5, and QuantizeLinear rounds half to even and saturates as Round and Clip do,
- *   so it is v1's function up to float rounding; the twelve-node tail read and wrote the float image about ten
- *   times, this one four, and ORT's Sub with an [N,1,1,1] operand was the slowest node of v1 at batch 32.
+ *   so it is v1's function up to float rounding; v1's fourteen-node tail passed over the float image about a dozen
+ *   times, this one four, and its Sub with an [N,1,1,1] operand was v1's slowest node at batch 32
+ *   (docs/generator-choice.md).
  */
 export type GeneratorForm = 'convtranspose' | 'subpixel' | 'hybrid' | 'fused';
 
