@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createKey, DEFAULT_BASE_CHANNELS, DEFAULT_IMAGE_SIZE, Encoder, readKeyFile, resolveModel, Scrambler, writeKeyFile, type Key } from '../src/index.js';
 import { buildGeneratorModel, generatorForm, startSide, type GeneratorForm, type LayerForm } from '../src/scrambler/generator.js';
 import { DEFAULT_DESIGN } from '../src/key/keyfile.js';
+import { defaultBatchSize, MAX_GENERATOR_BATCH } from '../src/scrambler/scrambler.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { decodeModel } from '../src/internal/onnx-graph.js';
 import { imagenetteFiles, modelsDir, tempDir } from './helpers.js';
@@ -144,6 +145,26 @@ test('dcgan-he-v3 on real embeddings at 256 and 96 px: the same PNG pixels as Co
     assert.deepEqual(Buffer.from(await s.pixels(emb, files.length)), Buffer.from(v3.pixels));
     await s.release();
   }
+});
+
+test('a generator run is at most 16 images, and the pixels are the same bytes whatever the run size', async () => {
+  const key = createKey({ secret: new Uint8Array(32).fill(23), imageSize: 96, baseChannels: 32, embeddingNoise: 0, design: 'dcgan-he-v3' });
+  // The memory rule alone would give hundreds of images per run at this size (and 200 at 96 px, 256 channels).
+  assert.equal(defaultBatchSize(key.generator), MAX_GENERATOR_BATCH);
+  assert.equal(MAX_GENERATOR_BATCH, 16);
+  assert.equal(defaultBatchSize({ imageSize: 96, baseChannels: 256, design: 'dcgan-he-v3' }), 16);
+  const n = 20;
+  const dim = 24;
+  const x = Float32Array.from({ length: n * dim }, (_, i) => Math.max(0, Math.sin(i * 0.61)));
+  const out: Buffer[] = [];
+  for (const batchSize of [undefined, 3, n]) {
+    const s = await Scrambler.create(key, dim, { batchSize });
+    assert.equal(s.batchSize, batchSize ?? 16);
+    out.push(Buffer.from(await s.pixels(x, n)));
+    await s.release();
+  }
+  assert.deepEqual(out[1], out[0]);
+  assert.deepEqual(out[2], out[0]);
 });
 
 test('a key file keeps its design: a v1 key reads back as v1 and runs ConvTranspose; an unknown design is refused by name', async () => {
