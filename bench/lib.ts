@@ -30,6 +30,26 @@ export async function rate(n: number, fn: () => Promise<unknown> | unknown, seco
   return items / ((performance.now() - start) / 1000);
 }
 
+/**
+ * Items/s of `fn` as `rate` measures it, and the CPU time this process spent per item (all its threads: ORT's
+ * intra-op pool and the main thread), in ms. On a shared machine the wall-clock rate depends on the others' load;
+ * the CPU time per item much less (onnxruntime's threads sleep rather than spin when idle, settings.ortSpinning),
+ * so it is what compares forms and settings across a noisy run.
+ */
+export async function rateAndCpu(n: number, fn: () => Promise<unknown> | unknown, seconds = BENCH_SECONDS): Promise<{ rate: number; cpuMsPerItem: number }> {
+  await fn();
+  let items = 0;
+  const c0 = process.cpuUsage();
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    await fn();
+    items += n;
+  }
+  const wall = (performance.now() - start) / 1000;
+  const c = process.cpuUsage(c0);
+  return { rate: items / wall, cpuMsPerItem: (c.user + c.system) / 1000 / items };
+}
+
 /** Seconds one call of `fn` takes. */
 export async function time<T>(fn: () => Promise<T> | T): Promise<{ seconds: number; value: T }> {
   const t0 = performance.now();
@@ -68,7 +88,7 @@ export function peakRssMb(): number {
 }
 
 /** GFLOP/s of one ORT MatMul [m,k] @ [k,n] with both operands as inputs: best and median of `reps` runs. */
-export async function measureMatmul(m: number, k: number, n: number, reps = 40): Promise<{ best: number; median: number }> {
+export async function measureMatmul(m: number, k: number, n: number, reps = 40): Promise<{ best: number; median: number; perCpuSecond: number }> {
   const graph = makeGraph(
     'matmul',
     [makeNode('MatMul', ['a', 'b'], ['c'])],
@@ -80,24 +100,28 @@ export async function measureMatmul(m: number, k: number, n: number, reps = 40):
   const a = floatTensor(Float32Array.from({ length: m * k }, () => rng.next() - 0.5), [m, k]);
   const b = floatTensor(Float32Array.from({ length: k * n }, () => rng.next() - 0.5), [k, n]);
   const times: number[] = [];
+  let cpu = { user: 0, system: 0 };
   for (let i = 0; i < reps + 3; i++) {
+    if (i === 3) cpu = process.cpuUsage();
     const t0 = performance.now();
     await session.run({ a, b });
     if (i >= 3) times.push(performance.now() - t0);
   }
+  cpu = process.cpuUsage(cpu);
   await session.release();
   times.sort((p, q) => p - q);
   const flop = 2 * m * k * n;
-  return { best: flop / (times[0]! * 1e6), median: flop / (times[times.length >> 1]! * 1e6) };
+  return { best: flop / (times[0]! * 1e6), median: flop / (times[times.length >> 1]! * 1e6), perCpuSecond: (flop * reps) / ((cpu.user + cpu.system) * 1e3) };
 }
 
 /**
  * This machine's sustained float32 matmul rate: a square 1024 MatMul in ORT on all its threads (what every stage's
- * FLOP rate is a share of), median of 30 runs.
+ * FLOP rate is a share of), median of 30 runs; and its GFLOP per CPU-second (the FLOPs over the CPU time of the 30
+ * runs), the load-robust rate that stages' GFLOP per CPU-second are compared with.
  */
-export async function machinePeakGflops(): Promise<{ median: number; best: number; shape: number[] }> {
+export async function machinePeakGflops(): Promise<{ median: number; best: number; perCpuSecond: number; shape: number[] }> {
   const r = await measureMatmul(1024, 1024, 1024, 30);
-  return { median: +r.median.toFixed(1), best: +r.best.toFixed(1), shape: [1024, 1024, 1024] };
+  return { median: +r.median.toFixed(1), best: +r.best.toFixed(1), perCpuSecond: +r.perCpuSecond.toFixed(1), shape: [1024, 1024, 1024] };
 }
 
 /** Print rows as an aligned text table (columns: the keys of the first row unless given). */

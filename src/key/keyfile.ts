@@ -41,8 +41,10 @@ export const PAPER_BASE_CHANNELS = 1024;
  * it has its own name: a key file says which one it means, and v1 keys keep producing exactly their old images.
  * The default stays v1: on the shared 2-core machine one bench run had v2 18-43% faster and the next had it up to
  * 28% slower (docs/generator-choice.md); `node dist/bench/stages.js generator` times both forms side by side.
+ * 'dcgan-he-v3': v2's layers and a fused tail (LayerNormalization, Sigmoid, QuantizeLinear; the 'fused' form), the
+ * same function again up to float rounding, with its own name for the same reason.
  */
-export const GENERATOR_DESIGNS = ['dcgan-he-v1', 'dcgan-he-v2'] as const;
+export const GENERATOR_DESIGNS = ['dcgan-he-v1', 'dcgan-he-v2', 'dcgan-he-v3'] as const;
 export type GeneratorDesignName = (typeof GENERATOR_DESIGNS)[number];
 export const DEFAULT_DESIGN: GeneratorDesignName = 'dcgan-he-v1';
 /** The design the committed studies ran (src/experiments keep it, so their results stay reproducible). */

@@ -103,7 +103,19 @@ export interface GeneratorGraphOptions {
   exposeFloat?: boolean;
   /** How each stride-2 layer is written (default: the key design's form, `generatorForm`). */
   form?: GeneratorForm;
+  /** Experiments (bench, tests): each layer's form, overriding `form`'s. */
+  layerForms?: LayerForm[];
+  /** Experiments: the tail ('separate': v1's fourteen nodes; 'fused': the 'fused' form's four). Default: the form's. */
+  tail?: 'separate' | 'fused';
 }
+
+/**
+ * How one stride-2 layer is written: a ConvTranspose, the four phase Convs (2x2) with Concat and DepthToSpace, or
+ * one 3x3 Conv with 4·Cout outputs (each phase's kernel in its 2x2 corner of the window, zeros elsewhere: 2.25x the
+ * multiply-adds, one node) and DepthToSpace. conv3x3 was measured slower than both at 96 and 256 px
+ * (docs/generator-choice.md) and is kept for the bench.
+ */
+export type LayerForm = 'convtranspose' | 'subpixel' | 'conv3x3';
 
 /**
  * How the stride-2, 4x4, pad-1 transposed convolutions are written in the graph.
@@ -118,8 +130,14 @@ export interface GeneratorGraphOptions {
  *   channels are many and pixels few (profile: the paper's first layer 307 -> 164 ms per 16 images); on the large,
  *   few-channel layers the Concat, DepthToSpace and layout reorders cost more than they save
  *   (docs/generator-choice.md).
+ * - 'fused' (design dcgan-he-v3): 'hybrid''s layers and a four-node tail (`tail: 'fused'`): LayerNormalization
+ *   over each image (scale 2), Sigmoid, QuantizeLinear to uint8, and the NHWC Transpose on the 8-bit values.
+ *   255·σ(2z) = 127.5·tanh(z) + 127.5, and QuantizeLinear rounds half to even and saturates as Round and Clip do,
+ *   so it is v1's function up to float rounding; v1's fourteen-node tail passed over the float image about a dozen
+ *   times, this one four, and its Sub with an [N,1,1,1] operand was v1's slowest node at batch 32
+ *   (docs/generator-choice.md).
  */
-export type GeneratorForm = 'convtranspose' | 'subpixel' | 'hybrid';
+export type GeneratorForm = 'convtranspose' | 'subpixel' | 'hybrid' | 'fused';
 
 /** In the 'hybrid' form, the layers whose input side is at most this many pixels are sub-pixel Convs. */
 export const HYBRID_MAX_SIDE = 8;
@@ -145,9 +163,32 @@ export function phaseKernel(w: Float32Array, cin: number, cout: number, a: numbe
   return k;
 }
 
+/**
+ * The 3x3 Conv kernel [4·Cout, Cin, 3, 3] of a ConvTranspose kernel [Cin, Cout, 4, 4]: output channel
+ * (2a + b)·Cout + c is phase (a, b) of channel c (DCR order for DepthToSpace); phase a reads window rows a, a + 1
+ * with taps PHASE_TAPS[a], the other row is zero.
+ */
+export function conv3x3Kernel(w: Float32Array, cin: number, cout: number): Float32Array {
+  const k = new Float32Array(4 * cout * cin * 9);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      for (let co = 0; co < cout; co++) {
+        for (let ci = 0; ci < cin; ci++) {
+          for (let dy = 0; dy < 2; dy++) {
+            for (let dx = 0; dx < 2; dx++) {
+              k[((((2 * a + b) * cout + co) * cin + ci) * 3 + a + dy) * 3 + b + dx] = w[((ci * cout + co) * 4 + PHASE_TAPS[a]![dy]!) * 4 + PHASE_TAPS[b]![dx]!]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return k;
+}
+
 /** The graph form a design is run with. */
 export function generatorForm(g: GeneratorDesign): GeneratorForm {
-  return g.design === 'dcgan-he-v1' ? 'convtranspose' : 'hybrid';
+  return g.design === 'dcgan-he-v1' ? 'convtranspose' : g.design === 'dcgan-he-v2' ? 'hybrid' : 'fused';
 }
 
 /** The ONNX model bytes of the key's generator for `inputDim`-dimensional embeddings. */
@@ -172,11 +213,16 @@ export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorG
     relus.push(`relu${i}`);
     const out = `deconv${i + 1}`;
     const side = s0 << i;
-    if (form === 'convtranspose' || (form === 'hybrid' && side > HYBRID_MAX_SIDE)) {
+    const [cin, cout] = d.layer.dims as [number, number];
+    const lf: LayerForm = opts.layerForms?.[i] ?? (form === 'convtranspose' || (form !== 'subpixel' && side > HYBRID_MAX_SIDE) ? 'convtranspose' : 'subpixel');
+    if (lf === 'convtranspose') {
       inits.push(makeTensor(`w_${d.layer.name}`, d.layer.dims, d.weights));
       nodes.push(makeNode('ConvTranspose', [`relu${i}`, `w_${d.layer.name}`], [out], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }));
+    } else if (lf === 'conv3x3') {
+      inits.push(makeTensor(`w_${d.layer.name}_3x3`, [4 * cout, cin, 3, 3], conv3x3Kernel(d.weights, cin, cout)));
+      nodes.push(makeNode('Conv', [`relu${i}`, `w_${d.layer.name}_3x3`], [`${out}_phases`], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
+      nodes.push(makeNode('DepthToSpace', [`${out}_phases`], [out], { blocksize: 2, mode: 'DCR' }));
     } else {
-      const [cin, cout] = d.layer.dims as [number, number];
       const phases: string[] = [];
       for (let a = 0; a < 2; a++) {
         for (let b = 0; b < 2; b++) {
@@ -193,28 +239,52 @@ export function buildGeneratorModel(key: Key, inputDim: number, opts: GeneratorG
     }
     x = out;
   });
-  // Per-image standardisation over all pixels and channels, then tanh.
-  inits.push(makeTensor('eps', [], [1e-6]));
-  inits.push(makeTensor('half_range', [], [127.5]));
-  inits.push(makeTensor('zero_f', [], [0]));
-  inits.push(makeTensor('max_f', [], [255]));
-  nodes.push(
-    makeNode('ReduceMean', [x], ['mean'], { axes: [1, 2, 3], keepdims: 1 }),
-    makeNode('Sub', [x, 'mean'], ['centred']),
-    makeNode('Mul', ['centred', 'centred'], ['sq']),
-    makeNode('ReduceMean', ['sq'], ['var'], { axes: [1, 2, 3], keepdims: 1 }),
-    makeNode('Add', ['var', 'eps'], ['var_eps']),
-    makeNode('Sqrt', ['var_eps'], ['std']),
-    makeNode('Div', ['centred', 'std'], ['standard']),
-    makeNode('Tanh', ['standard'], ['image_float']),
-    // [-1,1] → [0,255], rounded half to even, clipped, uint8, NHWC for the PNG encoder.
-    makeNode('Mul', ['image_float', 'half_range'], ['scaled']),
-    makeNode('Add', ['scaled', 'half_range'], ['shifted']),
-    makeNode('Round', ['shifted'], ['rounded']),
-    makeNode('Clip', ['rounded', 'zero_f', 'max_f'], ['clipped']),
-    makeNode('Transpose', ['clipped'], ['nhwc'], { perm: [0, 2, 3, 1] }),
-    makeNode('Cast', ['nhwc'], ['pixels'], { to: 2 }),
-  );
+  if ((opts.tail ?? (form === 'fused' ? 'fused' : 'separate')) === 'fused') {
+    // The same function in four passes: LayerNormalization over each image (its mean and variance, eps 1e-6) with
+    // scale 2, then 255·sigmoid(2z) = 127.5·tanh(z) + 127.5, rounded half to even and saturated to 0-255 by
+    // QuantizeLinear (scale 1/255, zero point 0), then NHWC on the 8-bit values.
+    const S = g.imageSize;
+    inits.push(int64Tensor('shape_flat', [2], [-1, 3 * S * S]));
+    inits.push(int64Tensor('shape_image', [4], [-1, 3, S, S]));
+    inits.push(makeTensor('ln_scale', [3 * S * S], new Float32Array(3 * S * S).fill(2)));
+    inits.push(makeTensor('q_scale', [], [1 / 255]));
+    inits.push(makeTensor('q_zero', [], [0], 'UINT8'));
+    nodes.push(
+      makeNode('Reshape', [x, 'shape_flat'], ['flat']),
+      makeNode('LayerNormalization', ['flat', 'ln_scale'], ['standard2_flat'], { axis: 1, epsilon: 1e-6 }),
+      makeNode('Reshape', ['standard2_flat', 'shape_image'], ['standard2']),
+      makeNode('Sigmoid', ['standard2'], ['unit']),
+      makeNode('QuantizeLinear', ['unit', 'q_scale', 'q_zero'], ['pixels_nchw']),
+      makeNode('Transpose', ['pixels_nchw'], ['pixels'], { perm: [0, 2, 3, 1] }),
+    );
+    if (opts.exposeFloat) {
+      inits.push(makeTensor('two_f', [], [2]), makeTensor('one_f', [], [1]));
+      nodes.push(makeNode('Mul', ['unit', 'two_f'], ['unit2']), makeNode('Sub', ['unit2', 'one_f'], ['image_float']));
+    }
+  } else {
+    // Per-image standardisation over all pixels and channels, then tanh.
+    inits.push(makeTensor('eps', [], [1e-6]));
+    inits.push(makeTensor('half_range', [], [127.5]));
+    inits.push(makeTensor('zero_f', [], [0]));
+    inits.push(makeTensor('max_f', [], [255]));
+    nodes.push(
+      makeNode('ReduceMean', [x], ['mean'], { axes: [1, 2, 3], keepdims: 1 }),
+      makeNode('Sub', [x, 'mean'], ['centred']),
+      makeNode('Mul', ['centred', 'centred'], ['sq']),
+      makeNode('ReduceMean', ['sq'], ['var'], { axes: [1, 2, 3], keepdims: 1 }),
+      makeNode('Add', ['var', 'eps'], ['var_eps']),
+      makeNode('Sqrt', ['var_eps'], ['std']),
+      makeNode('Div', ['centred', 'std'], ['standard']),
+      makeNode('Tanh', ['standard'], ['image_float']),
+      // [-1,1] → [0,255], rounded half to even, clipped, uint8, NHWC for the PNG encoder.
+      makeNode('Mul', ['image_float', 'half_range'], ['scaled']),
+      makeNode('Add', ['scaled', 'half_range'], ['shifted']),
+      makeNode('Round', ['shifted'], ['rounded']),
+      makeNode('Clip', ['rounded', 'zero_f', 'max_f'], ['clipped']),
+      makeNode('Transpose', ['clipped'], ['nhwc'], { perm: [0, 2, 3, 1] }),
+      makeNode('Cast', ['nhwc'], ['pixels'], { to: 2 }),
+    );
+  }
   if (opts.exposeActivations) for (const r of relus) extraOutputs.push(valueInfo(r, 'FLOAT', ['batch', 'c', 'h', 'w']));
   if (opts.exposeFloat) extraOutputs.push(valueInfo('image_float', 'FLOAT', ['batch', 3, g.imageSize, g.imageSize]));
   const graph = makeGraph(

@@ -28,7 +28,7 @@ export interface ScramblerOptions {
    */
   noiseSeed?: string;
   threads?: number;
-  /** Images per generator run (memory grows with it; the default, defaultBatchSize, keeps a run's growth near 150-200 MB). */
+  /** Images per generator run (memory grows with it; the default, defaultBatchSize, keeps a run's growth under 150-200 MB and at most 16 images). */
   batchSize?: number;
   exposeActivations?: boolean;
 }
@@ -36,14 +36,20 @@ export interface ScramblerOptions {
 /** The activations of 16 images of the paper's generator (256 px, 1024 base channels): what one run may use. */
 const BATCH_ACTIVATION_BYTES = 16 * generatorActivationBytes({ imageSize: 256, baseChannels: 1024, design: 'dcgan-he-v1' });
 
+/** The most images per generator run: past it, each layer's activations outgrow the caches and a run costs more CPU per image. */
+export const MAX_GENERATOR_BATCH = 16;
+
 /**
- * Images per generator run for a design: as many as fit the activations of 16 paper-size images. Measured on the
- * 2-core machine (`node` with `Scrambler.pixels`, 576-d input): 256 px, 16 images: +151 MB, 122 images/s; 32 px,
- * 185 images: +175 MB, 495 images/s. The old rule scaled by pixels alone (1,024 images at 32 px) and cost +1.6 GB
- * for 411 images/s: small images' early layers are as large as big ones'.
+ * Images per generator run for a design: as many as fit the activations of 16 paper-size images, and at most
+ * MAX_GENERATOR_BATCH. Measured on the 2-core machine (`node` with `Scrambler.pixels`, 576-d input): 256 px, 16
+ * images: +151 MB, 122 images/s; 32 px, 185 images: +175 MB, 495 images/s. The old rule scaled by pixels alone
+ * (1,024 images at 32 px) and cost +1.6 GB for 411 images/s: small images' early layers are as large as big ones'.
+ * The cap: 200 images per call at 256 channels, CPU time per image, runs of the memory rule's size against runs of
+ * 16 (interleaved, load 6-7; docs/generator-choice.md): 96 px v1 1.21 against 0.67 ms (200 per run), v3 0.80
+ * against 0.56; 256 px v1 3.64 against 2.99 ms (43 per run); the pixels are the same bytes whatever the run size.
  */
 export function defaultBatchSize(g: GeneratorDesign): number {
-  return Math.max(1, Math.floor(BATCH_ACTIVATION_BYTES / generatorActivationBytes(g)));
+  return Math.max(1, Math.min(MAX_GENERATOR_BATCH, Math.floor(BATCH_ACTIVATION_BYTES / generatorActivationBytes(g))));
 }
 
 export class Scrambler {
