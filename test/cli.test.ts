@@ -25,6 +25,10 @@ test('owsd key new/show: 0600 file, and the secret appears in no output', async 
   assert.equal(info.generator.imageSize, 128);
   assert.match(info.keyId, /^k_[0-9a-f]{16}$/);
   const text = await owsd(['key', 'show', keyFile]);
+  assert.match(text.stdout, /→ 4x4x256 → 128x128x3/, 'a power of two starts at 4 px');
+  const odd = path.join(dir, 'k96.key');
+  assert.equal((await owsd(['key', 'new', '--out', odd, '--image-size', '96'])).code, 0);
+  assert.match((await owsd(['key', 'show', odd])).stdout, /→ 3x3x256 → 96x96x3/, '96 px starts at 3 px (startSide)');
   for (const out of [made.stdout + made.stderr, shown.stdout + shown.stderr, text.stdout + text.stderr]) {
     assert.ok(!out.includes(secret) && !out.includes(hex), 'secret printed');
   }

@@ -74,6 +74,8 @@ export function registerKey(program: Command): void {
         // With Redis, the larger count holds: Redis starts from this machine's count and then counts every replica.
         const used = Math.max(ledger.used, shared ?? 0);
         const layers = generatorLayers(opts.inputDim, k.generator);
+        // The first feature map's side: the dense layer gives start² x baseChannels values.
+        const start = Math.round(Math.sqrt(layers[0]!.dims[1]! / k.generator.baseChannels));
         const info = {
           ...keyJson(keyInfo(k)),
           used,
@@ -94,7 +96,7 @@ export function registerKey(program: Command): void {
         const lines = [
           `key id      ${info.keyId}`,
           `created     ${info.created}`,
-          `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → 4x4x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
+          `generator   ${info.generator.design}: ${opts.inputDim}-d embedding → ${start}x${start}x${info.generator.baseChannels} → ${info.generator.imageSize}x${info.generator.imageSize}x3 (${(info.generatorShape.weights / 1e6).toFixed(1)}M weights at ${opts.inputDim}-d input)`,
           `noise       ${noiseText(info.generator.embeddingNoise)}`,
           `budget      ${info.used} of ${info.budget} submissions used, ${info.remaining} left`,
           ...leakBudgetSentences(info.leakBudget).map((line, i) => `${i === 0 ? 'leaks       ' : '            '}${line}`),
