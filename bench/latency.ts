@@ -4,7 +4,7 @@
  *
  *   decode    the file read, decoded and resized for the encoder (sharp)
  *   encode    the encoder on that one image (normalise + ONNX run), giving the embedding
- *   generate  the key's generator: embedding -> 256x256 RGB pixels (ONNX run)
+ *   generate  the key's generator (the default design unless --image-size): embedding -> RGB pixels (ONNX run)
  *   png       pixels -> PNG (sharp, the scrambler's settings)
  *   http      the KServe round trip minus the cloud's own time (client serialising, base64 for JSON, loopback
  *             transfer, reading the answer), once per wire: JSON and binary_tensor_data
@@ -18,7 +18,7 @@
  * Also measured in the same run: bytes up and down per image on each wire, and PNG settings (bytes, encode time,
  * lossless check) on the same scrambled images.
  *
- *   npm run build && node dist/bench/latency.js [--images 20] [--image-size 256] [--encoder mobilenetv2-12-int8]
+ *   npm run build && node dist/bench/latency.js [--images 20] [--image-size DEFAULT_IMAGE_SIZE] [--encoder mobilenetv2-12-int8]
  *     [--cloud shufflenet-v2-12-qdq]                      (OWSD_MODELS / OWSD_DATA or ../shared)
  */
 import fs from 'node:fs';
@@ -31,7 +31,7 @@ import { KServeClient } from '../src/cloud/clients/kserve.js';
 import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
 import { Iin, IIN_DEFAULTS, type IinWeights } from '../src/iin/index.js';
 import { createRng } from '../src/internal/random.js';
-import { createKey, Encoder, resolveModel, Scrambler } from '../src/index.js';
+import { createKey, DEFAULT_IMAGE_SIZE, Encoder, resolveModel, Scrambler } from '../src/index.js';
 import { demoSecret, startCloudServer } from '../src/server/index.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
 import type { ImageInput } from '../src/types.js';
@@ -85,7 +85,7 @@ function randomIin(inputDim: number, numClasses: number): IinWeights {
 
 export async function runLatency(opts: { images?: number; imageSize?: number; encoder?: string; cloud?: string } = {}): Promise<Record<string, unknown>> {
   const nImages = opts.images ?? 20;
-  const imageSize = opts.imageSize ?? 256;
+  const imageSize = opts.imageSize ?? DEFAULT_IMAGE_SIZE;
   const encoderName = opts.encoder ?? 'mobilenetv2-12-int8';
   const cloudName = opts.cloud ?? 'shufflenet-v2-12-qdq';
   const files = imagenetteSample(nImages + 1); // the first one warms every stage up and is not counted
