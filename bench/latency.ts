@@ -11,6 +11,8 @@
  *   cloud     the cloud server's time for the request (fastify's elapsed time: body read and parsed, PNG decoded,
  *             the cloud model run, the answer written)
  *   iin       the IIN on [embedding, cloud vector] (the default shape; random weights: the time does not depend on them)
+ *   ledger    the key's usage ledger counting the submission durably before it leaves (UsageLedger.reserve(1): a
+ *             locked write, fsync, rename; on a scratch ledger in a temporary folder), as the pipeline does per batch
  *
  * The cloud runs in this process (startCloudServer on loopback) so its own time per request can be read from its
  * log line; requests are one at a time, so the server and the client never compete for the event loop, and the two
@@ -22,6 +24,7 @@
  *     [--cloud shufflenet-v2-12-qdq]                      (OWSD_MODELS / OWSD_DATA or ../shared)
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type PngOptions } from 'sharp';
@@ -34,6 +37,7 @@ import { createRng } from '../src/internal/random.js';
 import { createKey, DEFAULT_IMAGE_SIZE, Encoder, resolveModel, Scrambler } from '../src/index.js';
 import { demoSecret, startCloudServer } from '../src/server/index.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
+import { UsageLedger } from '../src/key/ledger.js';
 import type { ImageInput } from '../src/types.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { isMain, printTable, saveResult } from './lib.js';
@@ -109,7 +113,9 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
   const numClasses = cloud.models[0]!.classifier.numClasses;
   const iin = await Iin.create(randomIin(encoder.dim + numClasses, 10));
 
-  const stages = ['decode', 'encode', 'generate', 'png', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-latency-bench-'));
+  const ledger = UsageLedger.open(key, path.join(scratch, 'ledger.json'));
+  const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
   const t: Record<(typeof stages)[number], number[]> = Object.fromEntries(stages.map((s) => [s, []])) as never;
   const bytes = { jsonUp: [] as number[], jsonDown: [] as number[], binaryUp: [] as number[], binaryDown: [] as number[] };
   const pixelsKept: Uint8Array[] = [];
@@ -137,6 +143,8 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       const s3 = performance.now();
       const png = await encodePng(pixels, imageSize);
       const s4 = performance.now();
+      ledger.reserve(1);
+      const sL = performance.now();
       // The wires take turns going first, so neither always follows the generator's run.
       const jFirst = i % 2 === 0;
       const first = await roundTrip(jFirst ? json : binary, png);
@@ -154,6 +162,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       t.encode.push(s2 - s1);
       t.generate.push(s3 - s2);
       t.png.push(s4 - s3);
+      t.ledger.push(sL - s4);
       t.httpJson.push(j.total - j.server);
       t.cloudJson.push(j.server);
       t.httpBinary.push(b.total - b.server);
@@ -178,10 +187,11 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
     await encoder.release();
     await scrambler.release();
     await iin.release();
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 
   const med = Object.fromEntries(stages.map((s) => [s, round(median(t[s]))])) as Record<(typeof stages)[number], number>;
-  const common = med.decode + med.encode + med.generate + med.png + med.iin;
+  const common = med.decode + med.encode + med.generate + med.png + med.ledger + med.iin;
   const totalJson = common + med.httpJson + med.cloudJson;
   const totalBinary = common + med.httpBinary + med.cloudBinary;
   const meanOf = (xs: number[]): number => Math.round(xs.reduce((a, x) => a + x, 0) / xs.length);
@@ -225,6 +235,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
     { stage: `encode (${encoderName})`, ms: med.encode },
     { stage: `generate (key, ${imageSize} px)`, ms: med.generate },
     { stage: 'png', ms: med.png },
+    { stage: 'ledger (durable budget count)', ms: med.ledger },
     { stage: 'http, JSON wire', ms: med.httpJson },
     { stage: `cloud (${cloudName}), JSON request`, ms: med.cloudJson },
     { stage: 'http, binary wire', ms: med.httpBinary },
