@@ -15,7 +15,8 @@
  *
  * Issue 20's targets, printed with the ratio measured in this run and MET or MISSED, against CKKS n=4096 (see
  * HE_TARGETS): OWSD beyond the encoder at batch 1 at most 1/3 of HE's; the whole time per image at most 1/2 of HE's
- * at batch 1 and at throughput (OWSD at batch 32 against HE on one worker per core); bytes up at most HE's (binary
+ * at batch 1 and at throughput (OWSD at batch 32 against HE's best: one worker per core, or one thread when the
+ * shared cores make the workers slower); bytes up at most HE's (binary
  * wire; the JSON wire's ratio is printed beside it).
  *
  *   npm run build && node dist/bench/he-vs-owsd.js          (OWSD_MODELS / OWSD_DATA or ../shared)
@@ -59,12 +60,12 @@ export interface HeTarget {
 }
 
 /** The targets of issue 20 item 1 from one run's figures (ms per image and bytes up per image). */
-export function heTargets(o: { beyondMs: number; b1Ms: number; b32Ms: number; bytesUpBinary: number }, h: { beyondMs: number; b1Ms: number; parallelMs: number; workers: number; bytesUp: number; n: number }): HeTarget[] {
+export function heTargets(o: { beyondMs: number; b1Ms: number; b32Ms: number; bytesUpBinary: number }, h: { beyondMs: number; b1Ms: number; bestThroughputMs: number; workers: number; bytesUp: number; n: number }): HeTarget[] {
   const row = (target: string, owsd: number, he: number, atMost: number): HeTarget => ({ target, owsd, he, ratio: +(owsd / he).toFixed(3), atMost: +atMost.toFixed(3), met: owsd / he <= atMost });
   return [
     row(`OWSD beyond the encoder at batch 1 (ms) vs HE n=${h.n}'s`, o.beyondMs, h.beyondMs, HE_TARGETS.beyondEncoderBatch1),
     row(`whole time per image at batch 1 (ms) vs HE n=${h.n}`, o.b1Ms, h.b1Ms, HE_TARGETS.perImageBatch1),
-    row(`whole time per image at throughput (ms): OWSD batch 32 vs HE n=${h.n} on ${h.workers} workers`, o.b32Ms, h.parallelMs, HE_TARGETS.perImageThroughput),
+    row(`whole time per image at throughput (ms): OWSD batch 32 vs HE n=${h.n}'s best (one thread, or ${h.workers} workers)`, o.b32Ms, h.bestThroughputMs, HE_TARGETS.perImageThroughput),
     row(`bytes up per image, binary wire, vs HE n=${h.n}'s ciphertext`, o.bytesUpBinary, h.bytesUp, HE_TARGETS.bytesUp),
   ];
 }
@@ -109,13 +110,14 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
       await cloudClient.classify([markScrambled(png)]);
       roundTrip.push(performance.now() - t0);
     }
-    // And the key's budget count, which the pipeline writes durably (lock, fsync, rename) before each batch leaves:
-    // one reserve(1) per image at batch 1, on a scratch ledger beside the key.
-    const scratchLedger = UsageLedger.open(key, path.join(work, 'scratch-ledger.json'));
+    // And the key's budget count, which the pipeline writes durably (lock, fsync, rename) before each batch leaves,
+    // in two copies (by key id in the state folder, and beside the key file): one reserve(1) per image at batch 1,
+    // here on two scratch ledgers in the bench's folder.
+    const scratchLedgers = [1, 2].map((i) => UsageLedger.open(key, path.join(work, `scratch-ledger-${i}.json`)));
     const ledgerMs: number[] = [];
     for (let i = 0; i < test.length; i++) {
       const t0 = performance.now();
-      scratchLedger.reserve(1);
+      for (const l of scratchLedgers) l.reserve(1);
       ledgerMs.push(performance.now() - t0);
     }
     const batch = await time(async () => predictor.probabilities(await predictor.features(test.map((s) => s.image))));
@@ -291,7 +293,7 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
   const peer = he.find((h) => h.params === HE_TARGETS.params)!;
   const targets = heTargets(
     { beyondMs: +owsdBeyond.toFixed(1), b1Ms: o.msPerImageBatch1, b32Ms: o.msPerImageBatch32, bytesUpBinary: o.bytesUpPerImageBinary },
-    { beyondMs: peer.msBeyondEncoder as number, b1Ms: peer.msPerImage as number, parallelMs: peer.msPerImageParallel as number, workers: peer.workers as number, bytesUp: peer.bytesUpPerImage as number, n: peer.polyModulusDegree as number },
+    { beyondMs: peer.msBeyondEncoder as number, b1Ms: peer.msPerImage as number, bestThroughputMs: Math.min(peer.msPerImage as number, peer.msPerImageParallel as number), workers: peer.workers as number, bytesUp: peer.bytesUpPerImage as number, n: peer.polyModulusDegree as number },
   );
   const g = key.generator;
   console.log(`issue 20 targets (OWSD with the default key: ${g.imageSize} px, ${g.baseChannels} channels, ${g.design}, ${g.embeddingNoise}x noise), OWSD / HE in this run:`);

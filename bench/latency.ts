@@ -12,7 +12,8 @@
  *             the cloud model run, the answer written)
  *   iin       the IIN on [embedding, cloud vector] (the default shape; random weights: the time does not depend on them)
  *   ledger    the key's usage ledger counting the submission durably before it leaves (UsageLedger.reserve(1): a
- *             locked write, fsync, rename; on a scratch ledger in a temporary folder), as the pipeline does per batch
+ *             locked write, fsync, rename), in the two copies the pipeline writes per batch (by key id, and beside
+ *             the key file); here two scratch ledgers in a temporary folder
  *
  * The cloud runs in this process (startCloudServer on loopback) so its own time per request can be read from its
  * log line; requests are one at a time, so the server and the client never compete for the event loop, and the two
@@ -114,7 +115,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
   const iin = await Iin.create(randomIin(encoder.dim + numClasses, 10));
 
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-latency-bench-'));
-  const ledger = UsageLedger.open(key, path.join(scratch, 'ledger.json'));
+  const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
   const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
   const t: Record<(typeof stages)[number], number[]> = Object.fromEntries(stages.map((s) => [s, []])) as never;
   const bytes = { jsonUp: [] as number[], jsonDown: [] as number[], binaryUp: [] as number[], binaryDown: [] as number[] };
@@ -143,7 +144,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       const s3 = performance.now();
       const png = await encodePng(pixels, imageSize);
       const s4 = performance.now();
-      ledger.reserve(1);
+      for (const l of ledgers) l.reserve(1);
       const sL = performance.now();
       // The wires take turns going first, so neither always follows the generator's run.
       const jFirst = i % 2 === 0;
