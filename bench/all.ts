@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['stages', 'latency', 'iin-train', 'cloud-server', 'gateway', 'scale', 'he-vs-owsd', 'growth'];
+const benches = ['stages', 'latency', 'privacy', 'iin-train', 'cloud-server', 'gateway', 'scale', 'he-vs-owsd', 'growth'];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== ${b} ===`);

@@ -4,13 +4,16 @@
  *
  *   decode    the file read, decoded and resized for the encoder (sharp)
  *   encode    the encoder on that one image (normalise + ONNX run), giving the embedding
- *   generate  the key's generator: embedding -> 256x256 RGB pixels (ONNX run)
+ *   generate  the key's generator (the default design unless --image-size): embedding -> RGB pixels (ONNX run)
  *   png       pixels -> PNG (sharp, the scrambler's settings)
  *   http      the KServe round trip minus the cloud's own time (client serialising, base64 for JSON, loopback
  *             transfer, reading the answer), once per wire: JSON and binary_tensor_data
  *   cloud     the cloud server's time for the request (fastify's elapsed time: body read and parsed, PNG decoded,
  *             the cloud model run, the answer written)
  *   iin       the IIN on [embedding, cloud vector] (the default shape; random weights: the time does not depend on them)
+ *   ledger    the key's usage ledger counting the submission durably before it leaves (UsageLedger.reserve(1): a
+ *             locked write, fsync, rename), in the two copies the pipeline writes per batch (by key id, and beside
+ *             the key file); here two scratch ledgers in a temporary folder
  *
  * The cloud runs in this process (startCloudServer on loopback) so its own time per request can be read from its
  * log line; requests are one at a time, so the server and the client never compete for the event loop, and the two
@@ -18,10 +21,11 @@
  * Also measured in the same run: bytes up and down per image on each wire, and PNG settings (bytes, encode time,
  * lossless check) on the same scrambled images.
  *
- *   npm run build && node dist/bench/latency.js [--images 20] [--image-size 256] [--encoder mobilenetv2-12-int8]
+ *   npm run build && node dist/bench/latency.js [--images 20] [--image-size DEFAULT_IMAGE_SIZE] [--encoder mobilenetv2-12-int8]
  *     [--cloud shufflenet-v2-12-qdq]                      (OWSD_MODELS / OWSD_DATA or ../shared)
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type PngOptions } from 'sharp';
@@ -31,9 +35,10 @@ import { KServeClient } from '../src/cloud/clients/kserve.js';
 import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
 import { Iin, IIN_DEFAULTS, type IinWeights } from '../src/iin/index.js';
 import { createRng } from '../src/internal/random.js';
-import { createKey, Encoder, resolveModel, Scrambler } from '../src/index.js';
+import { createKey, DEFAULT_IMAGE_SIZE, Encoder, resolveModel, Scrambler } from '../src/index.js';
 import { demoSecret, startCloudServer } from '../src/server/index.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
+import { UsageLedger } from '../src/key/ledger.js';
 import type { ImageInput } from '../src/types.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { isMain, printTable, saveResult } from './lib.js';
@@ -85,7 +90,7 @@ function randomIin(inputDim: number, numClasses: number): IinWeights {
 
 export async function runLatency(opts: { images?: number; imageSize?: number; encoder?: string; cloud?: string } = {}): Promise<Record<string, unknown>> {
   const nImages = opts.images ?? 20;
-  const imageSize = opts.imageSize ?? 256;
+  const imageSize = opts.imageSize ?? DEFAULT_IMAGE_SIZE;
   const encoderName = opts.encoder ?? 'mobilenetv2-12-int8';
   const cloudName = opts.cloud ?? 'shufflenet-v2-12-qdq';
   const files = imagenetteSample(nImages + 1); // the first one warms every stage up and is not counted
@@ -109,7 +114,9 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
   const numClasses = cloud.models[0]!.classifier.numClasses;
   const iin = await Iin.create(randomIin(encoder.dim + numClasses, 10));
 
-  const stages = ['decode', 'encode', 'generate', 'png', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-latency-bench-'));
+  const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
+  const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
   const t: Record<(typeof stages)[number], number[]> = Object.fromEntries(stages.map((s) => [s, []])) as never;
   const bytes = { jsonUp: [] as number[], jsonDown: [] as number[], binaryUp: [] as number[], binaryDown: [] as number[] };
   const pixelsKept: Uint8Array[] = [];
@@ -137,6 +144,8 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       const s3 = performance.now();
       const png = await encodePng(pixels, imageSize);
       const s4 = performance.now();
+      for (const l of ledgers) l.reserve(1);
+      const sL = performance.now();
       // The wires take turns going first, so neither always follows the generator's run.
       const jFirst = i % 2 === 0;
       const first = await roundTrip(jFirst ? json : binary, png);
@@ -154,6 +163,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       t.encode.push(s2 - s1);
       t.generate.push(s3 - s2);
       t.png.push(s4 - s3);
+      t.ledger.push(sL - s4);
       t.httpJson.push(j.total - j.server);
       t.cloudJson.push(j.server);
       t.httpBinary.push(b.total - b.server);
@@ -178,10 +188,11 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
     await encoder.release();
     await scrambler.release();
     await iin.release();
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 
   const med = Object.fromEntries(stages.map((s) => [s, round(median(t[s]))])) as Record<(typeof stages)[number], number>;
-  const common = med.decode + med.encode + med.generate + med.png + med.iin;
+  const common = med.decode + med.encode + med.generate + med.png + med.ledger + med.iin;
   const totalJson = common + med.httpJson + med.cloudJson;
   const totalBinary = common + med.httpBinary + med.cloudBinary;
   const meanOf = (xs: number[]): number => Math.round(xs.reduce((a, x) => a + x, 0) / xs.length);
@@ -225,6 +236,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
     { stage: `encode (${encoderName})`, ms: med.encode },
     { stage: `generate (key, ${imageSize} px)`, ms: med.generate },
     { stage: 'png', ms: med.png },
+    { stage: 'ledger (durable budget count)', ms: med.ledger },
     { stage: 'http, JSON wire', ms: med.httpJson },
     { stage: `cloud (${cloudName}), JSON request`, ms: med.cloudJson },
     { stage: 'http, binary wire', ms: med.httpBinary },

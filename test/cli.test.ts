@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { imagenetteFiles, modelsDir, tempDir, runOwsd } from './helpers.js';
-import { DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
+import { DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE } from '../src/index.js';
 
 const env = { ...process.env, OWSD_MODELS: modelsDir };
 
@@ -52,7 +52,7 @@ test('owsd scramble: a deterministic key (--noise 0), two processes, byte-identi
     assert.deepEqual(a, fs.readFileSync(path.join(dir, 'out2', n)));
     assert.notDeepEqual(a, fs.readFileSync(path.join(dir, 'out3', n)));
     const meta = await sharp(a).metadata();
-    assert.deepEqual([meta.width, meta.height, meta.format], [256, 256, 'png']);
+    assert.deepEqual([meta.width, meta.height, meta.format], [DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 'png']);
   }
 });
 

@@ -17,10 +17,10 @@ test('owsd key new makes the generator the committed design study chose', () => 
   const r = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentResult;
   assert.equal(r.quick, false, 'the committed design study is a full run');
   const choice = chooseDesign(r);
-  // The image size is the study's; the generator's width is now chosen by cost among the equally accurate ones
-  // (the bound does not depend on it): test/generator-choice.test.ts checks DEFAULT_BASE_CHANNELS.
-  assert.equal(createKey().generator.imageSize, choice.imageSize, `the study chose ${choice.id}: update DEFAULT_IMAGE_SIZE`);
-  assert.equal(DEFAULT_IMAGE_SIZE, choice.imageSize);
+  // The generator's size and width are now chosen by cost among the equally accurate ones (the bound does not
+  // depend on them): test/generator-choice.test.ts checks DEFAULT_IMAGE_SIZE and DEFAULT_BASE_CHANNELS. The
+  // default is no larger and no wider than this rule's choice.
+  assert.ok(DEFAULT_IMAGE_SIZE <= choice.imageSize && createKey().generator.imageSize === DEFAULT_IMAGE_SIZE);
   assert.ok(DEFAULT_BASE_CHANNELS <= choice.baseChannels, 'the default generator is no wider than the study\'s choice');
   // The rule picks the least attackable of the designs that keep the accuracy: here the attack is under twice chance.
   assert.ok(choice.attack.accuracy < 0.2, `best attack at k=${choice.attack.k}: ${choice.attack.accuracy}`);

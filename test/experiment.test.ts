@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { dataDir, modelsDir, tempDir, runOwsd } from './helpers.js';
+import { dataDir, modelsDir, repoRoot, tempDir, runOwsd } from './helpers.js';
+import { mergeResults } from '../src/experiments/run.js';
 import { EXPERIMENTS, type ExperimentResult } from '../src/experiments/index.js';
 import { renderMarkdown } from '../src/report/render.js';
 
@@ -90,4 +91,40 @@ test('owsd experiment: unknown names and missing results are clear errors', asyn
   const noEnv = await runOwsd(['experiment', 'all', '--quick', '--out', empty], { ...process.env, OWSD_MODELS: '', OWSD_DATA: '' });
   assert.notEqual(noEnv.code, 0);
   assert.match(noEnv.stderr, /experiments need the models: set OWSD_MODELS/);
+});
+
+test('owsd experiment run --only: some settings merged into the committed results, in the catalog\'s order', async () => {
+  const design = EXPERIMENTS.find((e) => e.name === 'design')!;
+  const full = JSON.parse(fs.readFileSync(path.join(repoRoot, 'reports/paper/results/design.json'), 'utf8')) as ExperimentResult;
+  // Take two rows out of the committed study and merge them back as if --only had just run them.
+  const ids = ['imagenette-weak/width-256', 'cifar10/paper'];
+  const old = { ...full, settings: full.settings.filter((s) => !ids.includes(s.id)), merged: undefined };
+  const fresh: ExperimentResult = { ...full, settings: full.settings.filter((s) => ids.includes(s.id)).reverse(), started: '2026-01-01T00:00:00.000Z', seconds: 10, comparisons: [] };
+  const merged = mergeResults(old, fresh, design);
+  assert.deepEqual(merged.settings.map((s) => s.id), full.settings.map((s) => s.id));
+  assert.deepEqual(merged.settings, full.settings);
+  assert.equal(merged.started, full.started);
+  assert.equal(merged.seconds, full.seconds + 10);
+  assert.deepEqual(merged.merged, [{ settings: [...ids].reverse(), started: fresh.started, seconds: 10, machine: full.machine }]);
+  // A fresh row replaces the old one of the same id; the others stay.
+  const changed = { ...fresh.settings[0]!, label: 'rerun' };
+  const again = mergeResults(merged, { ...fresh, settings: [changed] }, design);
+  assert.equal(again.settings.length, full.settings.length);
+  assert.equal(again.settings.find((s) => s.id === changed.id)!.label, 'rerun');
+  assert.equal(again.merged!.length, 2);
+  // Rows that cannot be compared are refused, naming the file.
+  assert.throws(() => mergeResults(old, { ...fresh, seeds: [0, 1] }, design, 'r/design.json'), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /r\/design\.json used seeds 0,1,2; --only ran seeds 0,1: pass --repetitions 3/ });
+  assert.throws(() => mergeResults(old, { ...fresh, quick: true }, design, 'r/design.json'), { message: /r\/design\.json holds a full run; --only ran quick/ });
+  assert.throws(() => mergeResults({ ...old, name: 'ablations' }, fresh, design, 'r/design.json'), { message: /r\/design\.json: not a owsd-experiment\/1 result of experiment design/ });
+});
+
+test('owsd experiment run --only: unknown setting ids and a missing results file are clear errors', async () => {
+  const out = tempDir();
+  const unknown = await owsd(['experiment', 'run', 'design', '--only', 'imagenette-weak/no-such', '--out', out]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /--only: no setting "imagenette-weak\/no-such" in design; its settings: imagenette-weak\/paper, /);
+  assert.ok(!unknown.stderr.includes('    at '), 'stack trace');
+  const missing = await owsd(['experiment', 'run', 'design', '--only', 'imagenette-weak/size-96-width-256', '--out', out]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /--only merges into .*design\.json, which does not exist: run the whole experiment design first/);
 });

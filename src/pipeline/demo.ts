@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { settings } from '../settings.js';
-import { createKey, readKeyFile, writeKeyFile } from '../key/keyfile.js';
+import { createKey, DEFAULT_IMAGE_SIZE, readKeyFile, writeKeyFile } from '../key/keyfile.js';
 import { startCloudServer, type RunningCloud } from '../cloud/server/start.js';
 import { fit, type FitResult } from './fit.js';
 import { evaluate, type EvalReport } from './evaluate.js';
@@ -68,7 +68,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     perLabel: opts.perLabel ?? 50,
     testFraction: opts.testFraction ?? 0.3,
     seed: opts.seed ?? 0,
-    imageSize: opts.imageSize ?? 256,
+    imageSize: opts.imageSize ?? DEFAULT_IMAGE_SIZE,
   };
   const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-demo-'));
   fs.mkdirSync(workDir, { recursive: true });

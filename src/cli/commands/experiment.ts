@@ -10,6 +10,12 @@ interface ExperimentFlags {
   out: string;
   quick?: boolean;
   repetitions?: number;
+  only?: string[];
+}
+
+/** `--only a,b --only c` → ['a', 'b', 'c']. */
+function listOption(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)];
 }
 
 
@@ -27,6 +33,7 @@ export function registerExperiment(program: Command): void {
     .option('--out <dir>', 'report folder (results in <out>/results/)', 'reports/paper')
     .option('--quick', 'every experiment on a few images (minutes; for CI)')
     .option('--repetitions <n>', 'repetitions with seeded splits (default 5, quick 2)', intOption('--repetitions'))
+    .option('--only <ids>', 'run only these settings (comma-separated ids, e.g. imagenette-weak/size-96-width-256) and merge them into the results already in <out>/results/', listOption)
     .action(
       action(async (names: string[], o: ExperimentFlags) => {
         const { modelsDir, dataDir } = modelsAndData(o, 'experiments need');
@@ -36,6 +43,7 @@ export function registerExperiment(program: Command): void {
           out: o.out,
           quick: o.quick,
           repetitions: o.repetitions,
+          only: o.only,
           log: (line) => process.stderr.write(`${line}\n`),
         });
         const files = await renderReport(o.out);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { evaluate, fit, journaledAnswers, loadDataset, openCurrentBundle, Predictor, readKeyFile, IIN_DEFAULTS, validateImageSize, type OwsdError, type PredictOutcome, settings, type IinEpochRecord } from '../../index.js';
+import { evaluate, fit, journaledAnswers, loadDataset, openCurrentBundle, Predictor, readKeyFile, IIN_DEFAULTS, validateImageSize, DEFAULT_IMAGE_SIZE, type OwsdError, type PredictOutcome, settings, type IinEpochRecord } from '../../index.js';
 import { runDemo, startCloudServer, startGateway } from '../../server/index.js';
 import { serveUntilSignal } from './serve.js';
 import { action, collect, flagError, floatOption, intOption, needKeys, needList, printJson, QUIET_OPTION, resumeCommand, withFlag } from '../run.js';
@@ -209,7 +209,7 @@ export function registerPipeline(program: Command): void {
     .option('--labels <k>', 'labels', intOption('--labels', 2), 10)
     .option('--per-label <n>', 'images per label', intOption('--per-label'), 50)
     .option('--seed <n>', 'seed', intOption('--seed', 0), 0)
-    .option('--image-size <n>', 'scrambled image size', intOption('--image-size'), 256)
+    .option('--image-size <n>', 'scrambled image side (default: the default key\'s)', intOption('--image-size'), DEFAULT_IMAGE_SIZE)
     .option('--work <dir>', 'working folder, kept (default: a temp folder, removed at the end)')
     .option('--serve', 'then serve the fitted bundle: the gateway\'s web page and API, with the embedded cloud, until Ctrl-C')
     .option('--port <n>', 'with --serve: the gateway\'s port (0: any free port)', intOption('--port', 0), 8090)
