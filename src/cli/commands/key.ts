@@ -1,6 +1,6 @@
 /** owsd key new | show | restore-ledger | rotate */
 import type { Command } from 'commander';
-import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, validateBudget, validateImageSize, type OwsdError } from '../../index.js';
+import { createKey, keyInfo, readKeyFile, UsageLedger, writeKeyFile, DEFAULT_BASE_CHANNELS, DEFAULT_BUDGET, DEFAULT_EMBEDDING_NOISE, DEFAULT_IMAGE_SIZE, MAX_BUDGET, MAX_EMBEDDING_NOISE, generatorLayers, countWeights, rotateKeys, fail, describe, validateBudget, validateImageSize, IMAGE_SIZES, type OwsdError } from '../../index.js';
 import { connectRedis, redisError, redisUsed, ledgerKey } from '../../scale/index.js';
 import { leakBudgetFor, leakBudgetSentences } from '../../research.js';
 import { action, collect, floatOption, intOption, printJson, QUIET_OPTION, usageError, withFlag } from '../run.js';
@@ -29,7 +29,7 @@ export function registerKey(program: Command): void {
     .command('new')
     .description('write a new key file (mode 0600) holding a 256-bit secret from the OS CSPRNG')
     .requiredOption('--out <file>', 'key file to create (never overwritten)')
-    .option('--image-size <n>', 'scrambled image side: 32, 64, 128, 256 or 512', intOption('--image-size'), DEFAULT_IMAGE_SIZE)
+    .option('--image-size <n>', `scrambled image side in pixels: ${IMAGE_SIZES.join(', ')}`, intOption('--image-size'), DEFAULT_IMAGE_SIZE)
     .option('--budget <n>', `submissions allowed before the key must be replaced (1 to ${MAX_BUDGET})`, budgetOption, DEFAULT_BUDGET)
     .option('--channels <n>', 'channels of the generator\'s first feature map (default: the cheapest as accurate, docs/generator-choice.md; paper: 1024)', intOption('--channels', 8), DEFAULT_BASE_CHANNELS)
     .option('--noise <x>', 'fresh noise on the embedding before each submission, as a multiple of its RMS (0: deterministic, the paper\'s design)', floatOption('--noise', 0, MAX_EMBEDDING_NOISE), DEFAULT_EMBEDDING_NOISE)
