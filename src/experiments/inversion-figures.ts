@@ -22,7 +22,6 @@ export interface FigureRows {
   meanScrambled?: Float32Array;
 }
 
-
 const TILE = 128;
 const GAP = 6;
 const LABEL_W = 330;

@@ -157,7 +157,6 @@ class PixelStats {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------------------------
 // The plan
 
@@ -166,7 +165,6 @@ function defaultNValues(pool: number, quick: boolean): number[] {
   const base = [5, 10, 30, 100, 300, 1000, 3000, 9000].filter((n) => n < 0.8 * pool);
   return [...base, pool];
 }
-
 
 /** What a study with these options runs on: the checked options and the seeded image order. */
 export interface InversionPlan {
@@ -182,7 +180,6 @@ export interface InversionPlan {
   poolSize: number;
   nValues: number[];
 }
-
 
 export async function planInversion(ctx: ExperimentContext, opts: InversionStudyOptions): Promise<InversionPlan> {
   if (opts.dataset !== 'cifar-10' && opts.dataset !== 'imagenette-val') {

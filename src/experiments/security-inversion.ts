@@ -56,7 +56,6 @@ import {
 } from './inversion-pairs.js';
 import { writeInversionCharts, writeInversionFigure, type FigureRows, type Variant } from './inversion-figures.js';
 
-
 export const INVERSION_FORMAT = 'owsd-inversion-study/1';
 const AE_KS = [16, 64, 256];
 const POOL = 100;
@@ -89,7 +88,6 @@ export interface SurrogateScore extends ImageSetMetrics {
   link100: ReidResult;
   linkAll: ReidResult;
 }
-
 
 export interface InversionPoint {
   n: number;
@@ -169,7 +167,6 @@ function bestOf<T extends { validationMse: number }>(variants: Partial<Record<Va
   const rf = variants['random-features'];
   return rf && rf.validationMse < lin.validationMse ? 'random-features' : 'linear';
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------
 

@@ -41,7 +41,6 @@ export async function writeSideBySide(file: string, samples: Sample[], scrambled
   writeFile(file, png);
 }
 
-
 /** The PCA scatter (SVG) of the cloud's answers on scrambled images of two labels. */
 export function trafficPcaSvg(p: PcaScatter, names: [string, string], dataset: string, cloud: string): string {
   const share = (x: number): string => `${(x * 100).toFixed(1)}%`;

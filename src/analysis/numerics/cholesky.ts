@@ -113,7 +113,6 @@ export async function choleskyInverseFactor(a: Float64Array, n: number): Promise
   return out;
 }
 
-
 /**
  * `choleskyInverseFactor`, retried with a growing diagonal jitter (1e-12 of the mean diagonal, then x100) when
  * rounding has made an SPD matrix look indefinite; fails after five tries.
