@@ -61,7 +61,7 @@ export function registerAnalyze(program: Command): void {
     );
   analyze
     .command('traffic')
-    .description("the traffic study alone (the paper's section 5, label inference, linkability) at one key noise; writes <out>/traffic-<dataset>.json and its two figures (about 100 s per data set; the report reads <out>=reports/security/noise-8 as its 8x column)")
+    .description("the traffic study alone (the paper's section 5, label inference, linkability) at one key noise; writes <out>/traffic-<dataset>.json and its two figures (the report reads <out>=reports/security/noise-8 as its 8x column)")
     .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
     .option('--data <dir>', 'data directory (default $OWSD_DATA)')
     .addOption(new Option('--data-dir <dir>').hideHelp())
