@@ -9,7 +9,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { createKey, Scrambler } from '../src/index.js';
 import { addSubmissionNoise, labelBound, noiseSource, publicMeansBound, reidentificationBound, trafficComponents } from '../src/analysis/bound.js';
-import { dense } from '../src/analysis/ridge.js';
+import { dense } from '../src/analysis/numerics/matrix.js';
 import { createRng } from '../src/internal/random.js';
 import { Encoder } from '../src/encoder/encoder.js';
 import { resolveModel } from '../src/models/registry.js';

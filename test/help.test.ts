@@ -2,7 +2,8 @@
  * Help texts: every command's `owsd <cmd> --help` (a real process, COLUMNS=80, stdout a pipe) fits 80 columns,
  * marks each required option `(required)` and lists it before the others; every command has a description; fit
  * shows its defaults; demo takes --data like the others (old --data-dir still accepted, not shown); a bare
- * `owsd analyze` does not start hours of work.
+ * `owsd analyze` does not start hours of work; `owsd analyze traffic` (the traffic study alone) names a bad flag or data
+ * set before any work.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,4 +92,18 @@ test('a bare `owsd analyze` says what it would run and starts nothing', async ()
   assert.equal(r.code, 2);
   assert.match(r.stdout, /Usage: owsd analyze/);
   assert.match(r.stderr, /owsd analyze: give a subcommand\. `owsd analyze run` runs every part \(.*\) on every data set \(.*\): hours/);
+});
+
+test('`owsd analyze traffic` runs the traffic study alone: its help names every option; a bad --noise or data set is named, before any work', async () => {
+  const help = await runOwsd(['analyze', 'traffic', '--help'], env);
+  assert.equal(help.code, 0, help.stderr);
+  for (const flag of ['--dataset', '--noise', '--seed', '--out', '--quick', '--models', '--data']) assert.ok(help.stdout.includes(flag), `${flag} in:\n${help.stdout}`);
+  const real = { ...env, OWSD_MODELS: process.env.OWSD_MODELS ?? 'models', OWSD_DATA: process.env.OWSD_DATA ?? 'data' };
+  const noise = await runOwsd(['analyze', 'traffic', '--noise', '-1'], real);
+  assert.equal(noise.code, 2, noise.stderr);
+  assert.match(noise.stderr, /--noise expects a number in \[0, /);
+  const dataset = await runOwsd(['analyze', 'traffic', '--dataset', 'mnist', '--out', '/nonexistent-owsd/out'], real);
+  assert.notEqual(dataset.code, 0);
+  assert.match(dataset.stderr, /^owsd: unknown dataset "mnist": expected one of cifar-10, imagenette-val/);
+  assert.doesNotMatch(dataset.stderr, /\n\s+at /, 'no stack trace');
 });

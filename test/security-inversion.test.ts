@@ -1,5 +1,5 @@
 /**
- * The attack toolkit (src/analysis/ridge.ts, src/analysis/inversion.ts) against known answers and JS references,
+ * The attack toolkit (src/analysis/ridge.ts, src/analysis/numerics/, src/analysis/inversion.ts) against known answers and JS references,
  * and one quick real run of the inversion study on CIFAR-10 (src/experiments/security-inversion.ts).
  */
 import { test } from 'node:test';
@@ -7,26 +7,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import {
-  applyRandomFeatures,
-  cholesky,
-  choleskyInverseFactor,
-  choleskySolve,
-  createRandomFeatures,
-  dense,
-  fitPca,
-  fitRidge,
-  invertLower,
-  matmul,
-  matmul64,
-  pcaReconstructionMse,
-  predict,
-  symmetricEigen,
-  type Dense,
-} from '../src/analysis/ridge.js';
+import { fitRidge, predictRidge } from '../src/analysis/ridge.js';
+import { dense, type Dense } from '../src/analysis/numerics/matrix.js';
+import { matmul, matmul64 } from '../src/analysis/numerics/products.js';
+import { cholesky, choleskyInverseFactor, choleskySolve, invertLower } from '../src/analysis/numerics/cholesky.js';
+import { symmetricEigen } from '../src/analysis/numerics/eigen.js';
+import { fitPca, pcaReconstructionMse } from '../src/analysis/numerics/pca.js';
+import { applyRandomFeatures, createRandomFeatures } from '../src/analysis/numerics/random-features.js';
 import { budgetFromCurve, crossingFromCurve, imageSetMetrics, meanRowCorrelation, mse, psnr, reidentify, ssim } from '../src/analysis/inversion.js';
 import { ExperimentContext } from '../src/experiments/context.js';
-import { runInversionStudy, averagePool, type InversionPoint } from '../src/experiments/security-inversion.js';
+import { runInversionStudy, type InversionPoint } from '../src/experiments/security-inversion.js';
+import { averagePool } from '../src/experiments/inversion-pairs.js';
 import { createRng } from '../src/internal/random.js';
 import { OwsdError } from '../src/errors.js';
 import { dataDir, modelsDir, tempDir } from './helpers.js';
@@ -134,7 +125,7 @@ test('ridge recovers a known linear map exactly (primal and dual agree), and pre
   assert.ok(maxAbsDiff(model.bias, bias) < 1e-3, `bias off by ${maxAbsDiff(model.bias, bias)}`);
   const xNew = randn(50, d, 23);
   const yNew = await matmul(xNew, w);
-  const pred = await predict(model, xNew);
+  const pred = await predictRidge(model, xNew);
   for (let i = 0; i < 50; i++) for (let j = 0; j < m; j++) yNew.data[i * m + j] += bias[j]!;
   assert.ok(maxAbsDiff(pred.data, yNew.data) < 1e-3);
   // The dual (kernel) solution of the same problem is the same model.

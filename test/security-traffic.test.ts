@@ -10,10 +10,10 @@ import {
   confidence,
   dominantClass,
   entropyNats,
-  pca,
   pcaOfTwoLabels,
-  symmetricEigenQl,
 } from '../src/analysis/cloud-outputs.js';
+import { pca } from '../src/analysis/numerics/pca.js';
+import { symmetricEigen } from '../src/analysis/numerics/eigen.js';
 import {
   averagePool,
   cloudLogisticRegression,
@@ -124,8 +124,8 @@ test('analyseCloudOutputs: intersection rates, confidence, entropy and the domin
   assert.deepEqual(dominantClass([oneHot(2), oneHot(2), oneHot(1)]), { cloudClass: 2, share: 2 / 3, distinct: 2 });
 });
 
-test('symmetricEigenQl: known 2x2, and A·v = λ·v with orthonormal vectors on a random symmetric matrix', () => {
-  const e2 = symmetricEigenQl([2, 1, 1, 2], 2);
+test('symmetricEigen (the QL solver, src/analysis/numerics/eigen.ts): known 2x2, and A·v = λ·v with orthonormal vectors on a random symmetric matrix', () => {
+  const e2 = symmetricEigen([2, 1, 1, 2], 2);
   close(e2.values[0]!, 3, 1e-12);
   close(e2.values[1]!, 1, 1e-12);
   close(Math.abs(e2.vectors[0]!), Math.SQRT1_2, 1e-12);
@@ -133,7 +133,7 @@ test('symmetricEigenQl: known 2x2, and A·v = λ·v with orthonormal vectors on 
   const rng = createRng(5);
   const a = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = rng.normal();
-  const { values, vectors } = symmetricEigenQl(a, n);
+  const { values, vectors } = symmetricEigen(a, n);
   for (let k = 1; k < n; k++) assert.ok(values[k - 1]! >= values[k]!, 'sorted descending');
   let trace = 0;
   for (let i = 0; i < n; i++) trace += a[i * n + i]!;
@@ -150,7 +150,7 @@ test('symmetricEigenQl: known 2x2, and A·v = λ·v with orthonormal vectors on 
       close(d, k === l ? 1 : 0, 1e-9, `orthonormal ${k},${l}`);
     }
   }
-  assert.throws(() => symmetricEigenQl([1, 2, 3], 2), badArgument);
+  assert.throws(() => symmetricEigen([1, 2, 3], 2), badArgument);
 });
 
 test('pca recovers the dominant direction (both the Gram and the covariance route)', () => {

@@ -25,7 +25,10 @@ import { fail } from '../errors.js';
 import { createRng, deriveSeed, shuffle } from '../internal/random.js';
 import { leakSplit, rowsByClass, type LeakSplit } from './label-leak.js';
 import { scrambledFeatures, trainSoftmaxRegression, type LabelInferenceResult } from './label-inference.js';
-import { cholesky, choleskySolve, dense, fitPca, matmul, pcaProject, type Dense } from './ridge.js';
+import { dense, type Dense } from './numerics/matrix.js';
+import { matmul } from './numerics/products.js';
+import { cholesky, choleskySolve } from './numerics/cholesky.js';
+import { fitPca, pcaProject } from './numerics/pca.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The generator's input, exactly as the scrambler draws it

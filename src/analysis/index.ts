@@ -5,12 +5,9 @@ export {
   entropyNats,
   confidence,
   dominantClass,
-  pca,
   pcaOfTwoLabels,
-  symmetricEigenQl,
   generatorZeroFraction,
   type CloudOutputAnalysis,
-  type PrincipalComponents,
   type PcaScatter,
   type GeneratorActivationStats,
 } from './cloud-outputs.js';
@@ -49,36 +46,13 @@ export {
   type VariantName,
   type DistanceSummary,
 } from './linkability.js';
-export {
-  fitRidge,
-  predict,
-  fitPca,
-  pcaProject,
-  pcaReconstructionMse,
-  matmul,
-  matmul64,
-  cholesky,
-  invertLower,
-  choleskySolve,
-  choleskyInverseFactor,
-  spdSolve,
-  symmetricEigen,
-  createRandomFeatures,
-  applyRandomFeatures,
-  columnStats,
-  dense,
-  rowSlice,
-  colSlice,
-  takeRows,
-  DEFAULT_ALPHAS,
-  type Dense,
-  type Dense64,
-  type RidgeModel,
-  type RidgeOptions,
-  type RidgeBlock,
-  type Pca,
-  type RandomFeatureMap,
-} from './ridge.js';
+export { fitRidge, predictRidge, DEFAULT_ALPHAS, type RidgeModel, type RidgeOptions, type RidgeBlock } from './ridge.js';
+export { dense, rowSlice, colSlice, takeRows, concatCols, columnStats, columnMean, type Dense, type Dense64 } from './numerics/matrix.js';
+export { matmul, matmul64 } from './numerics/products.js';
+export { cholesky, invertLower, choleskySolve, choleskyInverseFactor, spdSolve } from './numerics/cholesky.js';
+export { symmetricEigen, symmetricEigenQl, type SymmetricEigen, type SymmetricEigenQl } from './numerics/eigen.js';
+export { fitPca, pcaProject, pcaReconstructionMse, pca, type Pca, type PrincipalComponents } from './numerics/pca.js';
+export { createRandomFeatures, applyRandomFeatures, type RandomFeatureMap } from './numerics/random-features.js';
 export {
   mse,
   psnr,

@@ -14,7 +14,7 @@
  * - `budgetFromCurve`: the smallest N at which an attack curve crosses a threshold.
  */
 import { fail } from '../errors.js';
-import { matmul } from './ridge.js';
+import { matmul } from './numerics/products.js';
 
 function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   if (a.length !== b.length) fail('OWSD_ERR_SHAPE', `${what}: the two arrays differ in length (${a.length} and ${b.length})`);

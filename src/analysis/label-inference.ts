@@ -31,7 +31,7 @@
 import { fail } from '../errors.js';
 import { createRng, deriveSeed } from '../internal/random.js';
 import { leakSplit, nearestNeighbourAttack, sqDist, type AttackVector, type LeakAttackResult, type LeakSplit } from './label-leak.js';
-import { pca } from './cloud-outputs.js';
+import { pca } from './numerics/pca.js';
 import { cosineDistance } from './linkability.js';
 
 export { leakSplit, type LeakSplit };

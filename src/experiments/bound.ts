@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import { fail } from '../errors.js';
 import { createRng, deriveSeed } from '../internal/random.js';
 import { cappedPerClass } from '../analysis/label-leak.js';
-import { dense, takeRows, type Dense } from '../analysis/ridge.js';
+import { dense, takeRows, type Dense } from '../analysis/numerics/matrix.js';
 import type { LabelInferenceResult } from '../analysis/label-inference.js';
 import {
   addSubmissionNoise,

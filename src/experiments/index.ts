@@ -15,22 +15,21 @@ export {
   type Machine,
   type RunOptions,
 } from './run.js';
-export { runTrafficStudy, writeSideBySide, TRAFFIC_CLOUDS, TRAFFIC_ENCODER, type TrafficStudyOptions, type TrafficStudyResult, type TrafficDataset } from './security-traffic.js';
+export { writeSideBySide } from './traffic-figures.js';
+export { runTrafficStudy, TRAFFIC_CLOUDS, TRAFFIC_ENCODER, type TrafficStudyOptions, type TrafficStudyResult, type TrafficDataset } from './security-traffic.js';
 export {
   runInversionStudy,
-  collectInversionPairs,
   INVERSION_FORMAT,
-  type InversionStudyOptions,
   type InversionStudyResult,
-  type InversionPairs,
   type InversionPoint,
   type PixelScore,
   type EmbeddingScore,
   type SurrogateScore,
   type StudyBudget,
-  type Variant,
 } from './security-inversion.js';
-export { runSecurityStudy, securityResultPath, securityResultSeconds, SECURITY_DATASETS, SECURITY_PARTS, SECURITY_FORMAT, type SecurityResult, type AnalyzeOptions, type SecurityPart } from './security.js';
+export { collectInversionPairs, type InversionStudyOptions, type InversionPairs } from './inversion-pairs.js';
+export { type Variant } from './inversion-figures.js';
+export { runSecurityStudy, writeTrafficStudy, type TrafficRunOptions, securityResultPath, securityResultSeconds, SECURITY_DATASETS, SECURITY_PARTS, SECURITY_FORMAT, type SecurityResult, type AnalyzeOptions, type SecurityPart } from './security.js';
 export { runDefenceStudy, defenceSettings, type DefenceResult, type RotationResult, type SecurityDataset } from './security-defences.js';
 export { chooseDesign, DESIGN_CHOICE_SETTING, type DesignChoice } from './design-choice.js';
 export { bestAttack } from './setting.js';

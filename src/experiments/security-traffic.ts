@@ -26,17 +26,12 @@
  * - Both: the same image twice gives byte-identical PNGs (30 of 30); a JPEG-75 re-encode, 90% crop or 80% resize
  *   is linked to its source by pixel distance with ROC AUC 1.000 and rank-1 100% among 30 sources.
  *
- * Run directly: `node dist/src/experiments/security-traffic.js --dataset cifar-10 [--quick] [--seed 0] [--out DIR] [--noise 0]` (--noise: the key's per-submission embedding noise, a multiple of its RMS)
- * with OWSD_MODELS and OWSD_DATA set; writes DIR/traffic-<dataset>.json and the two figures.
+ * Run alone: `owsd analyze traffic --dataset cifar-10 [--quick] [--seed 0] [--out DIR] [--noise 0]` (--noise: the
+ * key's per-submission embedding noise, a multiple of its RMS; `writeTrafficStudy` in security.ts) writes
+ * DIR/traffic-<dataset>.json and the two figures (traffic-figures.ts draws them).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import sharp, { type OverlayOptions } from 'sharp';
-import { describe, fail } from '../errors.js';
-import { decodeRgb } from '../image/decode.js';
+import { fail } from '../errors.js';
 import { Scrambler } from '../scrambler/scrambler.js';
-import { scatterChart } from '../analysis/charts.js';
 import {
   analyseCloudOutputs,
   generatorZeroFraction,
@@ -60,8 +55,9 @@ import {
   type VariantName,
 } from '../analysis/linkability.js';
 import type { Sample } from '../types.js';
-import { ExperimentContext, keyTag, type FeatureConfig, type Selection } from './context.js';
+import { keyTag, type ExperimentContext, type FeatureConfig, type Selection } from './context.js';
 import { runSetting, type Setting } from './setting.js';
+import { trafficPcaSvg, writeFile, writeSideBySide } from './traffic-figures.js';
 
 export const TRAFFIC_ENCODER = 'mobilenetv2-12-int8';
 export const TRAFFIC_CLOUDS = { 'cifar-10': 'cifar10-resnet20', 'imagenette-val': 'shufflenet-v2-12-qdq' } as const;
@@ -257,7 +253,7 @@ export async function runTrafficStudy(ctx: ExperimentContext, opts: TrafficStudy
     figures.sideBySide = opts.sideBySidePath;
   }
   if (opts.pcaPath) {
-    writeFile(opts.pcaPath, pcaSvg(pca.scrambled, pca.labels, opts.dataset, cloud));
+    writeFile(opts.pcaPath, trafficPcaSvg(pca.scrambled, pca.labels, opts.dataset, cloud));
     figures.pca = opts.pcaPath;
   }
   lap('figures');
@@ -350,85 +346,4 @@ async function nearDuplicates(
     out.push(result);
   }
   return out;
-}
-
-function writeFile(file: string, data: string | Buffer): void {
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.writeFileSync(file, data);
-  } catch (e) {
-    fail('OWSD_ERR_FILE', `cannot write ${file}: ${describe(e)}`, e);
-  }
-}
-
-/** Section 5.1: originals (resized to 256 px) in the top row, their scrambled images below, 4 px white gaps. */
-export async function writeSideBySide(file: string, samples: Sample[], scrambled: Uint8Array[]): Promise<void> {
-  const S = 256;
-  const gap = 4;
-  const cols = samples.length;
-  if (cols === 0 || scrambled.length !== cols) fail('OWSD_ERR_BAD_ARGUMENT', `side-by-side figure: ${cols} originals and ${scrambled.length} scrambled images`);
-  const tiles: OverlayOptions[] = [];
-  for (let c = 0; c < cols; c++) {
-    const orig = await decodeRgb(samples[c]!.image, { resize: { size: S, fit: 'fill', kernel: 'cubic' } });
-    tiles.push({ input: Buffer.from(orig.data), raw: { width: S, height: S, channels: 3 }, left: c * (S + gap), top: 0 });
-    tiles.push({ input: Buffer.from(scrambled[c]!), raw: { width: S, height: S, channels: 3 }, left: c * (S + gap), top: S + gap });
-  }
-  const png = await sharp({ create: { width: cols * S + (cols - 1) * gap, height: 2 * S + gap, channels: 3, background: '#ffffff' } })
-    .composite(tiles)
-    .png({ compressionLevel: 9 })
-    .toBuffer();
-  writeFile(file, png);
-}
-
-function pcaSvg(p: PcaScatter, names: [string, string], dataset: string, cloud: string): string {
-  const share = (x: number): string => `${(x * 100).toFixed(1)}%`;
-  return scatterChart({
-    title: `Cloud answers on scrambled ${dataset} images (${cloud}), PCA`,
-    xLabel: `PC 1 (${share(p.explained[0])} of variance)`,
-    yLabel: `PC 2 (${share(p.explained[1])})`,
-    groups: p.groups.map((g, i) => ({ name: names[i]!, points: g.points })),
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Direct run
-
-function argValue(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-async function main(args: string[]): Promise<void> {
-  const dataset = (argValue(args, '--dataset') ?? 'cifar-10') as TrafficDataset;
-  const seed = Number(argValue(args, '--seed') ?? 0);
-  const quick = args.includes('--quick');
-  const out = argValue(args, '--out') ?? '.';
-  const embeddingNoise = Number(argValue(args, '--noise') ?? 0);
-  if (!(embeddingNoise >= 0)) fail('OWSD_ERR_BAD_ARGUMENT', `--noise must be a non-negative number (a multiple of the embedding's RMS), got ${argValue(args, '--noise')}`);
-  const modelsDir = process.env.OWSD_MODELS;
-  const dataDir = process.env.OWSD_DATA;
-  if (!modelsDir || !dataDir) fail('OWSD_ERR_BAD_ARGUMENT', 'set OWSD_MODELS and OWSD_DATA to the models and data folders');
-  const ctx = new ExperimentContext({ modelsDir, dataDir, log: (l) => console.error(l) });
-  try {
-    const t0 = performance.now();
-    const result = await runTrafficStudy(ctx, {
-      dataset,
-      quick,
-      seed,
-      embeddingNoise,
-      sideBySidePath: path.join(out, `traffic-${dataset}-side-by-side.png`),
-      pcaPath: path.join(out, `traffic-${dataset}-pca.svg`),
-    });
-    writeFile(path.join(out, `traffic-${dataset}.json`), JSON.stringify(result, null, 1));
-    console.error(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${path.join(out, `traffic-${dataset}.json`)}`);
-  } finally {
-    await ctx.close();
-  }
-}
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).catch((e) => {
-    console.error(describe(e));
-    process.exitCode = 1;
-  });
 }

@@ -5,7 +5,8 @@
  * reconstruction and key-recovery attacks against the number of leaked pairs (security-inversion.ts; both designs
  * too, as the parts `inversion` and `inversion-noisy`), and the
  * defences measured for accuracy and attack success (security-defences.ts). One JSON result per dataset in
- * `<out>/results/`, figures in `<out>/figures/`, then the report (src/report/security.ts).
+ * `<out>/results/`, figures in `<out>/figures/`, then the report (src/report/security.ts). `owsd analyze traffic`
+ * runs the traffic study alone (`writeTrafficStudy`), e.g. at another noise for the report's extra column.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import { fail } from '../errors.js';
 import { DEFAULT_EMBEDDING_NOISE } from '../key/keyfile.js';
 import { ExperimentContext } from './context.js';
 import { machineInfo, type Machine } from './run.js';
-import { runTrafficStudy, type TrafficStudyResult } from './security-traffic.js';
+import { runTrafficStudy, TRAFFIC_CLOUDS, type TrafficDataset, type TrafficStudyResult } from './security-traffic.js';
+import { writeFile } from './traffic-figures.js';
 import { runInversionStudy, type InversionStudyResult } from './security-inversion.js';
 import { runDefenceStudy, type DefenceResult, type SecurityDataset } from './security-defences.js';
 
@@ -116,4 +118,55 @@ export async function runSecurityStudy(opts: AnalyzeOptions): Promise<{ results:
     fs.rmSync(ctx.workDir, { recursive: true, force: true });
   }
   return { results, seconds: (performance.now() - t0) / 1000 };
+}
+
+export interface TrafficRunOptions {
+  modelsDir: string;
+  dataDir: string;
+  /** Folder for traffic-<dataset>.json and the two figures (created). */
+  out: string;
+  /** Default ['cifar-10']. */
+  datasets?: string[];
+  quick?: boolean;
+  /** Default 0. */
+  seed?: number;
+  /** The key's per-submission embedding noise, a multiple of the embedding's RMS (default 0, the paper's design). */
+  embeddingNoise?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * `owsd analyze traffic`: the traffic study alone for each dataset, written as `<out>/traffic-<dataset>.json` with
+ * its section 5.1 figure (`traffic-<dataset>-side-by-side.png`) and PCA scatter (`traffic-<dataset>-pca.svg`). The
+ * report reads `<out>/noise-8/traffic-*.json` written this way as its 8x column. Returns the JSON files.
+ */
+export async function writeTrafficStudy(opts: TrafficRunOptions): Promise<{ files: string[]; seconds: number }> {
+  const t0 = performance.now();
+  const datasets = checkNames(opts.datasets?.length ? opts.datasets : ['cifar-10'], Object.keys(TRAFFIC_CLOUDS) as TrafficDataset[], 'dataset');
+  const seed = opts.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) fail('OWSD_ERR_BAD_ARGUMENT', `traffic study: seed must be a non-negative integer, got ${seed}`);
+  const embeddingNoise = opts.embeddingNoise ?? 0;
+  if (!(embeddingNoise >= 0) || !Number.isFinite(embeddingNoise)) fail('OWSD_ERR_BAD_ARGUMENT', `traffic study: the noise must be a non-negative number (a multiple of the embedding's RMS), got ${embeddingNoise}`);
+  const ctx = new ExperimentContext({ modelsDir: opts.modelsDir, dataDir: opts.dataDir, log: opts.log });
+  const files: string[] = [];
+  try {
+    for (const dataset of datasets) {
+      const result = await runTrafficStudy(ctx, {
+        dataset,
+        quick: opts.quick ?? false,
+        seed,
+        embeddingNoise,
+        sideBySidePath: path.join(opts.out, `traffic-${dataset}-side-by-side.png`),
+        pcaPath: path.join(opts.out, `traffic-${dataset}-pca.svg`),
+      });
+      const file = path.join(opts.out, `traffic-${dataset}.json`);
+      writeFile(file, JSON.stringify(result, null, 1));
+      ctx.log(`traffic study on ${dataset} done → ${file}`);
+      files.push(file);
+    }
+  } finally {
+    await ctx.close();
+    fs.rmSync(ctx.workDir, { recursive: true, force: true });
+  }
+  return { files, seconds: (performance.now() - t0) / 1000 };
 }

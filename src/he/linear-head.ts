@@ -1,6 +1,7 @@
 /** The HE peer's classifier: a linear head on the embedding, fitted by ridge regression on one-hot labels. */
 import { fail } from '../errors.js';
-import { dense, fitRidge } from '../analysis/ridge.js';
+import { fitRidge } from '../analysis/ridge.js';
+import { dense } from '../analysis/numerics/matrix.js';
 import type { LinearHead } from './ckks-head.js';
 
 /** Fit scores = x·W + b to one-hot labels (α chosen on a seeded holdout, see `fitRidge`). */

@@ -31,7 +31,7 @@ import {
   type NoiseRule,
 } from '../analysis/bound.js';
 import { cappedPerClass } from '../analysis/label-leak.js';
-import { dense, takeRows, type Dense } from '../analysis/ridge.js';
+import { dense, takeRows, type Dense } from '../analysis/numerics/matrix.js';
 import { createRng, deriveSeed } from '../internal/random.js';
 
 /** The leaks per class the bound is reported at. */

@@ -1,8 +1,8 @@
-/** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze report */
+/** owsd analyze [--dataset D] [--part P] [--quick] | owsd analyze traffic | owsd analyze bound | owsd analyze report */
 import { Option, type Command } from 'commander';
-import { runBoundStudy, runSecurityStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, renderSecurityReport } from '../../research.js';
-import { fail } from '../../index.js';
-import { action, collect, intOption, modelsAndData } from '../run.js';
+import { runBoundStudy, runSecurityStudy, writeTrafficStudy, SECURITY_DATASETS, SECURITY_PARTS, BOUND_DATASETS, BOUND_ENCODERS, BOUND_NOISES, TRAFFIC_CLOUDS, renderSecurityReport } from '../../research.js';
+import { fail, MAX_EMBEDDING_NOISE } from '../../index.js';
+import { action, collect, floatOption, intOption, modelsAndData } from '../run.js';
 
 interface AnalyzeFlags {
   models?: string;
@@ -57,6 +57,25 @@ export function registerAnalyze(program: Command): void {
           return;
         }
         await runStudy(o);
+      }),
+    );
+  analyze
+    .command('traffic')
+    .description("the traffic study alone (the paper's section 5, label inference, linkability) at one key noise; writes <out>/traffic-<dataset>.json and its two figures (the report reads <out>=reports/security/noise-8 as its 8x column)")
+    .option('--models <dir>', 'models directory (default $OWSD_MODELS)')
+    .option('--data <dir>', 'data directory (default $OWSD_DATA)')
+    .addOption(new Option('--data-dir <dir>').hideHelp())
+    .option('--out <dir>', 'results folder', '.')
+    .option('--dataset <name>', `data set (repeat; default cifar-10; one of ${Object.keys(TRAFFIC_CLOUDS).join(', ')})`, collect, [])
+    .option('--noise <x>', "the key's per-submission embedding noise, a multiple of the embedding's RMS (0: the paper's deterministic design)", floatOption('--noise', 0, MAX_EMBEDDING_NOISE), 0)
+    .option('--seed <n>', 'seed (default 0)', intOption('--seed', 0))
+    .option('--quick', 'a dozen images per label (for CI)')
+    .action(
+      action(async (o: { models?: string; data?: string; dataDir?: string; out: string; dataset: string[]; noise: number; seed?: number; quick?: boolean }) => {
+        const { modelsDir, dataDir } = modelsAndData(o, 'analyze traffic needs');
+        const r = await writeTrafficStudy({ modelsDir, dataDir, out: o.out, datasets: o.dataset, quick: o.quick, seed: o.seed, embeddingNoise: o.noise, log: (line) => process.stderr.write(`${line}\n`) });
+        process.stderr.write(`${r.files.length} data set(s) in ${r.seconds.toFixed(0)} s\n`);
+        process.stdout.write(`${r.files.join('\n')}\n`);
       }),
     );
   analyze
