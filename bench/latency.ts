@@ -33,15 +33,14 @@ import { loadForModel } from '../src/image/preprocess.js';
 import { encodePng, PNG_OPTIONS } from '../src/scrambler/png.js';
 import { KServeClient } from '../src/cloud/clients/kserve.js';
 import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
-import { Iin, IIN_DEFAULTS, type IinWeights } from '../src/iin/index.js';
-import { createRng } from '../src/internal/random.js';
+import { Iin } from '../src/iin/index.js';
 import { createKey, DEFAULT_IMAGE_SIZE, Encoder, resolveModel, Scrambler } from '../src/index.js';
 import { demoSecret, startCloudServer } from '../src/server/index.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
 import { UsageLedger } from '../src/key/ledger.js';
 import type { ImageInput } from '../src/types.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { isMain, printTable, saveResult } from './lib.js';
+import { isMain, printTable, randomIin, saveResult } from './lib.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const round = (x: number, d = 2): number => +x.toFixed(d);
@@ -68,25 +67,6 @@ function imagenetteSample(n: number): string[] {
   return files;
 }
 
-function randomIin(inputDim: number, numClasses: number): IinWeights {
-  const rng = createRng(1);
-  const hidden = IIN_DEFAULTS.hidden;
-  const r = (k: number, s: number): Float32Array => Float32Array.from({ length: k }, () => (rng.next() - 0.5) * s);
-  return {
-    inputDim,
-    hidden,
-    numClasses,
-    bnEpsilon: 1e-3,
-    gamma: new Float32Array(inputDim).fill(1),
-    beta: new Float32Array(inputDim),
-    runningMean: new Float32Array(inputDim),
-    runningVar: new Float32Array(inputDim).fill(1),
-    w1: r(inputDim * hidden, 0.05),
-    b1: new Float32Array(hidden),
-    w2: r(hidden * numClasses, 0.05),
-    b2: new Float32Array(numClasses),
-  };
-}
 
 export async function runLatency(opts: { images?: number; imageSize?: number; encoder?: string; cloud?: string } = {}): Promise<Record<string, unknown>> {
   const nImages = opts.images ?? 20;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng } from '../src/internal/random.js';
+import { IIN_DEFAULTS, type IinWeights } from '../src/iin/index.js';
 import { makeGraph, makeModel, makeNode, serializeModel, valueInfo } from '../src/internal/onnx-graph.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { settings } from '../src/settings.js';
@@ -177,4 +178,25 @@ export function startCloudProcess(model: string, opts: { threads?: string } = {}
 /** True when this module is the process's entry point (so a bench file can be imported by another). */
 export function isMain(url: string): boolean {
   return !!process.argv[1] && fileURLToPath(url) === path.resolve(process.argv[1]);
+}
+
+/** An IIN of the default width with seeded random weights: for timing (its time does not depend on the values). */
+export function randomIin(inputDim: number, numClasses: number): IinWeights {
+  const rng = createRng(1);
+  const hidden = IIN_DEFAULTS.hidden;
+  const r = (k: number, s: number): Float32Array => Float32Array.from({ length: k }, () => (rng.next() - 0.5) * s);
+  return {
+    inputDim,
+    hidden,
+    numClasses,
+    bnEpsilon: 1e-3,
+    gamma: new Float32Array(inputDim).fill(1),
+    beta: new Float32Array(inputDim),
+    runningMean: new Float32Array(inputDim),
+    runningVar: new Float32Array(inputDim).fill(1),
+    w1: r(inputDim * hidden, 0.05),
+    b1: new Float32Array(hidden),
+    w2: r(hidden * numClasses, 0.05),
+    b2: new Float32Array(numClasses),
+  };
 }

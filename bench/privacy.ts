@@ -24,11 +24,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageLedger } from '../src/key/ledger.js';
-import { createKey, Encoder, loadDataset, resolveModel, Scrambler, Iin, IIN_DEFAULTS, type ImageInput } from '../src/index.js';
-import { createRng } from '../src/internal/random.js';
+import { createKey, Encoder, loadDataset, resolveModel, Scrambler, Iin, type ImageInput } from '../src/index.js';
 import { demoSecret } from '../src/server/index.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { BENCH_SECONDS, isMain, printTable, saveResult } from './lib.js';
+import { BENCH_SECONDS, isMain, printTable, randomIin, saveResult } from './lib.js';
 
 /** Issue 20, item 3: client path / encoder alone, images/s, at least this. */
 export const PRIVACY_TARGET = 0.8;
@@ -48,23 +47,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
   const key = createKey({ secret: demoSecret(0), budget: 1_000_000 });
   const scrambler = await Scrambler.create(key, enc.dim);
   const D = enc.dim + CLOUD_CLASSES;
-  const rng = createRng(1);
-  const r = (k: number, s: number): Float32Array => Float32Array.from({ length: k }, () => (rng.next() - 0.5) * s);
-  const hidden = IIN_DEFAULTS.hidden;
-  const iin = await Iin.create({
-    inputDim: D,
-    hidden,
-    numClasses: 10,
-    bnEpsilon: 1e-3,
-    gamma: new Float32Array(D).fill(1),
-    beta: new Float32Array(D),
-    runningMean: new Float32Array(D),
-    runningVar: new Float32Array(D).fill(1),
-    w1: r(D * hidden, 0.05),
-    b1: new Float32Array(hidden),
-    w2: r(hidden * 10, 0.05),
-    b2: new Float32Array(10),
-  });
+  const iin = await Iin.create(randomIin(D, 10));
   const cloudAnswer = new Float32Array(32 * CLOUD_CLASSES).fill(1 / CLOUD_CLASSES);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-privacy-bench-'));
   const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
