@@ -7,10 +7,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { KServeClient, isOwsdError, type ScrambledImage } from '../src/index.js';
+import path from 'node:path';
+import { createKey, fit, KServeClient, isOwsdError, openCloud, Predictor, readBundle, type ScrambledImage } from '../src/index.js';
 import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { BINARY_EXTENSION, buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
-import { modelsDir, noisePng } from './helpers.js';
+import { dataDir, imagenetteFiles, modelsDir, noisePng, tempDir } from './helpers.js';
 import { startRecordingProxy } from './proxy.js';
 
 const MODEL = 'cifar10-resnet20';
@@ -232,5 +233,33 @@ describe('client: the binary wire, auto-detection and the JSON fallback', () => 
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('the pipeline on the binary wire', () => {
+  test('fit with wire binary keeps it in the bundle, every request of fit and predict travels binary, and a bad wire is refused', async () => {
+    const proxy = await startRecordingProxy(cloud.url);
+    try {
+      const dir = tempDir('owsd-wire-');
+      const key = createKey({ secret: new Uint8Array(32).fill(11), imageSize: 32, budget: 5000 });
+      const data = { path: path.join(dataDir, 'imagenette-val'), labels: 2, perLabel: 4, testFraction: 0, seed: 0 };
+      const bundle = path.join(dir, 'b.bundle');
+      await fit({ keys: [key], encoders: ['mobilenetv2-12-int8'], cloud: { url: proxy.url, modelName: MODEL, wire: 'binary' }, data, out: bundle, modelsDir, iin: { epochs: 2, hidden: 8 } });
+      assert.equal(readBundle(bundle).cloud.wire, 'binary');
+      const predictor = await Predictor.open({ bundle, keys: [key], modelsDir });
+      try {
+        const answers = await predictor.predict(imagenetteFiles(2).map((f) => ({ kind: 'file' as const, path: f })), 1);
+        assert.equal(answers.length, 2);
+      } finally {
+        await predictor.close();
+      }
+      const posts = proxy.requests.filter((r) => r.method === 'POST');
+      assert.ok(posts.length >= 2, `${posts.length} inference requests`);
+      for (const r of posts) assert.ok(Number(r.headers[HEADER_LENGTH_HEADER]) > 0, 'a request of fit or predict went on the JSON wire');
+    } finally {
+      await proxy.close();
+    }
+    assert.throws(() => openCloud({ url: cloud.url, modelName: MODEL, wire: 'xml' as never }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /--wire must be json, binary or auto, got xml/ });
+    assert.throws(() => openCloud({ url: cloud.url, modelName: MODEL, protocol: 'tfserving', wire: 'binary' }), { code: 'OWSD_ERR_BAD_ARGUMENT', message: /needs --protocol kserve/ });
   });
 });

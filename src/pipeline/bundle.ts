@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
-import type { CloudProtocol } from '../cloud/client.js';
+import type { CloudProtocol, KServeWire } from '../cloud/client.js';
 import { exportIinOnnx, iinWeightsFromJson, iinWeightsToJson, type IinConfig, type IinWeights, type IinEpochRecord } from '../iin/index.js';
 import type { FeatureSet } from './features.js';
 import { writeFileAtomic } from '../key/files.js';
@@ -30,7 +30,8 @@ export interface Bundle {
   keyIds: string[];
   imageSize: number;
   encoders: Array<{ name: string; sha256?: string; dim: number; tensor: string }>;
-  cloud: { url: string; protocol: CloudProtocol; modelName: string; numClasses: number };
+  /** `wire`: the KServe wire fit used, when it was not the default JSON (predict, eval, serve and rotate use it too). */
+  cloud: { url: string; protocol: CloudProtocol; modelName: string; numClasses: number; wire?: KServeWire };
   classes: string[];
   classNames: string[];
   features: { embeddingDim: number; cloudDim: number; keys: number };

@@ -149,7 +149,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     keyIds: opts.keys.map((k) => k.id),
     imageSize: opts.keys[0]!.generator.imageSize,
     encoders,
-    cloud: { url: opts.cloud.url, protocol: opts.cloud.protocol ?? 'kserve', modelName: opts.cloud.modelName, numClasses: f.cloudDim },
+    cloud: { url: opts.cloud.url, protocol: opts.cloud.protocol ?? 'kserve', modelName: opts.cloud.modelName, numClasses: f.cloudDim, ...(opts.cloud.wire && opts.cloud.wire !== 'json' ? { wire: opts.cloud.wire } : {}) },
     classes: data.dataset.classes,
     classNames: data.dataset.classNames,
     features: { embeddingDim: f.embeddingDim, cloudDim: f.cloudDim, keys: f.keys },

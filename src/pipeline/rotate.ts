@@ -166,7 +166,7 @@ export async function rotateKeys(opts: RotateOptions): Promise<RotateResult> {
   const fitted = await fit({
     keys,
     encoders: old.encoders.map((e) => e.name),
-    cloud: { url: old.cloud.url, protocol: old.cloud.protocol, modelName: old.cloud.modelName, ...opts.cloud },
+    cloud: { url: old.cloud.url, protocol: old.cloud.protocol, modelName: old.cloud.modelName, ...(old.cloud.wire ? { wire: old.cloud.wire } : {}), ...opts.cloud },
     data: { path: opts.dataPath ?? data.path, labels: data.labels, perLabel: data.perLabel, testFraction: data.testFraction, seed: data.seed },
     expectTrainIds: old.training.ids,
     out,

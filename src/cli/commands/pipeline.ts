@@ -43,6 +43,7 @@ interface CloudFlags {
   cloud: string;
   modelName: string;
   protocol?: 'kserve' | 'tfserving';
+  wire?: 'json' | 'binary' | 'auto';
   timeout?: number;
   concurrency?: number;
 }
@@ -69,6 +70,7 @@ export function registerPipeline(program: Command): void {
     .requiredOption('--data <path>', 'labelled data (class folders, CIFAR binary, Tiny-ImageNet val, GTSRB)')
     .requiredOption('--out <bundle>', 'bundle folder to write')
     .option('--protocol <p>', 'kserve (default) or tfserving')
+    .option('--wire <w>', 'KServe: json (default), binary (tensor extension: raw PNGs, fewer bytes) or auto; kept in the bundle')
     .option('--labels <k>', 'use K labels (seeded choice)', intOption('--labels', 2))
     .option('--per-label <n>', 'use at most N images per label (seeded choice)', intOption('--per-label'))
     .option('--test-fraction <f>', 'hold out this share of each label for eval', floatOption('--test-fraction', 0, 0.9), 0)
@@ -95,7 +97,7 @@ export function registerPipeline(program: Command): void {
         const r = await fit({
           keys: o.key.map(readKeyFile),
           encoders: o.encoder,
-          cloud: { url: o.cloud, modelName: o.modelName, protocol: o.protocol, timeoutMs: o.timeout, concurrency: o.concurrency },
+          cloud: { url: o.cloud, modelName: o.modelName, protocol: o.protocol, wire: o.wire, timeoutMs: o.timeout, concurrency: o.concurrency },
           data: { path: o.data, labels: o.labels, perLabel: o.perLabel, testFraction: o.testFraction, seed: o.seed, ...(o.skipBadImages ? { badImages: 'skip' as const } : {}) },
           out: o.out,
           workDir,
