@@ -4,12 +4,12 @@ import sharp from 'sharp';
 import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, countWeights, generatorLayers, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
 import { isPng } from '../src/scrambler/scrambled.js';
-import { PAPER_BASE_CHANNELS, PAPER_DESIGN } from '../src/key/keyfile.js';
+import { PAPER_BASE_CHANNELS, PAPER_DESIGN, PAPER_IMAGE_SIZE } from '../src/key/keyfile.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
 // The paper's deterministic design (1024 channels, dcgan-he-v1, embeddingNoise 0); the noisy default has its own
 // test below, the default generator (256 channels, dcgan-he-v2) test/generator-form.test.ts.
-const PAPER = { baseChannels: PAPER_BASE_CHANNELS, design: PAPER_DESIGN, embeddingNoise: 0 };
+const PAPER = { imageSize: PAPER_IMAGE_SIZE, baseChannels: PAPER_BASE_CHANNELS, design: PAPER_DESIGN, embeddingNoise: 0 };
 const KEY_A = createKey({ secret: new Uint8Array(32).fill(11), ...PAPER });
 const KEY_B = createKey({ secret: new Uint8Array(32).fill(12), ...PAPER });
 

@@ -35,6 +35,8 @@ export const DEFAULT_IMAGE_SIZE = 96;
 export const DEFAULT_BASE_CHANNELS = 256;
 /** The paper's generator width (1024 base channels for 256 px): the experiments' reference design. */
 export const PAPER_BASE_CHANNELS = 1024;
+/** The paper's scrambled image side (the default until the 96 px generator was measured as accurate and cheaper). */
+export const PAPER_IMAGE_SIZE = 256;
 /**
  * The generator graph's version. 'dcgan-he-v1': every upsampling a ConvTranspose node. 'dcgan-he-v2': the same
  * network with its channel-heavy first layers written as sub-pixel convolutions (src/scrambler/generator.ts); as a
