@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, countWeights, generatorLayers, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
 import { isPng } from '../src/scrambler/scrambled.js';
+import { encodePngSync } from '../src/scrambler/png.js';
 import { PAPER_BASE_CHANNELS, PAPER_DESIGN, PAPER_IMAGE_SIZE } from '../src/key/keyfile.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
@@ -134,3 +135,16 @@ function correlation(a: Uint8Array, b: Uint8Array): number {
   }
   return cov / Math.sqrt(va * vb);
 }
+
+test('the PNG writer: any size decodes (sharp checks the chunks\' CRCs) to exactly the pixels, the same bytes each time, raw size plus framing', async () => {
+  for (const size of [1, 3, 96, 97, 256]) {
+    const pixels = Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 2654435761) >>> 24);
+    const png = encodePngSync(pixels, size);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [size, size, 3], `${size} px`);
+    assert.deepEqual(new Uint8Array(data), pixels, `${size} px pixels`);
+    assert.deepEqual(encodePngSync(pixels, size), png, 'deterministic');
+    assert.ok(png.length < pixels.length + size + 100 + 5 * Math.ceil((pixels.length + size) / 16_000), `${size} px: ${png.length} bytes`);
+  }
+  assert.throws(() => encodePngSync(new Uint8Array(10), 2), RangeError);
+});
