@@ -19,6 +19,7 @@ import { TfServingClient } from './clients/tfserving.js';
 import { GenericClient } from './clients/generic.js';
 import { fail } from '../errors.js';
 import type { CloudClient, KServeClientOptions, TfServingClientOptions, GenericClientOptions, CreateCloudClientOptions } from './clients/types.js';
+export { KSERVE_WIRES } from './clients/types.js';
 export type { CloudProtocol, CloudHealth, CloudClient, ClassifyOptions, CommonClientOptions, KServeClientOptions, KServeWire, KServeWireOptions, TfServingClientOptions, GenericClientOptions, CreateCloudClientOptions } from './clients/types.js';
 export { READY_TTL_MS } from './clients/base.js';
 

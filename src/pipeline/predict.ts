@@ -8,7 +8,7 @@
  * // top = [{ label: 'n03888257', name: 'parachute', index: 9, score: 0.97 }, ...]
  * ```
  */
-import { describe, fail, OwsdError } from '../errors.js';
+import { describe, fail, fieldOf, OwsdError } from '../errors.js';
 import type { Key } from '../key/keyfile.js';
 import type { KeyLedger } from '../key/ledger.js';
 import type { ResolveOptions } from '../models/registry.js';
@@ -65,7 +65,7 @@ export function imageResult(name: string, outcome: { error: OwsdError }, field?:
 export function imageResult(name: string, outcome: PredictOutcome, field?: string): ImageResult;
 export function imageResult(name: string, outcome: PredictOutcome, field?: string): ImageResult {
   if ('error' in outcome) {
-    const f = (outcome.error as OwsdError & { field?: string }).field ?? field;
+    const f = fieldOf(outcome.error) ?? field;
     return { name, error: outcome.error.message, code: outcome.error.code, ...(f ? { field: f } : {}) };
   }
   return { name, predictions: outcome.predictions };

@@ -9,7 +9,7 @@ import type { ModelSpec } from '../models/spec.js';
 import type { Key } from '../key/keyfile.js';
 import { UsageLedger, type KeyLedger } from '../key/ledger.js';
 import { Scrambler } from '../scrambler/scrambler.js';
-import { createCloudClient, type CloudClient, type CloudProtocol, type KServeWire } from '../cloud/client.js';
+import { createCloudClient, KSERVE_WIRES, type CloudClient, type CloudProtocol, type KServeWire } from '../cloud/client.js';
 import { VectorJournal } from './journal.js';
 import type { KeyChannel } from './features.js';
 
@@ -57,14 +57,13 @@ export interface CloudSettings {
   wire?: KServeWire;
 }
 
-const WIRES: readonly KServeWire[] = ['json', 'binary', 'auto'];
 
 export function openCloud(c: CloudSettings): CloudClient {
   if (!c.url) return fail('OWSD_ERR_BAD_ARGUMENT', 'give the cloud\'s address with --cloud URL');
   if (c.protocol && c.protocol !== 'kserve' && c.protocol !== 'tfserving') {
     return fail('OWSD_ERR_BAD_ARGUMENT', `--protocol must be kserve or tfserving on the command line (generic endpoints are configured through the library), got ${c.protocol}`);
   }
-  if (c.wire !== undefined && !WIRES.includes(c.wire)) return fail('OWSD_ERR_BAD_ARGUMENT', `--wire must be json, binary or auto, got ${String(c.wire).slice(0, 40)}`);
+  if (c.wire !== undefined && !(KSERVE_WIRES as readonly string[]).includes(c.wire)) return fail('OWSD_ERR_BAD_ARGUMENT', `--wire must be json, binary or auto, got ${String(c.wire).slice(0, 40)}`);
   if (c.protocol === 'tfserving' && c.wire !== undefined && c.wire !== 'json') {
     return fail('OWSD_ERR_BAD_ARGUMENT', `--wire ${c.wire} needs --protocol kserve: TF Serving's REST API has no binary tensor extension`);
   }

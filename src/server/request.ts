@@ -7,7 +7,7 @@
  * deadline, and skipped once the request is gone.
  */
 import type { FastifyRequest } from 'fastify';
-import { describe, OwsdError } from '../errors.js';
+import { describe, OwsdError, withField } from '../errors.js';
 import { decodeRgb, type DecodeOptions } from '../image/decode.js';
 import type { PreprocessSpec } from '../models/spec.js';
 import type { ImageInput } from '../types.js';
@@ -33,16 +33,7 @@ export interface RawImage {
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-/** `e` marked with the request field it is about (answered as `field` beside `error` and `code`). */
-export function withField(e: OwsdError, field: string): OwsdError {
-  (e as OwsdError & { field?: string }).field = field;
-  return e;
-}
-
-/** The field a `withField` error names, if any. */
-export function fieldOf(e: OwsdError): string | undefined {
-  return (e as OwsdError & { field?: string }).field;
-}
+export { fieldOf, withField } from '../errors.js';
 
 function fieldError(field: string, message: string): never {
   throw withField(new OwsdError('OWSD_ERR_REQUEST', `${field}: ${message}`), field);

@@ -9,7 +9,7 @@
  * wants pixels instead, which owsd does not send (the scrambled image leaves as the PNG it was made as).
  */
 import { describe, fail, isOwsdError, OwsdError } from '../../errors.js';
-import type { CloudHealth, KServeClientOptions, KServeWire } from './types.js';
+import { KSERVE_WIRES, type CloudHealth, type KServeClientOptions, type KServeWire } from './types.js';
 export type { KServeWire, KServeWireOptions } from './types.js';
 import {
   BINARY_EXTENSION,
@@ -79,7 +79,7 @@ export class KServeClient extends BatchingClient {
     this.modelName = opts.modelName;
     this.modelUrl = kserveModelUrl(this.url, opts.modelName, opts.modelVersion);
     const wire = opts.wire ?? 'json';
-    if (wire !== 'json' && wire !== 'binary' && wire !== 'auto') fail('OWSD_ERR_BAD_ARGUMENT', `wire: expected 'json', 'binary' or 'auto', got '${String(wire)}'`);
+    if (!KSERVE_WIRES.includes(wire)) fail('OWSD_ERR_BAD_ARGUMENT', `wire: expected 'json', 'binary' or 'auto', got '${String(wire)}'`);
     this.wireNow = wire;
   }
 

@@ -61,7 +61,9 @@ export interface CommonClientOptions extends HttpOptions {
   numClasses?: number;
 }
 
-export type KServeWire = 'json' | 'binary' | 'auto';
+/** The KServe wires (KServeWireOptions.wire), for checking a value given as text. */
+export const KSERVE_WIRES = ['json', 'binary', 'auto'] as const;
+export type KServeWire = (typeof KSERVE_WIRES)[number];
 
 export interface KServeWireOptions {
   /**
