@@ -144,6 +144,19 @@ export async function runExperiment(ctx: ExperimentContext, exp: Experiment, opt
   };
 }
 
+/** Whether a run of `fresh.quick` mode and `fresh.seeds` may be merged into `old` (see mergeResults); a clear error naming `file` if not. */
+function checkMergeable(old: ExperimentResult, fresh: Pick<ExperimentResult, 'quick' | 'seeds'>, exp: Experiment, file: string): void {
+  if (old.format !== RESULT_FORMAT || old.name !== exp.name || !Array.isArray(old.settings)) {
+    fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not a ${RESULT_FORMAT} result of experiment ${exp.name}; run the whole experiment first (without --only)`);
+  }
+  if (old.quick !== fresh.quick) {
+    fail('OWSD_ERR_BAD_ARGUMENT', `${file} holds a ${old.quick ? 'quick' : 'full'} run; --only ran ${fresh.quick ? 'quick' : 'full'}: use the same mode`);
+  }
+  if (old.seeds.join(',') !== fresh.seeds.join(',')) {
+    fail('OWSD_ERR_BAD_ARGUMENT', `${file} used seeds ${old.seeds.join(',')}; --only ran seeds ${fresh.seeds.join(',')}: pass --repetitions ${old.seeds.length}`);
+  }
+}
+
 /**
  * Merge a run of some settings (`fresh`) into the experiment's earlier full result (`old`): each fresh setting
  * replaces the old row of the same id or is added; rows follow the catalog's order (`order`: the experiment's
@@ -153,15 +166,7 @@ export async function runExperiment(ctx: ExperimentContext, exp: Experiment, opt
  * run's start and machine, adds the fresh run's seconds, and lists each merged run in `merged`.
  */
 export function mergeResults(old: ExperimentResult, fresh: ExperimentResult, exp: Experiment, file = resultPath('.', exp.name)): ExperimentResult {
-  if (old.format !== RESULT_FORMAT || old.name !== exp.name || !Array.isArray(old.settings)) {
-    return fail('OWSD_ERR_BAD_ARGUMENT', `${file}: not a ${RESULT_FORMAT} result of experiment ${exp.name}; run the whole experiment first (without --only)`);
-  }
-  if (old.quick !== fresh.quick) {
-    return fail('OWSD_ERR_BAD_ARGUMENT', `${file} holds a ${old.quick ? 'quick' : 'full'} run; --only ran ${fresh.quick ? 'quick' : 'full'}: use the same mode`);
-  }
-  if (old.seeds.join(',') !== fresh.seeds.join(',')) {
-    return fail('OWSD_ERR_BAD_ARGUMENT', `${file} used seeds ${old.seeds.join(',')}; --only ran seeds ${fresh.seeds.join(',')}: pass --repetitions ${old.seeds.length}`);
-  }
+  checkMergeable(old, fresh, exp, file);
   const order = exp.settings(fresh.quick).map((s) => s.id);
   const rank = (id: string) => {
     const i = order.indexOf(id);
@@ -213,7 +218,7 @@ export async function runExperiments(names: string[], opts: RunOptions): Promise
       const file = resultPath(opts.out, exp.name);
       // Read (and check) the earlier result before spending minutes on the run.
       const old = only ? readResult(file) : undefined;
-      if (old) mergeResults(old, { ...old, settings: [], seconds: 0, quick, seeds }, exp, file);
+      if (old) checkMergeable(old, { quick, seeds }, exp, file);
       const fresh = await runExperiment(ctx, exp, { quick, seeds, only });
       const r = old ? mergeResults(old, fresh, exp, file) : fresh;
       fs.writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
