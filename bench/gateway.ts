@@ -6,22 +6,24 @@
  * JSON line.
  *
  *   npm run build && OWSD_MODELS=../shared/models OWSD_DATA=../shared/data node dist/bench/gateway.js
- *     [--model shufflenet-v2-12-qdq] [--size 256] [--images 64] [--concurrency 16]
+ *     [--model shufflenet-v2-12-qdq] [--size DEFAULT_IMAGE_SIZE] [--images 64] [--concurrency 16]
  *
- * Gateway, cloud and clients share the machine's cores.
+ * Gateway, cloud and clients share the machine's cores. The key's usage ledger lives in the bench's temporary
+ * folder (OWSD_STATE), not in this user's state folder.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createKey, fit, readKeyFile, writeKeyFile } from '../src/index.js';
+import { createKey, DEFAULT_IMAGE_SIZE, fit, readKeyFile, writeKeyFile } from '../src/index.js';
 import { startCloudServer, startGateway } from '../src/server/index.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
+import { saveResult } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: 'shufflenet-v2-12-qdq' },
-    size: { type: 'string', default: '256' },
+    size: { type: 'string', default: String(DEFAULT_IMAGE_SIZE) },
     images: { type: 'string', default: '64' },
     concurrency: { type: 'string', default: '16' },
   },
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
 const n = Number(args.images);
 const concurrency = Number(args.concurrency);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-bench-gateway-'));
+process.env.OWSD_STATE = path.join(dir, 'state');
 const keyFile = path.join(dir, 'bench.key');
 writeKeyFile(keyFile, createKey({ secret: new Uint8Array(32).fill(5), imageSize: Number(args.size), budget: 100_000 }));
 const cloud = await startCloudServer({ model: args.model!, modelsDir, logger: false });
@@ -74,4 +77,4 @@ fs.rmSync(dir, { recursive: true, force: true });
 console.log(`gateway: encoder mobilenetv2-12-int8, ${args.size}px key, cloud ${args.model} (embedded, loopback), ${os.availableParallelism()} cores, Node ${process.versions.node}`);
 for (const r of rows) console.log(`${r.name.padEnd(58)} ${r.imagesPerSecond.toFixed(1).padStart(6)} images/s  (${r.seconds.toFixed(2)} s, ${r.batches} batches)`);
 console.log(`batched / sequential: ${(rows[1]!.imagesPerSecond / rows[0]!.imagesPerSecond).toFixed(2)}x; one request / sequential: ${(rows[2]!.imagesPerSecond / rows[0]!.imagesPerSecond).toFixed(2)}x`);
-console.log(JSON.stringify({ bench: 'gateway', model: args.model, size: Number(args.size), images: n, concurrency, rows }));
+saveResult('gateway', { model: args.model, size: Number(args.size), images: n, concurrency, rows: rows.map((r) => ({ ...r, seconds: +r.seconds.toFixed(3), imagesPerSecond: +r.imagesPerSecond.toFixed(1) })) });

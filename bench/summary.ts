@@ -14,7 +14,7 @@ import { repoRoot } from '../test/helpers.js';
 import { isMain } from './lib.js';
 
 /** The records the page is written from, in the order `npm run bench` runs them. */
-export const SUMMARY_RECORDS = ['stages', 'latency', 'privacy', 'iin-train', 'cloud-server', 'scale', 'he-vs-owsd', 'growth'] as const;
+export const SUMMARY_RECORDS = ['stages', 'latency', 'privacy', 'iin-train', 'cloud-server', 'gateway', 'scale', 'he-vs-owsd', 'growth'] as const;
 export const SUMMARY_PAGE = path.join(repoRoot, 'docs', 'benchmarks.md');
 
 // A record is JSON written by bench/lib.ts saveResult: read loosely, every field checked where it is used.
@@ -127,6 +127,9 @@ function otherSection(rs: Records): string[] {
     const l = obj(cs.latencyMs);
     out.push('', `${String(cs.model)} on ${String(cs.imageSize)} px PNGs, ${String(cs.concurrency)} requests in flight: ${fmt(cs.imagesPerSecond)} images/s, latency p50 ${fmt(l.p50)} / p90 ${fmt(l.p90)} / p99 ${fmt(l.p99)} ms, ${String(cs.errors)} errors.`);
   }
+  const gw = rs.gateway;
+  out.push('', '### The gateway: single-image requests, batched', '', provenance(gw, 'node dist/bench/gateway.js'));
+  if (gw) out.push('', `${String(gw.size)} px key, cloud ${String(gw.model)} embedded in the same process, all on loopback:`, '', table(['requests', 'images/s', 'gateway batches'], arr(gw.rows).map((x) => [String(x.name), fmt(x.imagesPerSecond), String(x.batches)])));
   const sc = rs.scale;
   out.push('', '### Scale-out workers (Redis)', '', provenance(sc, 'node dist/bench/scale.js'));
   if (sc) out.push('', table(['workers', 'images/s', 'against 1 worker'], arr(sc.rows).map((x) => [String(x.workers), fmt(x.imagesPerSecond), `${fmt(x.ratio, 2)}x`])));
