@@ -20,8 +20,9 @@
  * the allowance when it covers them (no disk I/O); otherwise it counts `n` plus a block durably, as above. The
  * block is 0 for a process's first reservation (a one-shot run writes once, with nothing to give back), then
  * LEDGER_BLOCK_MIN (8), doubled while each block lasts under a second, up to LEDGER_BLOCK_MAX (64), and halved
- * back down to 0 when reservations slow; near the budget it is clipped to what is left, and only `n` itself not
- * fitting is refused (the error counts real use, not the allowance). The count on disk is therefore never below
+ * back down to 0 when reservations slow; near the budget it is clipped to a quarter of what the budget has left
+ * after `n` (so processes sharing the key leave each other room, and the last submissions are counted one by one),
+ * and only `n` itself not fitting is refused (the error counts real use, not this process's allowance). The count on disk is therefore never below
  * what left the machine. The allowance is given back by `close()` (under the lock: the count on disk less the
  * unspent allowance) and, while one is held, by a synchronous `process.on('exit')` hook (normal exit,
  * process.exit, and the CLI's Ctrl-C/SIGTERM paths, which end through it). A SIGKILL or crash leaves the
@@ -225,6 +226,8 @@ export const LEDGER_BLOCK_MIN = 8;
 export const LEDGER_BLOCK_MAX = 64;
 /** A block used up faster than this is doubled for the next one; one that lasted longer is halved. */
 const BLOCK_FAST_MS = 1000;
+/** A block takes at most this fraction (1 / BLOCK_SHARE_OF_REST) of the budget left after the reservation. */
+const BLOCK_SHARE_OF_REST = 4;
 
 /**
  * This process's share of one ledger file, shared by every `UsageLedger` of that file in the process (a gateway's
@@ -425,8 +428,9 @@ export class UsageLedger implements KeyLedger {
       const disk = this.readDisk();
       const need = Math.max(0, n - a.unspent);
       if (n > 0 && disk.used + need > this.budget) budgetExceeded(this.keyId, Math.max(0, disk.used - a.unspent), this.budget, n);
-      // A block that does not fit is clipped to what the budget has left.
-      const extra = n > 0 ? Math.min(block, this.budget - disk.used - need) : 0;
+      // Near the budget the block is clipped to a quarter of what is left after n, so that processes sharing the key
+      // leave each other room (their unspent blocks count as used for the others) and the end is counted exactly.
+      const extra = n > 0 ? Math.min(block, Math.floor((this.budget - disk.used - need) / BLOCK_SHARE_OF_REST)) : 0;
       this.store(disk.used + need + extra, disk.firstUsed);
       if (n > 0) {
         a.unspent = a.unspent + need + extra - n;
