@@ -15,8 +15,8 @@
  * dead is taken over), re-reads the count on disk and adds to it, so no process's submissions are lost from the
  * count. `release` gives back submissions that provably never left this machine (the cloud refused the connection).
  *
- * Reservations are counted in blocks (issue 20: the locked, fsynced write pair cost 1.8 to 21 ms, once per image
- * at batch 1). A process keeps an allowance: what it counted on disk ahead of use. `reserve(n)` takes `n` from
+ * Reservations are counted in blocks (issue 20: the locked, fsynced write pair cost several ms, up to 21 on a busy
+ * disk, once per image at batch 1). A process keeps an allowance: what it counted on disk ahead of use. `reserve(n)` takes `n` from
  * the allowance when it covers them (no disk I/O); otherwise it counts `n` plus a block durably, as above. The
  * block is 0 for a process's first reservation (a one-shot run writes once, with nothing to give back), then
  * LEDGER_BLOCK_MIN (8), doubled while each block lasts under a second, up to LEDGER_BLOCK_MAX (64), and halved
