@@ -177,7 +177,7 @@ test('the web pages and their scripts are served by the same process', async () 
   }
 });
 
-test('key rotation through `owsd key rotate --gateway`: requests during the rotation all succeed; then the new key serves, as accurately', async () => {
+test('key rotation through `owsd key rotate --gateway`: requests during the rotation all succeed; then the new key serves, as accurately', async (t) => {
   const oldKey = readKeyFile(keyFile);
   // Only from this machine.
   const remote = await gw.app.inject({ method: 'POST', url: '/v1/keys/rotate', payload: {}, remoteAddress: '10.1.2.3' });
@@ -251,7 +251,12 @@ test('key rotation through `owsd key rotate --gateway`: requests during the rota
   // A service restarted with the old paths serves the successor.
   const again = await Gateway.open({ bundle: bundleDir, keyFiles: [keyFile], cloud: { url: cloud.url }, modelsDir, log: false });
   assert.deepEqual(again.keyIds, [newKey.id]);
+  const ahead = JSON.parse(fs.readFileSync(ledgerPath(newKey.id), 'utf8')).used - UsageLedger.open(newKey).used;
+  t.diagnostic(`counted ahead before the close: ${ahead}`);
   await again.close();
+  // Closing a gateway (Predictor.close) gives back what this process's ledger of the key counted ahead: the disk
+  // then holds exactly what was spent.
+  assert.equal(JSON.parse(fs.readFileSync(ledgerPath(newKey.id), 'utf8')).used, UsageLedger.open(newKey).used);
 });
 
 test('offline rotation (`owsd key rotate --bundle --key`) of the rotated bundle: a gateway opened on the first bundle follows both rotations', async () => {

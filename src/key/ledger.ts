@@ -281,7 +281,6 @@ function hold(a: Allowance): void {
   }
 }
 
-
 export class UsageLedger implements KeyLedger {
   /** This process's allowance of the ledger file (shared with every other `UsageLedger` of the file in it). */
   private readonly allowance: Allowance;
