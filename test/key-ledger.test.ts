@@ -99,6 +99,7 @@ test('EXPECTED FAILURE - a symlink planted at a predictable temp name beside the
   l.reserve(2);
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the target is untouched');
   l.release(1);
+  l.close(); // the released submission reaches the disk when the ledger gives its allowance back
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the target is untouched');
   for (const f of [`${file}.usage.json`, stateLedger(key.id)]) {
     assert.ok(fs.lstatSync(f).isFile(), `${f} is a regular file, not a symlink`);

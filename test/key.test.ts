@@ -133,7 +133,7 @@ test('the key file records the per-submission noise; a key file without it (writ
   assert.throws(() => readKeyFile(bad), { code: 'OWSD_ERR_KEY', message: /generator\.embeddingNoise.*number from 0 to 100/ });
 });
 
-test('several processes sharing a key: every reservation is counted, and together they never pass the budget', async () => {
+test('several processes sharing a key: every reservation is counted, and together they never pass the budget (the rest usable once their blocks are given back)', async () => {
   const { spawn } = await import('node:child_process');
   const file = path.join(tempDir(), 'shared.key');
   writeKeyFile(file, createKey({ secret: SECRET_B, budget: 150 }));
@@ -151,9 +151,17 @@ test('several processes sharing a key: every reservation is counted, and togethe
       c.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`child exited ${code}`))));
     });
   const got = await Promise.all([run(), run(), run(), run()]);
-  // 200 attempts against a budget of 150: exactly 150 granted, all of them on the ledger.
-  assert.equal(got.reduce((a, b) => a + b, 0), 150, `granted ${got.join(' + ')}`);
-  assert.equal(UsageLedger.open(readKeyFile(file)).used, 150);
+  // 200 attempts against a budget of 150: never more than 150 granted, and every grant on the ledger once the
+  // children have given their unspent blocks back at exit. Near the end a child may be refused while another still
+  // holds an unspent block (it counts as used for the others: src/key/ledger.ts), so up to 150 are granted; what
+  // the children left can then be spent, exactly to the budget (test/ledger-blocks.test.ts for the blocks).
+  const granted = got.reduce((a, b) => a + b, 0);
+  assert.ok(granted <= 150 && granted >= 100, `granted ${got.join(' + ')}`);
+  const after = UsageLedger.open(readKeyFile(file));
+  assert.equal(after.used, granted);
+  assert.equal(Number(JSON.parse(fs.readFileSync(ledgerPath(after.keyId), 'utf8')).used), granted, 'the disk holds exactly what was granted');
+  if (granted < 150) after.reserve(150 - granted);
+  assert.throws(() => after.reserve(1), { code: 'OWSD_ERR_BUDGET', message: /used 150 of its 150/ });
   assert.ok(!fs.existsSync(`${ledgerPath(readKeyFile(file).id)}.lock`), 'the lock is released');
 });
 

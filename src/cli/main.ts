@@ -2,7 +2,7 @@
 /** `owsd`: the command line, a thin layer over the library (src/index.ts). */
 import { Command } from 'commander';
 import { registerCommands } from './commands/index.js';
-import { configureProgram } from './run.js';
+import { configureProgram, exitOnSignals } from './run.js';
 
 const program = configureProgram(new Command('owsd'))
   .description('One Way Scrambling by Deconvolution: use a cloud image classifier without ever sending it an image')
@@ -14,6 +14,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+exitOnSignals();
 registerCommands(program);
 
 await program.parseAsync(process.argv);

@@ -122,6 +122,20 @@ export function modelsAndData(o: { models?: string; data?: string; dataDir?: str
   return { modelsDir, dataDir };
 }
 
+/**
+ * Ctrl-C or SIGTERM that no command handles (predict, eval, ...): exit through process.exit (130, 143) rather than
+ * the signal's default, so the exit hooks run: a key's usage ledger gives back what it counted ahead and did not
+ * spend (src/key/ledger.ts; test/ledger-blocks.test.ts). A command's own handler (fit's resume hint, serve's
+ * graceful stop) decides when there is one.
+ */
+export function exitOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (process.listenerCount(sig) === 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 /** Resolve when SIGTERM or SIGINT arrives; a second signal exits at once. */
 export function untilSignal(who: string): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

@@ -383,6 +383,8 @@ export class ExperimentContext {
   }
 
   async close(): Promise<void> {
+    // The scratch ledgers give back what they counted ahead (`submissions()` stays the same: it counts what was sent).
+    for (const k of this.keys.values()) k.ledger.close();
     for (const s of this.scramblers.values()) await (await s).release();
     this.scramblers.clear();
     for (const e of this.encoders.values()) await (await e).release();

@@ -11,9 +11,26 @@
  * Both are written atomically and durably (an exclusive temp file with an unpredictable name, fsync, rename,
  * fsync of the folder: ./files.ts) BEFORE a submission leaves, so a crash at any moment can only over-count,
  * never under-count. `reserve` refuses to go past the key's budget. Several processes may use one key at once:
- * each reservation takes a lock file (`<keyId>.json.lock`, holding the owner's pid; a lock whose owner is dead is
- * taken over), re-reads the count on disk and adds to it, so no process's submissions are lost from the count.
- * `release` gives back submissions that provably never left this machine (the cloud refused the connection).
+ * each durable reservation takes a lock file (`<keyId>.json.lock`, holding the owner's pid; a lock whose owner is
+ * dead is taken over), re-reads the count on disk and adds to it, so no process's submissions are lost from the
+ * count. `release` gives back submissions that provably never left this machine (the cloud refused the connection).
+ *
+ * Reservations are counted in blocks (issue 20: the locked, fsynced write pair cost several ms, up to 21 on a busy
+ * disk, once per image at batch 1). A process keeps an allowance: what it counted on disk ahead of use. `reserve(n)` takes `n` from
+ * the allowance when it covers them (no disk I/O); otherwise it counts `n` plus a block durably, as above. The
+ * block is 0 for a process's first reservation (a one-shot run writes once, with nothing to give back), then
+ * LEDGER_BLOCK_MIN (8), doubled while each block lasts under a second, up to LEDGER_BLOCK_MAX (64), and halved
+ * back down to 0 when reservations slow; near the budget it is clipped to a quarter of what the budget has left
+ * after `n` (so processes sharing the key leave each other room, and the last submissions are counted one by one),
+ * and only `n` itself not fitting is refused (the error counts real use, not this process's allowance). The count on disk is therefore never below
+ * what left the machine. The allowance is given back by `close()` (under the lock: the count on disk less the
+ * unspent allowance) and, while one is held, by a synchronous `process.on('exit')` hook (normal exit,
+ * process.exit, and the CLI's Ctrl-C/SIGTERM paths, which end through it). A SIGKILL or crash leaves the
+ * over-count: at most LEDGER_BLOCK_MAX (64) per key and process, plus submissions released since the last block.
+ * Every `UsageLedger` of one file in a process shares the one allowance, so `used` (the count on disk less this
+ * process's unspent allowance) is what was spent, in whichever ledger of the file it is read. Another process's
+ * unspent allowance shows as used until it gives it back (forever, if it was killed: the over-count above).
+ * test/ledger-blocks.test.ts checks all of this.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -197,9 +214,77 @@ export interface KeyLedger {
   release?(n: number): void | Promise<void>;
   /** Re-read the count from where it is kept (shared ledgers); absent when `used` is always current. */
   refresh?(): Promise<void>;
+  /**
+   * Give back what was counted ahead and not spent (`UsageLedger`'s block); the ledger stays usable. Absent when
+   * nothing is counted ahead.
+   */
+  close?(): void | Promise<void>;
+}
+
+/** The smallest block counted ahead once reservations come fast, and the largest (the most a crash over-counts). */
+export const LEDGER_BLOCK_MIN = 8;
+export const LEDGER_BLOCK_MAX = 64;
+/** A block used up faster than this is doubled for the next one; one that lasted longer is halved. */
+const BLOCK_FAST_MS = 1000;
+/** A block takes at most this fraction (1 / BLOCK_SHARE_OF_REST) of the budget left after the reservation. */
+const BLOCK_SHARE_OF_REST = 4;
+
+/**
+ * This process's share of one ledger file, shared by every `UsageLedger` of that file in the process (a gateway's
+ * predictor, `Predictor.usage`, a ledger opened to read the count): what it counted ahead and has not spent.
+ */
+interface Allowance {
+  /** The count on disk as this process last read or wrote it (this allowance included). */
+  disk: number;
+  /** Counted on disk by this process and not (yet) spent: given back by `close` or at exit. */
+  unspent: number;
+  /** The block the last durable reservation asked for beyond `n` (0: none yet, or reservations are slow). */
+  block: number;
+  /** When the last durable reservation was made (performance.now()), undefined before the first. */
+  at: number | undefined;
+  /** The ledger that gives the allowance back at exit (the last one that reserved a block). */
+  owner: UsageLedger | undefined;
+}
+
+const allowances = new Map<string, Allowance>();
+const holding = new Set<Allowance>();
+
+function allowanceOf(file: string): Allowance {
+  const at = path.resolve(file);
+  let a = allowances.get(at);
+  if (!a) allowances.set(at, (a = { disk: 0, unspent: 0, block: 0, at: undefined, owner: undefined }));
+  return a;
+}
+
+/**
+ * At exit (normal end, process.exit, and the CLI's SIGINT/SIGTERM paths, which end through process.exit): give
+ * every unspent allowance back, synchronously. A SIGKILL or crash skips it and leaves the over-count (at most
+ * LEDGER_BLOCK_MAX per key), which is the safe direction. Registered only while an allowance is held.
+ */
+function giveBackAtExit(): void {
+  for (const a of [...holding]) {
+    const n = a.unspent;
+    try {
+      a.owner?.close();
+    } catch (e) {
+      process.stderr.write(`owsd: could not give ${n} unspent submission(s) back to the usage ledger of key ${a.owner?.keyId} (${(e as Error).message}); it over-counts by ${n}\n`);
+    }
+  }
+}
+
+function hold(a: Allowance): void {
+  if (a.unspent > 0) {
+    if (holding.size === 0) process.on('exit', giveBackAtExit);
+    holding.add(a);
+  } else if (holding.delete(a) && holding.size === 0) {
+    process.off('exit', giveBackAtExit);
+  }
 }
 
 export class UsageLedger implements KeyLedger {
+  /** This process's allowance of the ledger file (shared with every other `UsageLedger` of the file in it). */
+  private readonly allowance: Allowance;
+
   private constructor(
     /** Where the count is kept: `ledgerPath(keyId)` unless given. */
     readonly file: string,
@@ -207,8 +292,11 @@ export class UsageLedger implements KeyLedger {
     readonly besideKey: string | undefined,
     readonly keyId: string,
     readonly budget: number,
-    private usedCount: number,
-  ) {}
+    onDisk: number,
+  ) {
+    this.allowance = allowanceOf(file);
+    this.allowance.disk = onDisk;
+  }
 
   /**
    * The ledger of a key: by its id in this user's state folder (see the module doc), and beside its key file. A
@@ -243,12 +331,22 @@ export class UsageLedger implements KeyLedger {
     return l;
   }
 
+  /**
+   * Submissions counted: the count on disk as last read or written, less what this process counted ahead and has
+   * not spent. So it is what this process sent plus what other processes had counted (their unspent blocks
+   * included: those show as used until given back).
+   */
   get used(): number {
-    return this.usedCount;
+    return Math.max(0, this.allowance.disk - this.allowance.unspent);
   }
 
   get remaining(): number {
-    return Math.max(0, this.budget - this.usedCount);
+    return Math.max(0, this.budget - this.used);
+  }
+
+  /** Counted on disk ahead of use by this process and not spent yet (given back by `close` or at exit). */
+  get unspent(): number {
+    return this.allowance.unspent;
   }
 
   /** Write `used` to the ledger and the copy beside the key (under the lock), and the first-use marker once. */
@@ -259,7 +357,7 @@ export class UsageLedger implements KeyLedger {
     // The ledger by key id first: it is what every copy of the key reads.
     writeDurably(this.file, body);
     if (this.besideKey) writeDurably(this.besideKey, body);
-    this.usedCount = used;
+    this.allowance.disk = used;
     // The marker after the ledger: a crash between the two leaves a ledger without a marker (written next time),
     // never a marker without a ledger (which would refuse the key).
     if (used > 0 && this.defaultPlace) {
@@ -271,6 +369,17 @@ export class UsageLedger implements KeyLedger {
   /** Whether this is the ledger by key id in the state folder (not a path a caller chose). */
   private get defaultPlace(): boolean {
     return this.file === ledgerPath(this.keyId);
+  }
+
+  /**
+   * The count on disk, read under the lock: the larger of the ledger and its copy beside the key. With both gone
+   * (deleted while this process runs) the count this process last saw holds, so it never restarts at 0.
+   */
+  private readDisk(): { used: number; firstUsed: string | undefined } {
+    const own = readUsage(this.file, this.keyId);
+    const copy = this.besideKey ? readUsage(this.besideKey, this.keyId) : undefined;
+    if (!own && !copy) return { used: this.allowance.disk, firstUsed: undefined };
+    return { used: Math.max(own?.used ?? 0, copy?.used ?? 0), firstUsed: own?.firstUsed };
   }
 
   /**
@@ -291,28 +400,77 @@ export class UsageLedger implements KeyLedger {
   }
 
   /**
-   * Durably count `n` submissions before they are sent; throws OWSD_ERR_BUDGET if that passes the budget.
-   * (`sync`: write even when n is 0, to carry a larger count over from the copy beside the key.)
+   * Count `n` submissions before they are sent; throws OWSD_ERR_BUDGET when they do not fit in the budget. Taken
+   * from this process's allowance when it covers `n` (no disk I/O); otherwise counted durably on disk, under the
+   * lock, together with the next block (see the module doc). (`sync`: write even when n is 0, to carry a larger
+   * count over from the copy beside the key.)
    */
   reserve(n: number, sync = false): void {
     if (n <= 0 && !sync) return;
+    const a = this.allowance;
+    if (n > 0 && n <= a.unspent) {
+      a.unspent -= n;
+      hold(a);
+      return;
+    }
+    const now = performance.now();
+    // The block: none for a first reservation (a one-shot run writes once and has nothing to give back), doubled
+    // while each block lasts under BLOCK_FAST_MS, halved (down to none) when reservations slow down.
+    let block = a.block;
+    if (n > 0) {
+      if (a.at === undefined) block = 0;
+      else if (now - a.at < BLOCK_FAST_MS) block = Math.min(LEDGER_BLOCK_MAX, Math.max(LEDGER_BLOCK_MIN, block * 2));
+      else block = block >= 2 * LEDGER_BLOCK_MIN ? block / 2 : 0;
+    }
     withLock(this.file, () => {
       // Another process (or another copy of the key) may have used it since: add to what is on disk.
-      const own = readUsage(this.file, this.keyId);
-      const current = Math.max(this.usedCount, own?.used ?? 0, readUsed(this.besideKey, this.keyId));
-      this.usedCount = current;
-      if (n > 0 && current + n > this.budget) budgetExceeded(this.keyId, current, this.budget, n);
-      this.store(current + Math.max(0, n), own?.firstUsed);
+      const disk = this.readDisk();
+      const need = Math.max(0, n - a.unspent);
+      if (n > 0 && disk.used + need > this.budget) budgetExceeded(this.keyId, Math.max(0, disk.used - a.unspent), this.budget, n);
+      // Near the budget the block is clipped to a quarter of what is left after n, so that processes sharing the key
+      // leave each other room (their unspent blocks count as used for the others) and the end is counted exactly.
+      const extra = n > 0 ? Math.min(block, Math.floor((this.budget - disk.used - need) / BLOCK_SHARE_OF_REST)) : 0;
+      this.store(disk.used + need + extra, disk.firstUsed);
+      if (n > 0) {
+        a.unspent = a.unspent + need + extra - n;
+        a.block = block;
+        a.at = now;
+        a.owner = this;
+      }
     });
+    hold(a);
   }
 
-  /** Give back `n` submissions that provably never left (see KeyLedger.release); the count never goes below 0. */
+  /**
+   * Give back `n` submissions that provably never left (see KeyLedger.release): to this process's allowance (no
+   * disk I/O: the count on disk still covers everything that left, and `close` or the exit gives it back).
+   */
   release(n: number): void {
     if (n <= 0) return;
-    withLock(this.file, () => {
-      const own = readUsage(this.file, this.keyId);
-      const current = Math.max(own?.used ?? 0, readUsed(this.besideKey, this.keyId));
-      this.store(Math.max(0, current - n), own?.firstUsed);
-    });
+    const a = this.allowance;
+    a.unspent = Math.min(a.disk, a.unspent + n);
+    a.owner ??= this;
+    hold(a);
+  }
+
+  /**
+   * Give this process's unspent allowance back: under the lock, re-read the count on disk and write it less the
+   * allowance (never below 0). The ledger stays usable (a later `reserve` counts anew). Called by
+   * `Predictor.close`, `fit` and the other owners of a ledger, and at exit while an allowance is held. When the
+   * ledger's folder is gone (a scratch folder removed), there is nothing to give back to.
+   */
+  close(): void {
+    const a = this.allowance;
+    const n = a.unspent;
+    if (n > 0 && fs.existsSync(path.dirname(this.file))) {
+      withLock(this.file, () => {
+        const disk = this.readDisk();
+        this.store(Math.max(0, disk.used - n), disk.firstUsed);
+      });
+    }
+    a.unspent = 0;
+    a.block = 0;
+    a.at = undefined;
+    hold(a);
   }
 }

@@ -94,14 +94,21 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
   const bundle = typeof opts.bundle === 'string' ? readBundle(opts.bundle) : opts.bundle;
   const { samples, skipped, skippedImages, selection } = await evalSamples(bundle, opts.data);
   const predictor = await Predictor.open({ ...opts, bundle }, ['both', 'embedding', 'cloud']);
-  const f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES, opts.onProgress);
+  let f: Awaited<ReturnType<Predictor['features']>>;
+  let probs: { both: Float32Array; embedding: Float32Array; cloud: Float32Array };
+  try {
+    f = await predictor.features(samples.map((s) => s.image), samples.map((s) => s.id), samples.length <= ATTACK_MAX_IMAGES, opts.onProgress);
+    probs = {
+      both: await predictor.probabilities(f, 'both'),
+      embedding: await predictor.probabilities(f, 'embedding'),
+      cloud: await predictor.probabilities(f, 'cloud'),
+    };
+  } catch (e) {
+    await predictor.close(); // the models released and the keys' unspent blocks given back
+    throw e;
+  }
   const C = bundle.classes.length;
   const targets = samples.map((s) => s.label);
-  const probs = {
-    both: await predictor.probabilities(f, 'both'),
-    embedding: await predictor.probabilities(f, 'embedding'),
-    cloud: await predictor.probabilities(f, 'cloud'),
-  };
   const accuracy = {
     both: scoreTopK(probs.both, targets, C),
     embedding: scoreTopK(probs.embedding, targets, C),

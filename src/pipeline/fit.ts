@@ -12,7 +12,7 @@ import type { ResolveOptions } from '../models/registry.js';
 import { IIN_DEFAULTS, trainIin, validationCount, type IinConfig, type IinEpochRecord } from '../iin/index.js';
 import { collectFeatures, featureMatrix, type FeatureSet, type Features, type ProgressFn } from './features.js';
 import { BUNDLE_FORMAT, writeBundle, type Bundle, type BundleIin } from './bundle.js';
-import { openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
+import { closeLedgers, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
 import { selectData, type DataSelection } from './data.js';
 import { sha256File } from '../models/checksum.js';
 import type { Sample } from '../types.js';
@@ -123,6 +123,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
   const workDir = opts.workDir ?? `${path.resolve(opts.out)}.work`;
   const channels = await openChannels(opts.keys, encoder.dim, { journalDir: workDir, cloudId: opts.cloudId ?? `${opts.cloud.url}|${opts.cloud.modelName}`, noiseSeed: opts.noiseSeed });
   const progress = opts.onProgress;
+  // Everything is sent here: what the ledgers counted ahead and did not spend is given back at once.
   const f = await collectFeatures({
     samples: train,
     encoder,
@@ -130,7 +131,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     client,
     batchSize: opts.batchSize,
     onProgress: progress,
-  });
+  }).finally(() => closeLedgers(channels));
   const y = labelsOf(train);
   const iinConfig = { ...opts.iin, seed: opts.iin?.seed ?? opts.data.seed };
   const iins = await trainIins(f, y, numClasses, iinConfig, opts.onEpoch, progress);

@@ -16,7 +16,7 @@ import { Iin, topK } from '../iin/index.js';
 import { imageName, type ImageFailure, type ImageInput, type ImagePredictions, type ImageResult, type LabelScore, type Sample } from '../types.js';
 import { collectFeatures, featureMatrix, type EmbeddingSource, type FeatureSet, type Features, type KeyChannel, type ProgressFn } from './features.js';
 import { readBundle, type Bundle } from './bundle.js';
-import { checkKeysMatch, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
+import { checkKeysMatch, closeLedgers, openChannels, openCloud, openEncoder, type CloudSettings } from './session.js';
 import type { Encoder } from '../encoder/encoder.js';
 import type { PreprocessSpec } from '../models/spec.js';
 import type { CloudClient } from '../cloud/client.js';
@@ -192,9 +192,14 @@ export class Predictor {
     return this.channels.map(({ ledger }) => ({ keyId: ledger.keyId, budget: ledger.budget, used: ledger.used, remaining: ledger.remaining }));
   }
 
+  /** Release the models and give back what the keys' ledgers counted ahead and did not spend. */
   async close(): Promise<void> {
-    await this.encoder.release();
-    for (const c of this.channels) await c.scrambler.release();
+    try {
+      await closeLedgers(this.channels);
+    } finally {
+      await this.encoder.release();
+      for (const c of this.channels) await c.scrambler.release();
+    }
   }
 }
 

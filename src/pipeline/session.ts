@@ -43,6 +43,22 @@ export async function openChannels(keys: Key[], inputDim: number, opts: {
   return channels;
 }
 
+/**
+ * Give back what each key's ledger counted ahead and did not spend (`KeyLedger.close`: a file ledger's block),
+ * once the channels send nothing more. Every ledger is closed even when one fails; the first failure is thrown.
+ */
+export async function closeLedgers(channels: KeyChannel[]): Promise<void> {
+  let first: unknown;
+  for (const c of channels) {
+    try {
+      await c.ledger.close?.();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
 export interface CloudSettings {
   url: string;
   protocol?: CloudProtocol;
