@@ -13,8 +13,14 @@
  * ledger's column shows what the durable count adds. The cloud's own time is not the organization's and is not counted (bench/latency.ts
  * and bench/he-vs-owsd.ts time the round trip); the cloud's answer the IIN reads is a fixed vector of the cloud's
  * width (the IIN's time does not depend on the values), the IIN random (likewise). The paths take turns call by
- * call, so a change in the machine's load hits them alike; the figure is the median of ROUNDS rounds of
- * BENCH_SECONDS x 3 / ROUNDS seconds each (all paths together). Target: the client path at least 80% of the encoder alone's throughput, at both batch sizes.
+ * call, each turn running the three in one of the six orders, the orders in turn, so each path follows and precedes
+ * each other path equally often; a round is BENCH_SECONDS x 3 / ROUNDS seconds of turns (all paths together). Each
+ * round gives each path's images/s over its own calls' time, and the ratios of that round's rates: the paths of one
+ * round ran under the same load, so the ratio is paired. The table shows the median over ROUNDS rounds of each
+ * rate and of each ratio (before, the ratio was of the two paths' medians, which may come from different rounds:
+ * on the shared 2-core machine a colleague's job moves a round's rates by tens of percent, and the two medians
+ * then compare different loads). Target: the client path at least 80% of the encoder alone's throughput, at both
+ * batch sizes.
  *
  *   npm run build && node dist/bench/privacy.js [--images 64] [--encoder mobilenetv2-12-int8]
  *     (OWSD_MODELS / OWSD_DATA or ../shared; BENCH_SECONDS=3: about the seconds each path gets per batch size)
@@ -31,7 +37,9 @@ import { BENCH_SECONDS, isMain, printTable, randomIin, saveResult } from './lib.
 
 /** Issue 20, item 3: client path / encoder alone, images/s, at least this. */
 export const PRIVACY_TARGET = 0.8;
-const ROUNDS = 5;
+const ROUNDS = 7;
+/** The six orders of the three paths. */
+const ORDERS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]] as const;
 /** The cloud's answer width the IIN reads (ShuffleNetV2, 1000 ImageNet classes). */
 const CLOUD_CLASSES = 1000;
 
@@ -81,42 +89,57 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
     met: boolean;
     clientPathWithLedger: number;
     ratioWithLedger: number;
-    rounds: { encoderAlone: number[]; clientPath: number[]; clientPathWithLedger: number[] };
+    rounds: { encoderAlone: number[]; clientPath: number[]; clientPathWithLedger: number[]; ratio: number[]; ratioWithLedger: number[] };
   }> = [];
   try {
     for (const b of [32, 1]) {
       const fns = [() => encoderAlone(b), () => clientPath(b), () => clientPath(b, true)];
       for (const fn of fns) await fn(); // warm-up, not counted
-      // Call by call, the three paths take turns (the order rotating), so the machine's load hits them alike; each
-      // round is ROUND_SECONDS of that, giving each path's images/s over its own calls' time.
+      // Turn by turn, the three paths run once each, in the next of the six orders, so the machine's load hits them
+      // alike and none always runs after the same other; each round is 3 x BENCH_SECONDS / ROUNDS seconds of turns, giving each path's
+      // images/s over its own calls' time, and the round's ratios.
       const rounds: number[][] = fns.map(() => []);
+      const ratios: number[][] = [[], []];
+      let turn = 0;
       for (let k = 0; k < ROUNDS; k++) {
         const spent = fns.map(() => 0);
         const items = fns.map(() => 0);
         const start = performance.now();
-        for (let call = 0; performance.now() - start < (3 * BENCH_SECONDS * 1000) / ROUNDS || call < fns.length; call++) {
-          const j = (call + k) % fns.length;
-          const t0 = performance.now();
-          await fns[j]!();
-          spent[j]! += performance.now() - t0;
-          items[j]! += b;
-        }
-        fns.forEach((_, j) => rounds[j]!.push((1000 * items[j]!) / spent[j]!));
+        do {
+          for (const j of ORDERS[turn++ % ORDERS.length]!) {
+            const t0 = performance.now();
+            await fns[j]!();
+            spent[j]! += performance.now() - t0;
+            items[j]! += b;
+          }
+        } while (performance.now() - start < (3 * BENCH_SECONDS * 1000) / ROUNDS);
+        const rates = fns.map((_, j) => (1000 * items[j]!) / spent[j]!);
+        rates.forEach((r, j) => rounds[j]!.push(r));
+        ratios[0]!.push(rates[1]! / rates[0]!);
+        ratios[1]!.push(rates[2]! / rates[0]!);
       }
       const [a, c, l] = rounds as [number[], number[], number[]];
       const ea = median(a);
       const cp = median(c);
       const cl = median(l);
+      const ratio = median(ratios[0]!);
+      const ratioLedger = median(ratios[1]!);
       rows.push({
         batch: b,
         encoderAlone: +ea.toFixed(1),
         clientPath: +cp.toFixed(1),
-        ratio: +(cp / ea).toFixed(3),
+        ratio: +ratio.toFixed(3),
         target: PRIVACY_TARGET,
-        met: cp / ea >= PRIVACY_TARGET,
+        met: ratio >= PRIVACY_TARGET,
         clientPathWithLedger: +cl.toFixed(1),
-        ratioWithLedger: +(cl / ea).toFixed(3),
-        rounds: { encoderAlone: a.map((x) => +x.toFixed(1)), clientPath: c.map((x) => +x.toFixed(1)), clientPathWithLedger: l.map((x) => +x.toFixed(1)) },
+        ratioWithLedger: +ratioLedger.toFixed(3),
+        rounds: {
+          encoderAlone: a.map((x) => +x.toFixed(1)),
+          clientPath: c.map((x) => +x.toFixed(1)),
+          clientPathWithLedger: l.map((x) => +x.toFixed(1)),
+          ratio: ratios[0]!.map((x) => +x.toFixed(3)),
+          ratioWithLedger: ratios[1]!.map((x) => +x.toFixed(3)),
+        },
       });
     }
   } finally {
@@ -128,7 +151,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
 
   const g = key.generator;
   const design = `${g.imageSize} px, ${g.baseChannels} ch, ${g.design}, ${g.embeddingNoise}x noise`;
-  console.log(`the privacy layer's cost: images/s, median of ${ROUNDS} rounds, the paths taking turns call by call, ${images.length} Imagenette images, encoder ${encoderName}, default key (${design})`);
+  console.log(`the privacy layer's cost: images/s and each round's ratio, median of ${ROUNDS} rounds, the paths taking turns call by call in rotating orders, ${images.length} Imagenette images, encoder ${encoderName}, default key (${design})`);
   printTable(
     rows.map((x) => ({
       batch: x.batch,
