@@ -89,6 +89,8 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
     met: boolean;
     clientPathWithLedger: number;
     ratioWithLedger: number;
+    cpuMsPerImage: { encoderAlone: number; clientPath: number; clientPathWithLedger: number };
+    cpuRatio: number;
     rounds: { encoderAlone: number[]; clientPath: number[]; clientPathWithLedger: number[]; ratio: number[]; ratioWithLedger: number[] };
   }> = [];
   try {
@@ -100,21 +102,29 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       // images/s over its own calls' time, and the round's ratios.
       const rounds: number[][] = fns.map(() => []);
       const ratios: number[][] = [[], []];
+      // The process's CPU time per image (main thread, onnxruntime's and sharp's threads): the work, which the load
+      // moves much less than the wall clock (the threads sleep when idle, so waiting is not counted).
+      const cpuMs: number[][] = fns.map(() => []);
       let turn = 0;
       for (let k = 0; k < ROUNDS; k++) {
         const spent = fns.map(() => 0);
+        const cpuSpent = fns.map(() => 0);
         const items = fns.map(() => 0);
         const start = performance.now();
         do {
           for (const j of ORDERS[turn++ % ORDERS.length]!) {
             const t0 = performance.now();
+            const c0 = process.cpuUsage();
             await fns[j]!();
+            const c = process.cpuUsage(c0);
             spent[j]! += performance.now() - t0;
+            cpuSpent[j]! += (c.user + c.system) / 1000;
             items[j]! += b;
           }
         } while (performance.now() - start < (3 * BENCH_SECONDS * 1000) / ROUNDS);
         const rates = fns.map((_, j) => (1000 * items[j]!) / spent[j]!);
         rates.forEach((r, j) => rounds[j]!.push(r));
+        fns.forEach((_, j) => cpuMs[j]!.push(cpuSpent[j]! / items[j]!));
         ratios[0]!.push(rates[1]! / rates[0]!);
         ratios[1]!.push(rates[2]! / rates[0]!);
       }
@@ -123,6 +133,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       const cp = median(c);
       const cl = median(l);
       const ratio = median(ratios[0]!);
+      const [ca, cc] = cpuMs.map(median) as [number, number, number];
       const ratioLedger = median(ratios[1]!);
       rows.push({
         batch: b,
@@ -133,6 +144,8 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
         met: ratio >= PRIVACY_TARGET,
         clientPathWithLedger: +cl.toFixed(1),
         ratioWithLedger: +ratioLedger.toFixed(3),
+        cpuMsPerImage: { encoderAlone: +ca.toFixed(3), clientPath: +cc.toFixed(3), clientPathWithLedger: +median(cpuMs[2]!).toFixed(3) },
+        cpuRatio: +(ca / cc).toFixed(3),
         rounds: {
           encoderAlone: a.map((x) => +x.toFixed(1)),
           clientPath: c.map((x) => +x.toFixed(1)),
@@ -160,6 +173,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       'client / encoder alone': `${(100 * x.ratio).toFixed(0)}%`,
       'client path + durable budget count': x.clientPathWithLedger,
       'that / encoder alone': `${(100 * x.ratioWithLedger).toFixed(0)}%`,
+      'CPU-ms/image encoder alone / client path': `${x.cpuMsPerImage.encoderAlone.toFixed(2)} / ${x.cpuMsPerImage.clientPath.toFixed(2)} (${(100 * x.cpuRatio).toFixed(0)}%)`,
     })),
   );
   for (const x of rows) console.log(`privacy layer, batch ${x.batch}: client path at ${(100 * x.ratio).toFixed(0)}% of decode + encoder alone (target ${100 * PRIVACY_TARGET}%: ${x.met ? 'MET' : 'MISSED'})`);
