@@ -19,8 +19,11 @@
  * round ran under the same load, so the ratio is paired. The table shows the median over ROUNDS rounds of each
  * rate and of each ratio (before, the ratio was of the two paths' medians, which may come from different rounds:
  * on the shared 2-core machine a colleague's job moves a round's rates by tens of percent, and the two medians
- * then compare different loads). Target: the client path at least 80% of the encoder alone's throughput, at both
- * batch sizes.
+ * then compare different loads). Beside them, each path's CPU time per image, and where the time goes: each part's
+ * wall-clock ms per image (decode + encoder, the noise and the generator's runs, the PNGs, the budget count, the
+ * IIN) and V8's collections, each counted in the path whose call it interrupted (`perf_hooks` gc entries); the
+ * client path calls Scrambler.scramble's two steps (pixels, then the PNGs) itself so each is timed. Target: the
+ * client path at least 80% of the encoder alone's throughput, at both batch sizes.
  *
  *   npm run build && node dist/bench/privacy.js [--images 64] [--encoder mobilenetv2-12-int8]
  *     (OWSD_MODELS / OWSD_DATA or ../shared; BENCH_SECONDS=3: about the seconds each path gets per batch size)
@@ -28,10 +31,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { UsageLedger } from '../src/key/ledger.js';
 import { createKey, Encoder, loadDataset, resolveModel, Scrambler, Iin, type ImageInput } from '../src/index.js';
 import { demoSecret } from '../src/server/index.js';
+import { encodePngBatch } from '../src/scrambler/png.js';
+import { markScrambled } from '../src/scrambler/scrambled.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
 import { BENCH_SECONDS, isMain, printTable, randomIin, saveResult } from './lib.js';
 
@@ -67,18 +73,46 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
     cursor[which] = (cursor[which] + b) % images.length;
     return out;
   };
-  const encoderAlone = async (b: number) => enc.encode(next('encoder', b));
+  // Each part's time, by path: where the client path's time goes beyond the encoder's (the table after the ratios).
+  const parts: Array<Record<string, number>> = [{}, {}, {}];
+  let timing: Record<string, number> = {};
+  const lap = (part: string, t0: number): number => {
+    const t = performance.now();
+    timing[part] = (timing[part] ?? 0) + t - t0;
+    return t;
+  };
+  const encoderAlone = async (b: number) => {
+    const t = performance.now();
+    await enc.encode(next('encoder', b));
+    lap('decode + encoder', t);
+  };
   const clientPath = async (b: number, withLedger = false) => {
+    let t = performance.now();
     const e = await enc.encode(next(withLedger ? 'ledger' : 'client', b));
-    await scrambler.scramble(e, b);
-    if (withLedger) for (const l of ledgers) l.reserve(b);
+    t = lap('decode + encoder', t);
+    // Scrambler.scramble's two steps, so each is timed: the noise and the generator's runs, then the PNGs.
+    const pixels = await scrambler.pixels(e, b);
+    t = lap('noise + generator', t);
+    (await encodePngBatch(pixels, b, scrambler.imageSize)).map(markScrambled);
+    t = lap('PNG', t);
+    if (withLedger) {
+      for (const l of ledgers) l.reserve(b);
+      t = lap('budget count', t);
+    }
     const x = new Float32Array(b * D);
     for (let i = 0; i < b; i++) {
       x.set(e.subarray(i * enc.dim, (i + 1) * enc.dim), i * D);
       x.set(cloudAnswer.subarray(i * CLOUD_CLASSES, (i + 1) * CLOUD_CLASSES), i * D + enc.dim);
     }
     await iin.predict(x, b);
+    lap('IIN', t);
   };
+  // V8's collections, each counted in the path whose call it interrupted (the observer reports them later).
+  const GC_PART = 'V8 collections (inside the parts)';
+  const calls: Array<{ path: number; start: number; end: number }> = [];
+  const collections: PerformanceEntry[] = [];
+  const gc = new PerformanceObserver((list) => collections.push(...list.getEntries()));
+  gc.observe({ entryTypes: ['gc'] });
 
   const rows: Array<{
     batch: number;
@@ -91,6 +125,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
     ratioWithLedger: number;
     cpuMsPerImage: { encoderAlone: number; clientPath: number; clientPathWithLedger: number };
     cpuRatio: number;
+    msPerImage: { encoderAlone: Record<string, number>; clientPath: Record<string, number>; clientPathWithLedger: Record<string, number> };
     rounds: { encoderAlone: number[]; clientPath: number[]; clientPathWithLedger: number[]; ratio: number[]; ratioWithLedger: number[] };
   }> = [];
   try {
@@ -100,6 +135,9 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       // Turn by turn, the three paths run once each, in the next of the six orders, so the machine's load hits them
       // alike and none always runs after the same other; each round is 3 x BENCH_SECONDS / ROUNDS seconds of turns, giving each path's
       // images/s over its own calls' time, and the round's ratios.
+      for (const p of parts) for (const k of Object.keys(p)) delete p[k];
+      calls.length = 0;
+      collections.length = 0;
       const rounds: number[][] = fns.map(() => []);
       const ratios: number[][] = [[], []];
       // The process's CPU time per image (main thread, onnxruntime's and sharp's threads): the work, which the load
@@ -115,9 +153,12 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
           for (const j of ORDERS[turn++ % ORDERS.length]!) {
             const t0 = performance.now();
             const c0 = process.cpuUsage();
+            timing = parts[j]!;
             await fns[j]!();
             const c = process.cpuUsage(c0);
-            spent[j]! += performance.now() - t0;
+            const t1 = performance.now();
+            calls.push({ path: j, start: t0, end: t1 });
+            spent[j]! += t1 - t0;
             cpuSpent[j]! += (c.user + c.system) / 1000;
             items[j]! += b;
           }
@@ -133,6 +174,14 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       const cp = median(c);
       const cl = median(l);
       const ratio = median(ratios[0]!);
+      await new Promise((resolve) => setImmediate(resolve));
+      collections.push(...gc.takeRecords());
+      for (const g of collections) {
+        const call = calls.find((x) => g.startTime >= x.start && g.startTime < x.end);
+        if (call) parts[call.path]![GC_PART] = (parts[call.path]![GC_PART] ?? 0) + g.duration;
+      }
+      const images = fns.map((_, j) => calls.filter((x) => x.path === j).length * b);
+      const partsMs = parts.map((p, j) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, +(v / images[j]!).toFixed(3)])));
       const [ca, cc] = cpuMs.map(median) as [number, number, number];
       const ratioLedger = median(ratios[1]!);
       rows.push({
@@ -146,6 +195,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
         ratioWithLedger: +ratioLedger.toFixed(3),
         cpuMsPerImage: { encoderAlone: +ca.toFixed(3), clientPath: +cc.toFixed(3), clientPathWithLedger: +median(cpuMs[2]!).toFixed(3) },
         cpuRatio: +(ca / cc).toFixed(3),
+        msPerImage: { encoderAlone: partsMs[0]!, clientPath: partsMs[1]!, clientPathWithLedger: partsMs[2]! },
         rounds: {
           encoderAlone: a.map((x) => +x.toFixed(1)),
           clientPath: c.map((x) => +x.toFixed(1)),
@@ -156,6 +206,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       });
     }
   } finally {
+    gc.disconnect();
     await scrambler.release();
     await iin.release();
     await enc.release();
@@ -175,6 +226,17 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
       'that / encoder alone': `${(100 * x.ratioWithLedger).toFixed(0)}%`,
       'CPU-ms/image encoder alone / client path': `${x.cpuMsPerImage.encoderAlone.toFixed(2)} / ${x.cpuMsPerImage.clientPath.toFixed(2)} (${(100 * x.cpuRatio).toFixed(0)}%)`,
     })),
+  );
+  console.log('where the time goes: wall-clock ms per image of each part, mean over all rounds (V8 collections: their pauses inside those calls)');
+  const partNames = [...new Set(rows.flatMap((x) => [...Object.keys(x.msPerImage.encoderAlone), ...Object.keys(x.msPerImage.clientPath), ...Object.keys(x.msPerImage.clientPathWithLedger)]))].sort((a, b) => Number(a === GC_PART) - Number(b === GC_PART));
+  printTable(
+    rows.flatMap((x) =>
+      (['encoderAlone', 'clientPath', 'clientPathWithLedger'] as const).map((path) => ({
+        batch: x.batch,
+        path: { encoderAlone: 'encoder alone', clientPath: 'client path', clientPathWithLedger: 'client path + count' }[path],
+        ...Object.fromEntries(partNames.map((k) => [k, x.msPerImage[path][k] ?? '-'])),
+      })),
+    ),
   );
   for (const x of rows) console.log(`privacy layer, batch ${x.batch}: client path at ${(100 * x.ratio).toFixed(0)}% of decode + encoder alone (target ${100 * PRIVACY_TARGET}%: ${x.met ? 'MET' : 'MISSED'})`);
   const result = { task: { images: images.length, encoder: encoderName, imageSize: g.imageSize, baseChannels: g.baseChannels, design: g.design, embeddingNoise: g.embeddingNoise, rounds: ROUNDS, secondsPerPath: BENCH_SECONDS }, rows };
