@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createKey, keyIdOf, readKeyFile, UsageLedger, writeKeyFile } from '../src/index.js';
-import { deriveNormals } from '../src/key/keystream.js';
+import { deriveNormals, keystreamWords, normalsChunkBytes } from '../src/key/keystream.js';
 import { ledgerPath } from '../src/key/ledger.js';
 import { tempDir } from './helpers.js';
 
@@ -94,6 +94,27 @@ test('the keystream is deterministic per (secret, label), independent across lab
   assert.ok(Math.abs(dotOther / n) < 0.01 && Math.abs(dotB / n) < 0.01);
   // Golden values pin the derivation: a change here changes every key's generator.
   assert.deepEqual(Array.from(a1.subarray(0, 3), (x) => x.toFixed(6)), GOLDEN);
+});
+
+test('the keystream and its normal samples are the same bits whatever the chunk size', () => {
+  const words = (chunkBytes: number | undefined, count: number): number[] => {
+    const out: number[] = [];
+    for (const w of keystreamWords(SECRET_A, 'chunks', chunkBytes)) {
+      out.push(...w.subarray(0, count - out.length));
+      if (out.length >= count) return out;
+    }
+    return out;
+  };
+  const whole = words(undefined, 5000);
+  for (const chunk of [16, 48, 1024]) assert.deepEqual(words(chunk, 5000), whole, `chunks of ${chunk} bytes`);
+  assert.throws(() => keystreamWords(SECRET_A, 'chunks', 20).next(), /multiple of 16/);
+  // Small draws make small chunks (a submission's noise: 1,280 samples an image), large ones 1 MB; the samples are
+  // a prefix of the same stream either way.
+  assert.ok(normalsChunkBytes(1280) < 10_000 && normalsChunkBytes(10_000_000) === 1 << 20);
+  const long = deriveNormals(SECRET_A, 'layer', 300_000);
+  for (const n of [1, 2, 3, 1280, 40_960, 174_763]) {
+    assert.deepEqual(Buffer.from(deriveNormals(SECRET_A, 'layer', n).buffer), Buffer.from(long.buffer, 0, 4 * n), `${n} samples`);
+  }
 });
 // Computed independently in Python (hmac/hashlib HKDF-SHA256 + cryptography's AES-256-CTR + the polar method).
 const GOLDEN = ['-0.333988', '0.757897', '-0.391258'];

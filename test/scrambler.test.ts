@@ -4,7 +4,8 @@ import sharp from 'sharp';
 import { createKey, Encoder, resolveModel, Scrambler, scrambleStats, countWeights, generatorLayers, DEFAULT_EMBEDDING_NOISE } from '../src/index.js';
 import { deriveGeneratorWeights } from '../src/scrambler/generator.js';
 import { isPng } from '../src/scrambler/scrambled.js';
-import { encodePngSync } from '../src/scrambler/png.js';
+import { crc32Table, encodePngSync, storedZlib } from '../src/scrambler/png.js';
+import zlib from 'node:zlib';
 import { PAPER_BASE_CHANNELS, PAPER_DESIGN, PAPER_IMAGE_SIZE } from '../src/key/keyfile.js';
 import { imagenetteFiles, modelsDir } from './helpers.js';
 
@@ -136,7 +137,7 @@ function correlation(a: Uint8Array, b: Uint8Array): number {
   return cov / Math.sqrt(va * vb);
 }
 
-test('the PNG writer: any size decodes (sharp checks the chunks\' CRCs) to exactly the pixels, the same bytes each time, raw size plus framing', async () => {
+test('the PNG writer: any size decodes (sharp checks the chunks\' CRCs) to exactly the pixels, the same bytes each time, raw size plus framing; its stored zlib stream inflates to its bytes and its table CRC is zlib\'s', async () => {
   for (const size of [1, 3, 96, 97, 256]) {
     const pixels = Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 2654435761) >>> 24);
     const png = encodePngSync(pixels, size);
@@ -147,4 +148,13 @@ test('the PNG writer: any size decodes (sharp checks the chunks\' CRCs) to exact
     assert.ok(png.length < pixels.length + size + 100 + 5 * Math.ceil((pixels.length + size) / 16_000), `${size} px: ${png.length} bytes`);
   }
   assert.throws(() => encodePngSync(new Uint8Array(10), 2), RangeError);
+  // The stored zlib stream inflates back to its bytes (zlib checks the Adler-32), in one block or several.
+  for (const n of [0, 1, 65_535, 65_536, 200_000]) {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
+    assert.deepEqual(new Uint8Array(zlib.inflateSync(storedZlib(bytes))), bytes, `${n} bytes`);
+  }
+  // The fallback CRC (by table, for node before 20.15) is zlib's number.
+  for (const bytes of [new Uint8Array(0), Uint8Array.of(73, 69, 78, 68), Uint8Array.from({ length: 30_000 }, (_, i) => (i * 2654435761) >>> 24)]) {
+    assert.equal(crc32Table(bytes), zlib.crc32(bytes));
+  }
 });
