@@ -195,7 +195,14 @@ function exchange(url: string, init: { method: string; body?: string | Uint8Arra
     if (body !== undefined) headers['content-length'] = String(body.byteLength);
     const u = new URL(url);
     const req = (u.protocol === 'https:' ? https : http).request(u, { method: init.method, headers, signal }, (res) => {
-      const answer = { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: headersOf(res.headers) };
+      let answer: Omit<Exchanged, 'bytes'>;
+      try {
+        answer = { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: headersOf(res.headers) };
+      } catch (e) {
+        // A header node's parser let through but fetch's Headers refuses: the answer is unusable, not a crash.
+        req.destroy();
+        return done(() => reject(e));
+      }
       const tooLarge = (): void => {
         req.destroy();
         done(() => resolve({ ...answer, bytes: undefined }));
