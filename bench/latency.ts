@@ -10,6 +10,11 @@
  *             transfer, reading the answer), once per wire: JSON and binary_tensor_data
  *   cloud     the cloud server's time for the request (fastify's elapsed time: body read and parsed, PNG decoded,
  *             the cloud model run, the answer written)
+ *   cloud's parts  the same PNG through the cloud's own steps called directly, in the same process: its
+ *             preprocessing (sharp decode, resize to the model's 256 px, centre crop 224, normalise) and its model
+ *             run alone (onnxruntime on that tensor, softmax). They run after the round trips, not inside the
+ *             server, so the cloud's time minus the two is no measure of the server's own part (timed inside the
+ *             server, that was 0.4-0.9 ms: docs/performance-wire.md)
  *   iin       the IIN on [embedding, cloud vector] (the default shape; random weights: the time does not depend on them)
  *   ledger    the key's usage ledger counting the submission durably before it leaves (UsageLedger.reserve(1): a
  *             locked write, fsync, rename), in the two copies the pipeline writes per batch (by key id, and beside
@@ -29,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type PngOptions } from 'sharp';
-import { loadForModel } from '../src/image/preprocess.js';
+import { loadForModel, preprocessBatch } from '../src/image/preprocess.js';
 import { encodePng, PNG_OPTIONS } from '../src/scrambler/png.js';
 import { KServeClient } from '../src/cloud/clients/kserve.js';
 import { buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
@@ -96,7 +101,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
 
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-latency-bench-'));
   const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
-  const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin'] as const;
+  const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'cloudPreprocess', 'cloudRun', 'iin'] as const;
   const t: Record<(typeof stages)[number], number[]> = Object.fromEntries(stages.map((s) => [s, []])) as never;
   const bytes = { jsonUp: [] as number[], jsonDown: [] as number[], binaryUp: [] as number[], binaryDown: [] as number[] };
   const pixelsKept: Uint8Array[] = [];
@@ -132,6 +137,13 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       const second = await roundTrip(jFirst ? binary : json, png);
       const [j, b] = jFirst ? [first, second] : [second, first];
       if (j.vector.some((x, k) => x !== b.vector[k])) throw new Error('the JSON and binary wires gave different vectors');
+      // The cloud's own steps on the same PNG, called directly (after the round trips, so they do not warm them).
+      const hosted = cloud.models[0]!.classifier;
+      const c0 = performance.now();
+      const tensor = await preprocessBatch([{ kind: 'encoded', bytes: png, name: 'scrambled' }], hosted.spec.preprocess, hosted.spec.input.layout);
+      const c1 = performance.now();
+      await hosted.classifyTensor(tensor, 1);
+      const c2 = performance.now();
       const s5 = performance.now();
       const x = new Float32Array(encoder.dim + numClasses);
       x.set(emb, 0);
@@ -148,6 +160,8 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       t.cloudJson.push(j.server);
       t.httpBinary.push(b.total - b.server);
       t.cloudBinary.push(b.server);
+      t.cloudPreprocess.push(c1 - c0);
+      t.cloudRun.push(c2 - c1);
       t.iin.push(s6 - s5);
       pixelsKept.push(pixels);
       pngKept.push(png);
@@ -221,6 +235,8 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
     { stage: `cloud (${cloudName}), JSON request`, ms: med.cloudJson },
     { stage: 'http, binary wire', ms: med.httpBinary },
     { stage: `cloud (${cloudName}), binary request`, ms: med.cloudBinary },
+    { stage: '  of which, called directly: preprocess (decode, resize, crop, normalise)', ms: med.cloudPreprocess },
+    { stage: `  of which, called directly: model run (onnxruntime, ${cloud.models[0]!.threads} thread${cloud.models[0]!.threads === 1 ? '' : 's'}; softmax)`, ms: med.cloudRun },
     { stage: 'iin', ms: med.iin },
     { stage: 'sum of medians, JSON wire', ms: round(totalJson) },
     { stage: 'sum of medians, binary wire', ms: round(totalBinary) },

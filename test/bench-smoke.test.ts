@@ -47,7 +47,7 @@ test('latency bench: every stage timed, both wires (binary smaller), lossless PN
   });
   assert.match(stdout, /batch-1 latency by stage/);
   const rec = JSON.parse(fs.readFileSync(path.join(dir, 'latency.json'), 'utf8'));
-  for (const s of ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'iin']) {
+  for (const s of ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'cloudPreprocess', 'cloudRun', 'iin']) {
     assert.ok(Number.isFinite(rec.medianMs[s]) && rec.medianMs[s] > 0, `${s}: ${rec.medianMs[s]} ms`);
   }
   assert.ok(rec.wire.binary.bytesUpPerImage < rec.wire.json.bytesUpPerImage, JSON.stringify(rec.wire));

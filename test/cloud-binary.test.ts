@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import path from 'node:path';
 import { createKey, fit, KServeClient, isOwsdError, openCloud, Predictor, readBundle, type ScrambledImage } from '../src/index.js';
+import { FIT_DEFAULT_WIRE } from '../src/pipeline/fit.js';
 import { startCloudServer, type RunningCloud } from '../src/server/index.js';
 import { BINARY_EXTENSION, buildBinaryImageRequest, buildImageInferenceRequest, HEADER_LENGTH_HEADER } from '../src/cloud/protocol.js';
 import { dataDir, imagenetteFiles, modelsDir, noisePng, tempDir } from './helpers.js';
@@ -237,6 +238,26 @@ describe('client: the binary wire, auto-detection and the JSON fallback', () => 
 });
 
 describe('the pipeline on the binary wire', () => {
+  test('fit without a wire uses auto (FIT_DEFAULT_WIRE): binary to a server listing the extension, JSON to one that does not; the bundle keeps auto', async () => {
+    assert.equal(FIT_DEFAULT_WIRE, 'auto');
+    const key = createKey({ secret: new Uint8Array(32).fill(12), imageSize: 32, budget: 5000 });
+    const data = { path: path.join(dataDir, 'imagenette-val'), labels: 2, perLabel: 3, testFraction: 0, seed: 0 };
+    for (const lists of [true, false]) {
+      const proxy = await startRecordingProxy(cloud.url, lists ? {} : { fault: (_n, req) => (req.url === '/v2' ? { kind: 'rewrite', rewrite: (m) => ({ ...m, extensions: [] }) } : undefined) });
+      try {
+        const bundle = path.join(tempDir('owsd-wire-default-'), 'b.bundle');
+        await fit({ keys: [key], encoders: ['mobilenetv2-12-int8'], cloud: { url: proxy.url, modelName: MODEL }, data, out: bundle, modelsDir, iin: { epochs: 2, hidden: 8 } });
+        assert.equal(readBundle(bundle).cloud.wire, 'auto');
+        const posts = proxy.requests.filter((r) => r.method === 'POST');
+        assert.ok(posts.length >= 1);
+        assert.equal(proxy.imagesForwarded(), 6, 'the proxy counts the images on either wire');
+        for (const r of posts) assert.equal(r.headers[HEADER_LENGTH_HEADER] !== undefined, lists, lists ? 'a request went as JSON to a server listing the extension' : 'a request went binary to a server not listing it');
+      } finally {
+        await proxy.close();
+      }
+    }
+  });
+
   test('fit with wire binary keeps it in the bundle, every request of fit and predict travels binary, and a bad wire is refused', async () => {
     const proxy = await startRecordingProxy(cloud.url);
     try {

@@ -198,6 +198,15 @@ describe('KServe client', () => {
     assert.equal(tooLong.requests.length, 1);
   });
 
+  test('a redirect is not followed: the images go to the address given or nowhere', async () => {
+    const elsewhere = await fakeServer((req) => kserveAnswer(req.body));
+    const fake = await fakeServer(() => ({ status: 307, headers: { location: `${elsewhere.url}/v2/models/m/infer` } }));
+    const client = createCloudClient({ url: fake.url, modelName: 'm', ...fast });
+    await rejectsWith(client.classify([await noisePng(1)]), 'OWSD_ERR_CLOUD_HTTP', /\/v2\/models\/m\/infer: HTTP 307 Temporary Redirect$/);
+    assert.equal(fake.requests.length, 1);
+    assert.equal(elsewhere.requests.length, 0);
+  });
+
   test('times out (and retries the timeout)', async () => {
     const fake = await fakeServer((req) => ({ ...kserveAnswer(req.body), delayMs: 1500 }));
     const client = createCloudClient({ url: fake.url, modelName: 'm', timeoutMs: 150, retries: 1, ...fast });

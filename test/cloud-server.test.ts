@@ -10,6 +10,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createCloudClient } from '../src/index.js';
 import { buildCloudApp, startCloudServer, type RunningCloud } from '../src/server/index.js';
+import { loadHostedModels } from '../src/cloud/server/start.js';
+import { settings } from '../src/settings.js';
+import type { OnnxClassifier } from '../src/models/classifier.js';
 import { buildLabelMap, measurePlaintextCloudAccuracy, spreadSample, createPlaintextCloudProbe, encodeForSending } from '../src/research.js';
 import { loadDataset } from '../src/data/index.js';
 import type { Dataset, Sample } from '../src/types.js';
@@ -109,6 +112,24 @@ describe('KServe V2 endpoints', () => {
     const r = await post(infer('nope'), { inputs: [] });
     assert.equal(r.status, 404);
     assert.match(r.json.error, /unknown model 'nope'.*cifar10-resnet20/);
+  });
+});
+
+describe('onnxruntime threads of the hosted models', () => {
+  test('a model that runs one image at a time gets 1 intra-op thread, a batched one settings.threads; threads given win', async () => {
+    // OWSD_THREADS, when set, is a choice: every model then gets it.
+    const single = process.env.OWSD_THREADS ? settings.threads : 1;
+    const byName = new Map(cloud.models.map((m) => [m.name, m.threads]));
+    assert.equal(byName.get('shufflenet-v2-12-qdq'), single, 'batch dimension fixed at 1');
+    assert.equal(byName.get('cifar10-resnet20'), single, 'batch dimension fixed at 1');
+    assert.equal(byName.get('mobilenetv2-12-int8'), settings.threads, 'symbolic batch dimension');
+    assert.equal(byName.get('cifar100-mobilenetv3-small-128'), settings.threads, 'symbolic batch dimension');
+    const [given] = await loadHostedModels(['cifar10-resnet20'], { modelsDir, threads: 2 });
+    try {
+      assert.equal(given!.threads, 2);
+    } finally {
+      await (given!.classifier as OnnxClassifier).release();
+    }
   });
 });
 

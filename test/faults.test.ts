@@ -43,8 +43,9 @@ function newKey(name: string, fill: number, budget = 200): string {
   return file;
 }
 
-const fitThrough = (url: string, keyFile: string, out: string, cloudId = 'the-cloud') =>
-  fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url, modelName: CLOUD_MODEL, concurrency: 3 }, data, out, modelsDir, iin, batchSize: 4, cloudId });
+/** `wire`: fit's default (auto: binary to this cloud) unless a test rewrites JSON answers, which needs 'json'. */
+const fitThrough = (url: string, keyFile: string, out: string, cloudId = 'the-cloud', wire?: 'json') =>
+  fit({ keys: [readKeyFile(keyFile)], encoders: ['mobilenetv2-12-int8'], cloud: { url, modelName: CLOUD_MODEL, concurrency: 3, ...(wire ? { wire } : {}) }, data, out, modelsDir, iin, batchSize: 4, cloudId });
 
 function journalOf(out: string, keyFile: string): Map<string, number[]> {
   const j = VectorJournal.open(`${out}.work`, readKeyFile(keyFile).id, 'the-cloud');
@@ -118,7 +119,8 @@ test('EXPECTED FAILURE - partial batches and NaN stop fit with a clear error; th
   for (const [at, re, rewrite] of rewrites) {
     const proxy = await startRecordingProxy(cloud.url, { fault: onInfer((n) => (n === at ? { kind: 'rewrite', rewrite } : undefined)) });
     try {
-      await assert.rejects(fitThrough(proxy.url, keyFile, out), (e: Error & { code?: string }) => {
+      // The rewrites edit JSON answers, so this run keeps to the JSON wire.
+      await assert.rejects(fitThrough(proxy.url, keyFile, out, 'the-cloud', 'json'), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'OWSD_ERR_CLOUD_RESPONSE', e.message);
         assert.match(e.message, re);
         return true;

@@ -118,7 +118,8 @@ test('EXPECTED FAILURE - a cloud that fails mid-run gives one clear error; what 
   const out = path.join(dir, 'b5');
   try {
     await assert.rejects(
-      fit({ keys: [readKeyFile(keyD)], encoders: ['mobilenetv2-12-int8'], cloud: { url, modelName: 'cifar10-resnet20', concurrency: 4 }, data, out, modelsDir, iin, batchSize: 4 }),
+      // This proxy reads and forwards JSON bodies only, so fit keeps to the JSON wire here.
+      fit({ keys: [readKeyFile(keyD)], encoders: ['mobilenetv2-12-int8'], cloud: { url, modelName: 'cifar10-resnet20', concurrency: 4, wire: 'json' }, data, out, modelsDir, iin, batchSize: 4 }),
       { code: 'OWSD_ERR_CLOUD_HTTP', message: /HTTP 500.*broken/ },
     );
   } finally {

@@ -40,10 +40,14 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-/** Images in a request body: KServe V2 `inputs[0].data` or TF Serving `instances`. */
-export function imagesInBody(body: Buffer): number {
+/** Images in a request body: KServe V2 `inputs[0].data` (or its shape on the binary wire) or TF Serving `instances`. */
+export function imagesInBody(body: Buffer, headers: http.IncomingHttpHeaders = {}): number {
   try {
-    const j = JSON.parse(body.toString('utf8')) as { inputs?: Array<{ data?: unknown[] }>; instances?: unknown[] };
+    // A binary_tensor_data body (fit's default wire): the JSON part is the first Inference-Header-Content-Length bytes.
+    const jsonLength = Number(headers['inference-header-content-length']);
+    const text = jsonLength > 0 ? body.subarray(0, jsonLength).toString('utf8') : body.toString('utf8');
+    const j = JSON.parse(text) as { inputs?: Array<{ data?: unknown[]; shape?: number[]; parameters?: { binary_data_size?: number } }>; instances?: unknown[] };
+    if (jsonLength > 0 && j.inputs?.[0]?.parameters?.binary_data_size !== undefined) return j.inputs[0].shape?.[0] ?? 0;
     if (Array.isArray(j.inputs?.[0]?.data)) return j.inputs[0].data.length;
     if (Array.isArray(j.instances)) return j.instances.length;
   } catch {
@@ -60,7 +64,7 @@ export async function startRecordingProxy(target: string, opts: { fault?: (n: nu
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const rec: Recorded = { n: requests.length + 1, method: req.method!, url: req.url!, headers: req.headers, body, images: imagesInBody(body), forwarded: false, at: Date.now() };
+      const rec: Recorded = { n: requests.length + 1, method: req.method!, url: req.url!, headers: req.headers, body, images: imagesInBody(body, req.headers), forwarded: false, at: Date.now() };
       requests.push(rec);
       const fault = opts.fault?.(rec.n, rec);
       if (fault?.kind === 'answer') return void res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body);

@@ -70,7 +70,7 @@ export function registerPipeline(program: Command): void {
     .requiredOption('--data <path>', 'labelled data (class folders, CIFAR binary, Tiny-ImageNet val, GTSRB)')
     .requiredOption('--out <bundle>', 'bundle folder to write')
     .option('--protocol <p>', 'kserve (default) or tfserving')
-    .option('--wire <w>', 'KServe: json (default), binary (tensor extension: raw PNGs, fewer bytes) or auto; kept in the bundle')
+    .option('--wire <w>', 'KServe: auto (default: binary when the server lists the tensor extension, else JSON), json, or binary (raw PNGs, fewer bytes); kept in the bundle')
     .option('--labels <k>', 'use K labels (seeded choice)', intOption('--labels', 2))
     .option('--per-label <n>', 'use at most N images per label (seeded choice)', intOption('--per-label'))
     .option('--test-fraction <f>', 'hold out this share of each label for eval', floatOption('--test-fraction', 0, 0.9), 0)

@@ -1,12 +1,18 @@
 /**
- * The clients' transport: one JSON request over Node's global fetch (undici), with a per-attempt timeout and
- * retries with exponential backoff and jitter on 429, 5xx, network errors and timeouts, honouring Retry-After.
+ * The clients' transport: one request over node:http / node:https (the global keep-alive agent), with a per-attempt
+ * timeout and retries with exponential backoff and jitter on 429, 5xx, network errors and timeouts, honouring
+ * Retry-After. Redirects are not followed (a 3xx is an OWSD_ERR_CLOUD_HTTP): images go to the address given or
+ * nowhere. node:http replaced Node's fetch here: fetch's web streams and Request/Response objects cost 0.25-0.45 ms
+ * more per batch-1 request on loopback (binary wire; 0.3-0.8 ms on the JSON wire), interleaved runs at load 5.5,
+ * 2026-12-03 (docs/performance-wire.md).
  * Failures are OwsdErrors whose message names the method, URL and status:
  *   OWSD_ERR_CLOUD_HTTP      an HTTP error status (after retries for 429/5xx)
  *   OWSD_ERR_CLOUD_NETWORK   connection refused/reset, DNS, ...
  *   OWSD_ERR_CLOUD_TIMEOUT   no complete answer within timeoutMs
  *   OWSD_ERR_CLOUD_RESPONSE  a 2xx answer that is not JSON
  */
+import http from 'node:http';
+import https from 'node:https';
 import { describe, OwsdError, type ErrorCode } from '../../errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../internal/json-depth.js';
 
@@ -135,7 +141,7 @@ interface AttemptFailure {
  */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
-/** Whether a fetch failure provably happened before any byte was sent (see NOT_SENT_CODES). */
+/** Whether a request failure provably happened before any byte was sent (see NOT_SENT_CODES). */
 export function neverLeft(e: unknown): boolean {
   let cur: unknown = e;
   for (let i = 0; i < 5 && cur; i++) {
@@ -163,29 +169,71 @@ function networkReason(e: unknown): string {
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-/** The body, or undefined once it passes `max` bytes (the rest is not read: the request is aborted). */
-async function readCapped(res: Response, max: number, controller: AbortController): Promise<Buffer | undefined> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    controller.abort(new Error('answer too large'));
-    return undefined;
+/** An answer read to its end, or `bytes: undefined` once it passed the size cap (the rest is not read). */
+interface Exchanged {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  bytes: Buffer | undefined;
+}
+
+/**
+ * One HTTP exchange over node:http (keep-alive through the global agent): send, then read the answer unless its
+ * declared or actual length passes `max`, where the request is destroyed. `signal` ends it at any point (the
+ * request's 'error' or the answer's 'error' or early 'close' rejects). Redirects are not followed.
+ */
+function exchange(url: string, init: { method: string; body?: string | Uint8Array; headers: Record<string, string> }, signal: AbortSignal, max: number): Promise<Exchanged> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
+    const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body, 'utf8') : init.body;
+    const headers: Record<string, string> = { ...init.headers };
+    if (body !== undefined) headers['content-length'] = String(body.byteLength);
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? https : http).request(u, { method: init.method, headers, signal }, (res) => {
+      let answer: Omit<Exchanged, 'bytes'>;
+      try {
+        answer = { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: headersOf(res.headers) };
+      } catch (e) {
+        // A header node's parser let through but fetch's Headers refuses: the answer is unusable, not a crash.
+        req.destroy();
+        return done(() => reject(e));
+      }
+      const tooLarge = (): void => {
+        req.destroy();
+        done(() => resolve({ ...answer, bytes: undefined }));
+      };
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > max) return tooLarge();
+      const chunks: Buffer[] = [];
+      let total = 0;
+      res.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > max) return tooLarge();
+        chunks.push(chunk);
+      });
+      res.on('end', () => done(() => resolve({ ...answer, bytes: Buffer.concat(chunks, total) })));
+      res.on('error', (e) => done(() => reject(e)));
+      res.on('close', () => done(() => reject(Object.assign(new Error('the connection closed before the answer ended'), { code: 'ECONNRESET' }))));
+    });
+    req.on('error', (e) => done(() => reject(e)));
+    req.end(body);
+  });
+}
+
+/** node:http's header object as the fetch Headers the responses carry. */
+function headersOf(raw: http.IncomingHttpHeaders): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) h.append(k, x);
+    else h.set(k, v);
   }
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      controller.abort(new Error('answer too large'));
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  return h;
 }
 
 async function attempt(url: string, init: { method: string; body?: string | Uint8Array; headers: Record<string, string> }, timeoutMs: number, outer?: AbortSignal, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES, raw = false): Promise<JsonResponse | BytesResponse | AttemptFailure> {
@@ -199,12 +247,12 @@ async function attempt(url: string, init: { method: string; body?: string | Uint
   outer?.addEventListener('abort', onOuter, { once: true });
   const what = `${init.method} ${url}`;
   try {
-    let res: Response;
+    let res: Exchanged;
     let text: string;
     let bytes: Buffer;
     try {
-      res = await fetch(url, { method: init.method, body: init.body, headers: init.headers, signal: controller.signal });
-      const capped = await readCapped(res, maxResponseBytes, controller);
+      res = await exchange(url, init, controller.signal, maxResponseBytes);
+      const capped = res.bytes;
       if (capped === undefined) {
         return { code: 'OWSD_ERR_CLOUD_RESPONSE', message: `${what}: HTTP ${res.status} with an answer larger than ${maxResponseBytes} bytes (not read further)`, retryable: false };
       }

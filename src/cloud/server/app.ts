@@ -40,6 +40,8 @@ export interface HostedModel {
   classifier: HostedClassifier;
   /** The one version served (default "1"). */
   version?: string;
+  /** onnxruntime intra-op threads of its session, where the server loaded it (loadHostedModels). */
+  threads?: number;
 }
 
 /** A request log sink: one line per request, or false for silence. */
