@@ -102,14 +102,16 @@ function latencySection(r: Json | undefined): string[] {
     ['encode', `encode (${String(t.encoder)})`],
     ['generate', `generate (key, ${String(t.imageSize)} px)`],
     ['png', 'PNG'],
-    ['ledger', "the key's durable budget count"],
+    ['ledger', "the key's budget count (the mean: one durable write per block)"],
     ['httpJson', 'HTTP, JSON wire'],
     ['cloudJson', `cloud (${String(t.cloud)}), JSON request`],
     ['httpBinary', 'HTTP, binary wire'],
     ['cloudBinary', `cloud (${String(t.cloud)}), binary request`],
+    ['cloudPreprocess', "  of which, called directly: the cloud's preprocessing (decode, resize, crop, normalise)"],
+    ['cloudRun', "  of which, called directly: the cloud's model run"],
     ['iin', 'IIN'],
   ];
-  out.push('', `Median over ${String(t.images ?? '?')} Imagenette images, each stage timed on its own.`, '');
+  out.push('', `Median over ${String(t.images ?? '?')} Imagenette images (the budget count: the mean), each stage timed on its own.`, '');
   out.push(table(['stage', 'ms'], [...names.filter(([k]) => m[k] !== undefined).map(([k, label]) => [label, fmt(m[k], 2)]), ['sum, JSON wire', fmt(r.totalMsJson)], ['sum, binary wire', fmt(r.totalMsBinary)]]));
   const w = obj(r.wire);
   out.push('', table(['wire', 'bytes up', 'bytes down'], [['JSON (base64 PNG)', String(obj(w.json).bytesUpPerImage), String(obj(w.json).bytesDownPerImage)], ['binary_tensor_data (raw PNG up, FP32 down)', String(obj(w.binary).bytesUpPerImage), String(obj(w.binary).bytesDownPerImage)]]));
