@@ -1,6 +1,6 @@
 /**
- * The cloud transport side by side, in one run: owsd's (`requestJson` in src/cloud/clients/http.ts, over Node's
- * built-in fetch) and the npm `undici` package as a port would use it (`request()` through a `RetryAgent` over an
+ * The cloud transport side by side, in one run: owsd's (`requestJson` in src/cloud/clients/http.ts, over node:http
+ * since issue 20; over Node's built-in fetch before) and the npm `undici` package as a port would use it (`request()` through a `RetryAgent` over an
  * `Agent` with `maxResponseSize`, `headersTimeout` and `bodyTimeout`, plus a whole-request `AbortSignal.timeout`,
  * which undici has no option for).
  *
@@ -123,7 +123,7 @@ async function compare(target: string, url: string): Promise<Array<Record<string
   const f = stats(times.fetch!);
   const u = stats(times.undici!);
   return [
-    { target, transport: 'owsd requestJson (fetch)', p50: o.p50, p90: o.p90, mean: o.mean, ratio: 1 },
+    { target, transport: 'owsd requestJson (node:http since issue 20)', p50: o.p50, p90: o.p90, mean: o.mean, ratio: 1 },
     { target, transport: 'bare fetch', p50: f.p50, p90: f.p90, mean: f.mean, ratio: f.p50 / o.p50 },
     { target, transport: 'undici RetryAgent', p50: u.p50, p90: u.p90, mean: u.mean, ratio: u.p50 / o.p50 },
   ];
