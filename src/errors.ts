@@ -56,7 +56,6 @@ export class OwsdError extends Error {
   }
 }
 
-/** Shorthand: `fail('OWSD_ERR_FILE', `cannot read ${path}: ...`)` */
 /** `e` marked with the request field or input it is about (answered and printed as `field` beside `error` and `code`). */
 export function withField<E extends OwsdError>(e: E, field: string): E {
   (e as OwsdError & { field?: string }).field = field;
@@ -68,6 +67,7 @@ export function fieldOf(e: OwsdError): string | undefined {
   return (e as OwsdError & { field?: string }).field;
 }
 
+/** Shorthand: `fail('OWSD_ERR_FILE', `cannot read ${path}: ...`)` */
 export function fail(code: ErrorCode, message: string, cause?: unknown): never {
   throw new OwsdError(code, message, cause === undefined ? undefined : { cause });
 }

@@ -6,7 +6,7 @@
  * (src/research.ts). See docs/architecture.md; test/entry-points.test.ts keeps this entry at most 100 runtime names
  * and checks that importing it loads none of fastify, bullmq, ioredis, node-seal or marked.
  */
-export { OwsdError, isOwsdError, ERRORS, fail, describe, type ErrorCode } from './errors.js';
+export { OwsdError, isOwsdError, ERRORS, fail, describe, withField, fieldOf, type ErrorCode } from './errors.js';
 export { settings, readSettings, type Settings } from './settings.js';
 export { imageName, type ImageInput, type Sample, type Dataset, type LabelScore, type ImagePredictions, type ImageFailure, type ImageResult } from './types.js';
 

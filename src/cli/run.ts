@@ -3,21 +3,18 @@
  * OWSD_DEBUG=1), and print results as text or JSON.
  */
 import { Command, Help, type Option } from 'commander';
-import { fail, isOwsdError, OwsdError, settings, type ErrorCode } from '../index.js';
+import { fail, fieldOf as fieldOfError, isOwsdError, OwsdError, settings, withField, type ErrorCode } from '../index.js';
 
 export function exitCodeFor(e: unknown): number {
   return isOwsdError(e) ? e.exitCode : 1;
 }
 
-/** `e` marked with the command-line flag or field it is about (printed as `field` in a --json error). */
-export function withFlag<E extends OwsdError>(e: E, field: string): E {
-  (e as OwsdError & { field?: string }).field = field;
-  return e;
-}
+/** `e` marked with the command-line flag or field it is about (printed as `field` in a --json error): withField. */
+export const withFlag = withField;
 
 /** The flag or field an error names, if any (set by withFlag here, or by the gateway's withField). */
 export function fieldOf(e: unknown): string | undefined {
-  return isOwsdError(e) ? (e as OwsdError & { field?: string }).field : undefined;
+  return isOwsdError(e) ? fieldOfError(e) : undefined;
 }
 
 /** Throw an OwsdError about a flag: `flagError('--key', 'OWSD_ERR_BAD_ARGUMENT', '...')`. */
