@@ -31,12 +31,11 @@ import { argmaxOf } from '../src/analysis/cloud-outputs.js';
 import { openCloud } from '../src/pipeline/session.js';
 import { FIT_DEFAULT_WIRE } from '../src/pipeline/fit.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
-import { UsageLedger } from '../src/key/ledger.js';
 import { createKey, readKeyFile, writeKeyFile, fit, selectData, Predictor, Encoder, resolveModel } from '../src/index.js';
 import { demoSecret } from '../src/server/index.js';
 import { fitLinearHead, plainScores, createCkksSetting, CkksClient, CkksHeadServer, CKKS_PARAMS, type CkksParamName } from '../src/research.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { isMain, printTable, saveResult, startCloudProcess, time } from './lib.js';
+import { isMain, printTable, saveResult, scratchBudgetCount, startCloudProcess, time } from './lib.js';
 
 const CLOUD_MODEL = 'shufflenet-v2-12-qdq';
 const ENCODER = 'mobilenetv2-12-int8';
@@ -115,11 +114,11 @@ export async function runHeVsOwsd(): Promise<Record<string, unknown>> {
     // And the key's budget count, which the pipeline writes durably (lock, fsync, rename) before each batch leaves,
     // in two copies (by key id in the state folder, and beside the key file): one reserve(1) per image at batch 1,
     // here on two scratch ledgers in the bench's folder.
-    const scratchLedgers = [1, 2].map((i) => UsageLedger.open(key, path.join(work, `scratch-ledger-${i}.json`)));
+    const count = scratchBudgetCount(key, work);
     const ledgerMs: number[] = [];
     for (let i = 0; i < test.length; i++) {
       const t0 = performance.now();
-      for (const l of scratchLedgers) l.reserve(1);
+      count(1);
       ledgerMs.push(performance.now() - t0);
     }
     const batch = await time(async () => predictor.probabilities(await predictor.features(test.map((s) => s.image))));

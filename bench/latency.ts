@@ -44,10 +44,9 @@ import { Iin } from '../src/iin/index.js';
 import { createKey, DEFAULT_IMAGE_SIZE, Encoder, resolveModel, Scrambler } from '../src/index.js';
 import { demoSecret, startCloudServer } from '../src/server/index.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
-import { UsageLedger } from '../src/key/ledger.js';
 import type { ImageInput } from '../src/types.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { isMain, printTable, randomIin, saveResult } from './lib.js';
+import { isMain, printTable, randomIin, saveResult, scratchBudgetCount } from './lib.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const round = (x: number, d = 2): number => +x.toFixed(d);
@@ -102,7 +101,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
   const iin = await Iin.create(randomIin(encoder.dim + numClasses, 10));
 
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-latency-bench-'));
-  const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
+  const budgetCount = scratchBudgetCount(key, scratch);
   const stages = ['decode', 'encode', 'generate', 'png', 'ledger', 'httpJson', 'cloudJson', 'httpBinary', 'cloudBinary', 'cloudPreprocess', 'cloudRun', 'iin'] as const;
   const t: Record<(typeof stages)[number], number[]> = Object.fromEntries(stages.map((s) => [s, []])) as never;
   const bytes = { jsonUp: [] as number[], jsonDown: [] as number[], binaryUp: [] as number[], binaryDown: [] as number[] };
@@ -131,7 +130,7 @@ export async function runLatency(opts: { images?: number; imageSize?: number; en
       const s3 = performance.now();
       const png = await encodePng(pixels, imageSize);
       const s4 = performance.now();
-      for (const l of ledgers) l.reserve(1);
+      budgetCount(1);
       const sL = performance.now();
       // The wires take turns going first, so neither always follows the generator's run.
       const jFirst = i % 2 === 0;

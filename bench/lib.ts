@@ -14,6 +14,8 @@ import { IIN_DEFAULTS, type IinWeights } from '../src/iin/index.js';
 import { makeGraph, makeModel, makeNode, serializeModel, valueInfo } from '../src/internal/onnx-graph.js';
 import { createSession, floatTensor } from '../src/internal/ort.js';
 import { settings } from '../src/settings.js';
+import { UsageLedger } from '../src/key/ledger.js';
+import type { Key } from '../src/key/keyfile.js';
 import { modelsDir, repoRoot } from '../test/helpers.js';
 
 /** Seconds each rate measurement runs for (after one warm-up call). */
@@ -178,6 +180,18 @@ export function startCloudProcess(model: string, opts: { threads?: string } = {}
 /** True when this module is the process's entry point (so a bench file can be imported by another). */
 export function isMain(url: string): boolean {
   return !!process.argv[1] && fileURLToPath(url) === path.resolve(process.argv[1]);
+}
+
+/**
+ * The key's budget count as the benches time it: `reserve(n)` on two scratch ledgers in `dir`, as the pipeline
+ * counts in two copies (by key id in the state folder, and beside the key file), so that the bench writes
+ * nothing to this user's state folder.
+ */
+export function scratchBudgetCount(key: Key, dir: string): (n: number) => void {
+  const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(dir, `scratch-ledger-${i}.json`)));
+  return (n) => {
+    for (const l of ledgers) l.reserve(n);
+  };
 }
 
 /** An IIN of the default width with seeded random weights: for timing (its time does not depend on the values). */

@@ -34,13 +34,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { UsageLedger } from '../src/key/ledger.js';
 import { createKey, Encoder, loadDataset, resolveModel, Scrambler, Iin, type ImageInput } from '../src/index.js';
 import { demoSecret } from '../src/server/index.js';
 import { encodePngBatch } from '../src/scrambler/png.js';
 import { markScrambled } from '../src/scrambler/scrambled.js';
 import { dataDir, modelsDir } from '../test/helpers.js';
-import { isMain, printTable, randomIin, saveResult } from './lib.js';
+import { isMain, printTable, randomIin, saveResult, scratchBudgetCount } from './lib.js';
 
 /** Issue 20, item 3: client path / encoder alone, images/s, at least this. */
 export const PRIVACY_TARGET = 0.8;
@@ -67,7 +66,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
   const iin = await Iin.create(randomIin(D, 10));
   const cloudAnswer = new Float32Array(32 * CLOUD_CLASSES).fill(1 / CLOUD_CLASSES);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'owsd-privacy-bench-'));
-  const ledgers = [1, 2].map((i) => UsageLedger.open(key, path.join(scratch, `ledger-${i}.json`)));
+  const budgetCount = scratchBudgetCount(key, scratch);
 
   // Each call takes the next b images (cyclically), so both paths see the same images in the same order.
   const cursor = { encoder: 0, client: 0, ledger: 0 };
@@ -99,7 +98,7 @@ export async function runPrivacy(opts: { images?: number; encoder?: string } = {
     (await encodePngBatch(pixels, b, scrambler.imageSize)).map(markScrambled);
     t = lap('PNG', t);
     if (withLedger) {
-      for (const l of ledgers) l.reserve(b);
+      budgetCount(b);
       t = lap('budget count', t);
     }
     const x = new Float32Array(b * D);
